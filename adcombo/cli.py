@@ -1,0 +1,193 @@
+"""`adcombo`: run the job on the current settings, show its results, open the UI.
+
+Every command works on the data folder named by ADCOMBO_HOME (default: `.adcombo` in the
+checkout). `run` and `demo` materialise the same Dagster definitions the UI shows, and record
+their runs in the same Dagster instance, so the UI shows CLI runs too.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
+
+# What `demo --fresh` may delete: only what adcombo itself writes under the data folder.
+MANAGED = ["warehouse.duckdb", "warehouse.duckdb.wal", "snapshots", "artifacts", "training_set", "models", "scores"]
+REPORT_ASSETS = ["raw_ads", "raw_ad_daily_performance", "raw_asset_pools", "training_set", "ctr_model", "top_combinations"]
+
+
+def _configure(home: Optional[Path], world: Optional[str] = None) -> str:
+    """Resolve the data folder and point Dagster's instance at it before definitions load."""
+    if home is not None:
+        os.environ["ADCOMBO_HOME"] = str(home.resolve())
+    if world is not None:
+        os.environ["ADCOMBO_WORLD"] = world
+    from dagster_project.settings import Settings
+
+    settings = Settings.from_env()
+    dagster_home = os.environ.setdefault("DAGSTER_HOME", os.path.join(settings.home, "dagster"))
+    os.makedirs(dagster_home, exist_ok=True)
+    config = os.path.join(dagster_home, "dagster.yaml")
+    if not os.path.exists(config):
+        with open(config, "w", encoding="utf-8") as f:
+            f.write("telemetry:\n  enabled: false\n")
+    return settings.home
+
+
+def _materialize_all() -> bool:
+    from dagster import DagsterInstance
+
+    from dagster_project.definitions import defs
+
+    job = defs.resolve_implicit_global_asset_job_def()
+    with DagsterInstance.get() as instance:
+        result = job.execute_in_process(instance=instance, raise_on_error=False)
+    return result.success
+
+
+def _latest_metadata(asset: str) -> dict:
+    from dagster import AssetKey, DagsterInstance
+
+    with DagsterInstance.get() as instance:
+        event = instance.get_latest_materialization_event(AssetKey(asset))
+    if event is None or event.asset_materialization is None:
+        return {}
+    return {k: getattr(v, "value", v) for k, v in event.asset_materialization.metadata.items()}
+
+
+def _top_frame(home: str, ad_group: Optional[str], k: int):
+    from dagster_project.resources import WarehouseResource
+    from warehouse.schemas import TOP_COMBINATIONS_TABLE
+
+    wh_res = WarehouseResource(duckdb_path=os.path.join(home, "warehouse.duckdb"))
+    with wh_res.open() as wh:
+        if not wh.table_exists(TOP_COMBINATIONS_TABLE):
+            raise typer.BadParameter(f"no results in {home}: run `adcombo run` (or `adcombo demo`) first")
+        sql = (
+            "SELECT ad_group_id, rank, h1_asset_id, h2_asset_id, h3_asset_id, d1_asset_id, d2_asset_id, "
+            "headline_1, headline_2, headline_3, description_1, description_2, score, model_version "
+            f"FROM `{TOP_COMBINATIONS_TABLE}` WHERE rank <= @k "
+            "AND (@ad_group = '' OR ad_group_id = @ad_group) ORDER BY ad_group_id, rank"
+        )
+        return wh.query(sql, {"k": k, "ad_group": ad_group or ""})
+
+
+def _print_top(frame, groups: int) -> None:
+    for ad_group_id, rows in list(frame.groupby("ad_group_id", sort=True))[:groups]:
+        typer.echo(f"\n  {ad_group_id}")
+        for r in rows.itertuples():
+            typer.echo(
+                f"   #{r.rank} {r.score:.4f}  {r.headline_1} | {r.headline_2} | {r.headline_3}"
+                f"  /  {r.description_1} | {r.description_2}"
+            )
+
+
+@app.command()
+def run(home: Optional[Path] = typer.Option(None, help="data folder (default: $ADCOMBO_HOME)")):
+    """Materialise every asset on the current settings (same definitions as the UI)."""
+    _configure(home)
+    if not _materialize_all():
+        typer.echo("run failed: see the step errors above (or the run in the Dagster UI)", err=True)
+        raise typer.Exit(1)
+
+
+@app.command()
+def demo(
+    home: Optional[Path] = typer.Option(None, help="data folder (default: $ADCOMBO_HOME)"),
+    world: str = typer.Option("demo", help="simulator world preset: tiny, demo, default"),
+    fresh: bool = typer.Option(True, help="start from an empty warehouse and no artifacts"),
+):
+    """The whole job on the local defaults: simulator → DuckDB → Beam → LightGBM → Beam scoring."""
+    data = _configure(home, world)
+    if fresh:
+        for name in MANAGED:
+            path = os.path.join(data, name)
+            if os.path.isdir(path):
+                shutil.rmtree(path)
+            elif os.path.exists(path):
+                os.remove(path)
+    typer.echo(f"adcombo demo: world '{world}', data folder {data}")
+    started = time.perf_counter()
+    if not _materialize_all():
+        typer.echo("demo failed: see the step errors above", err=True)
+        raise typer.Exit(1)
+    _report(data, time.perf_counter() - started)
+
+
+def _report(home: str, seconds: float) -> None:
+    meta = {asset: _latest_metadata(asset) for asset in REPORT_ASSETS}
+    model, score = meta["ctr_model"], meta["top_combinations"]
+    typer.echo("\n== adcombo report ==")
+    for asset in ("raw_ads", "raw_ad_daily_performance", "raw_asset_pools"):
+        m = meta[asset]
+        typer.echo(f"ingested {m.get('table', asset)}: {m.get('rows', 0):,} rows ({m.get('rows_per_second', 0):,} rows/s)")
+    typer.echo(f"training examples: {meta['training_set'].get('examples', 0):,}")
+    typer.echo(
+        f"model {model.get('version')}: {model.get('num_trees')} trees, valid AUC {model.get('valid_auc', float('nan')):.4f}, "
+        f"log loss {model.get('valid_logloss', float('nan')):.5f}, calibration {model.get('valid_calibration', float('nan')):.3f}"
+    )
+    typer.echo(
+        f"scored {score.get('combinations_scored', 0):,} combinations of {score.get('ad_groups', 0):,} ad groups "
+        f"in {score.get('seconds', 0):.1f}s ({score.get('combinations_per_second', 0):,}/s); "
+        f"{score.get('combinations_rejected', 0):,} rejected by pins and width limits"
+    )
+    typer.echo(f"top 3 of a few ad groups:")
+    _print_top(_top_frame(home, None, 3), groups=3)
+    typer.echo(f"\ndone in {seconds / 60:.1f} min. Next: `adcombo top --out top.csv`, or `make ui`.")
+
+
+@app.command()
+def top(
+    home: Optional[Path] = typer.Option(None, help="data folder (default: $ADCOMBO_HOME)"),
+    k: int = typer.Option(3, min=1, help="combinations per ad group"),
+    ad_group: Optional[str] = typer.Option(None, help="only this ad group"),
+    out: Optional[Path] = typer.Option(None, help="write a CSV instead of printing"),
+    groups: int = typer.Option(10, help="ad groups to print (ignored with --out)"),
+):
+    """Top combinations per ad group: ids and texts of the five positions, score, model version."""
+    data = _configure(home)
+    frame = _top_frame(data, ad_group, k)
+    if out is not None:
+        frame.to_csv(out, index=False)
+        typer.echo(f"wrote {len(frame):,} rows for {frame['ad_group_id'].nunique():,} ad groups to {out}")
+        return
+    _print_top(frame, groups)
+
+
+@app.command()
+def ui(
+    home: Optional[Path] = typer.Option(None, help="data folder (default: $ADCOMBO_HOME)"),
+    port: int = typer.Option(3000),
+    host: str = typer.Option("127.0.0.1"),
+):
+    """Open the Dagster UI (and daemon) on this code location."""
+    _configure(home)
+    dagster = os.path.join(os.path.dirname(sys.executable), "dagster")
+    cmd = [dagster, "dev", "-m", "dagster_project.definitions", "-h", host, "-p", str(port)]
+    typer.echo(f"Dagster UI on http://{host}:{port} (Ctrl-C stops it)")
+    raise typer.Exit(subprocess.call(cmd))
+
+
+@app.command()
+def simulator(
+    port: int = typer.Option(8765),
+    world: str = typer.Option("demo"),
+    seed: int = typer.Option(7),
+):
+    """Serve the ad-media API simulator on loopback (token: $ADCOMBO_API_TOKEN)."""
+    from admedia.server import main as serve
+
+    token = os.environ.get("ADCOMBO_API_TOKEN", "adcombo-local-simulator")
+    serve(["--preset", world, "--seed", str(seed), "--port", str(port), "--token", token])
+
+
+if __name__ == "__main__":
+    app()

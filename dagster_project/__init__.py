@@ -1,0 +1,1 @@
+"""Dagster definitions for adcombo: assets, resources, checks. Nothing imports this package."""

@@ -1,0 +1,42 @@
+"""The adcombo code location: `dagster dev -m dagster_project.definitions`.
+
+Heavy libraries (apache_beam, lightgbm) are imported inside the assets, so this loads fast.
+"""
+
+from __future__ import annotations
+
+import os
+
+from dagster import Definitions, EnvVar, in_process_executor, load_assets_from_modules
+
+from dagster_project import checks
+from dagster_project.assets import ingestion, model, scoring, training
+from dagster_project.resources import (
+    AdMediaApiResource,
+    BeamRunnerResource,
+    LocalPaths,
+    WarehouseResource,
+)
+from dagster_project.settings import Settings
+
+
+def build_definitions(settings: Settings) -> Definitions:
+    api_token = EnvVar("ADCOMBO_API_TOKEN") if os.environ.get("ADCOMBO_API_TOKEN") else ""
+    return Definitions(
+        assets=load_assets_from_modules([ingestion, training, model, scoring]),
+        asset_checks=[checks.performance_counts_are_sane, checks.every_ad_group_ranked],
+        resources={
+            "paths": LocalPaths(home=settings.home),
+            "warehouse": WarehouseResource(duckdb_path=os.path.join(settings.home, "warehouse.duckdb")),
+            "admedia": AdMediaApiResource(
+                base_url=settings.api_url, token=api_token, world=settings.world, seed=settings.seed
+            ),
+            "beam_runner": BeamRunnerResource(workers=settings.beam_workers),
+        },
+        # One process at a time: the embedded DuckDB file takes a single writer, and Beam
+        # already uses every core inside the steps that need them.
+        executor=in_process_executor,
+    )
+
+
+defs = build_definitions(Settings.from_env())

@@ -1,0 +1,1 @@
+"""CTR model: training, evaluation, the versioned bundle and the Beam model handler."""

@@ -1,0 +1,1 @@
+"""Beam entry points. Each module runs alone: `python -m pipelines.<name> --help`."""

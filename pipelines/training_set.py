@@ -1,0 +1,136 @@
+"""Beam pipeline: warehouse snapshot (Parquet) → training examples (Parquet).
+
+One example per served ad and split: impressions and clicks summed over the split's days, with
+the ad's combination features from the shared DoFn (the scoring path uses the same code). Days
+from `--valid_from` on are the validation split, so the model is judged on the future.
+
+    python -m pipelines.training_set --ads ads.parquet --performance perf.parquet \
+        --tokenizer spm.model --valid_from 2026-11-01 --output out/training_set
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import Iterable
+
+import apache_beam as beam
+import pyarrow as pa
+from apache_beam.metrics import Metrics
+from apache_beam.options.pipeline_options import PipelineOptions
+
+from pipelines.options import pipeline_options, require
+from transforms.dofns import FeaturizeServedAd
+
+TRAINING_SCHEMA = pa.schema(
+    [
+        ("ad_id", pa.string()),
+        ("ad_group_id", pa.string()),
+        ("split", pa.string()),
+        ("impressions", pa.int64()),
+        ("clicks", pa.int64()),
+        ("features", pa.list_(pa.float32())),
+    ]
+)
+
+
+class TrainingSetOptions(PipelineOptions):
+    @classmethod
+    def _add_argparse_args(cls, parser):
+        parser.add_argument("--ads", help="Parquet file(s) of raw.ads")
+        parser.add_argument("--performance", help="Parquet of raw.ad_daily_performance")
+        parser.add_argument("--tokenizer", help="SentencePiece model file")
+        parser.add_argument("--valid_from", help="first validation day, YYYY-MM-DD")
+        parser.add_argument("--output", help="output prefix for Parquet shards")
+
+
+def _as_date(value) -> dt.date:
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    return dt.date.fromisoformat(str(value))
+
+
+def split_of(row: dict, valid_from: dt.date) -> str:
+    return "valid" if _as_date(row["date"]) >= valid_from else "train"
+
+
+class JoinExamples(beam.DoFn):
+    """(ad_id, {ads: [featurised ad], perf: [(split, imp, clk)]}) → one example per split."""
+
+    def __init__(self):
+        self.orphans = Metrics.counter("adcombo", "performance_rows_without_ad")
+        self.unserved = Metrics.counter("adcombo", "ads_without_performance")
+        self.examples = Metrics.counter("adcombo", "training_examples")
+
+    def process(self, element) -> Iterable[dict]:
+        ad_id, grouped = element
+        ads, perf = list(grouped["ads"]), list(grouped["perf"])
+        if not ads:
+            self.orphans.inc(len(perf))
+            logging.warning("performance for unknown ad %s skipped (%d splits)", ad_id, len(perf))
+            return
+        if not perf:
+            self.unserved.inc()
+            return
+        ad = ads[0]
+        for split, (impressions, clicks) in perf:
+            if impressions <= 0:
+                continue
+            self.examples.inc()
+            yield {
+                "ad_id": ad_id,
+                "ad_group_id": ad["ad_group_id"],
+                "split": split,
+                "impressions": int(impressions),
+                "clicks": int(clicks),
+                "features": ad["features"].tolist(),
+            }
+
+
+def build(pipeline: beam.Pipeline, ads_path: str, perf_path: str, tokenizer: str, valid_from: dt.date):
+    """The pipeline graph up to the example records (no sink), for tests and `run`."""
+    ads = (
+        pipeline
+        | "ReadAds" >> beam.io.ReadFromParquet(ads_path)
+        # Featurise each served ad once, before it meets its per-split performance.
+        | "Featurise" >> beam.ParDo(FeaturizeServedAd(tokenizer))
+        | "KeyAds" >> beam.Map(lambda ad: (ad["ad_id"], ad))
+    )
+    perf = (
+        pipeline
+        | "ReadPerformance" >> beam.io.ReadFromParquet(perf_path)
+        | "KeyBySplit" >> beam.Map(
+            lambda r: ((r["ad_id"], split_of(r, valid_from)), (int(r["impressions"]), int(r["clicks"])))
+        )
+        | "SumDays" >> beam.CombinePerKey(lambda values: tuple(map(sum, zip(*values))) or (0, 0))
+        | "KeyPerfByAd" >> beam.Map(lambda kv: (kv[0][0], (kv[0][1], kv[1])))
+    )
+    return (
+        {"ads": ads, "perf": perf}
+        | "JoinAdsPerformance" >> beam.CoGroupByKey()
+        | "Examples" >> beam.ParDo(JoinExamples())
+    )
+
+
+def run(argv=None, wait: bool = True):
+    options = pipeline_options(argv)
+    opts = options.view_as(TrainingSetOptions)
+    require(opts, ("ads", "performance", "tokenizer", "valid_from", "output"))
+    pipeline = beam.Pipeline(options=options)
+    (
+        build(pipeline, opts.ads, opts.performance, opts.tokenizer, dt.date.fromisoformat(opts.valid_from))
+        | "Write" >> beam.io.WriteToParquet(
+            opts.output, TRAINING_SCHEMA, file_name_suffix=".parquet"
+        )
+    )
+    result = pipeline.run()
+    if wait:
+        result.wait_until_finish()
+    return result
+
+
+if __name__ == "__main__":
+    logging.getLogger().setLevel(logging.INFO)
+    run()

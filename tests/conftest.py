@@ -1,0 +1,70 @@
+"""Shared fixtures: a tiny simulated world written as a warehouse snapshot, and its tokenizer."""
+
+import os
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+# Keep Dagster from phoning home and from writing into the developer's data folder.
+os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "1")
+
+
+@pytest.fixture(scope="session")
+def tiny_world():
+    from admedia.world import World, WorldConfig
+
+    return World.generate(WorldConfig.preset("tiny"))
+
+
+@pytest.fixture(scope="session")
+def tiny_snapshot(tiny_world, tmp_path_factory):
+    """Parquet files of raw.ads, raw.ad_daily_performance and raw.asset_pools, plus a tokenizer."""
+    from transforms.tokenizer import train_sentencepiece
+    from warehouse.schemas import to_frame
+
+    root = tmp_path_factory.mktemp("snapshot")
+    rows = {
+        "raw.ads": tiny_world.ads(),
+        "raw.ad_daily_performance": tiny_world.daily_performance(tiny_world.start_date, tiny_world.end_date),
+        "raw.asset_pools": tiny_world.asset_pools(),
+    }
+    paths = {}
+    for table, table_rows in rows.items():
+        paths[table] = str(root / f"{table}.parquet")
+        pq.write_table(pa.Table.from_pandas(to_frame(table, table_rows), preserve_index=False), paths[table])
+    texts = [a["text"] for a in rows["raw.asset_pools"]] + [
+        ad[c] for ad in rows["raw.ads"] for c in ("headline_1", "headline_2", "headline_3", "description_1", "description_2")
+    ]
+    paths["tokenizer"] = train_sentencepiece(texts, str(root / "tokenizer.model"))
+    paths["root"] = str(root)
+    return paths
+
+
+@pytest.fixture(scope="session")
+def tiny_bundle(tiny_world, tiny_snapshot, tmp_path_factory):
+    """A real model bundle trained on the tiny world's served ads (no Beam: pure functions)."""
+    import numpy as np
+    import pandas as pd
+
+    from models.bundle import save_bundle
+    from models.train import train_ctr_model
+    from transforms.features import COMBINATION_FEATURE_NAMES, feature_spec, featurize_served_ad
+    from transforms.tokenizer import load_processor
+
+    sp = load_processor(tiny_snapshot["tokenizer"])
+    perf = pd.read_parquet(tiny_snapshot["raw.ad_daily_performance"])
+    perf["valid"] = pd.to_datetime(perf["date"]) >= pd.Timestamp(tiny_world.end_date) - pd.Timedelta(days=2)
+    sums = perf.groupby(["ad_id", "valid"], as_index=False)[["impressions", "clicks"]].sum()
+    ads = {ad["ad_id"]: ad for ad in tiny_world.ads()}
+    sums = sums[sums.ad_id.isin(ads) & (sums.impressions > 0)]
+    X = np.stack([featurize_served_ad(ads[a], sp) for a in sums.ad_id])
+
+    def part(mask):
+        return X[mask], sums.impressions.to_numpy()[mask], sums.clicks.to_numpy()[mask]
+
+    result = train_ctr_model(*part(~sums.valid.to_numpy()), *part(sums.valid.to_numpy()), COMBINATION_FEATURE_NAMES)
+    return save_bundle(
+        str(tmp_path_factory.mktemp("bundles")), result.booster.model_to_string(), tiny_snapshot["tokenizer"],
+        feature_spec(), result.metrics, {}, "tinyworld0000",
+    )

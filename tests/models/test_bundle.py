@@ -1,0 +1,86 @@
+import json
+import os
+
+import numpy as np
+import pytest
+
+from models.bundle import BundleError, check_bundle, load_bundle, save_bundle
+from models.train import interaction_groups, train_ctr_model
+
+NAMES = ["h1__a", "h1__b", "h2__a", "h2__b", "h1_h2__jaccard"]
+SPEC = {"version": "t1", "names": NAMES, "fingerprint": "f" * 64}
+
+
+def synthetic(n, seed):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, len(NAMES))).astype(np.float32)
+    logit = -3 + 0.8 * X[:, 0] - 0.5 * X[:, 2] + 0.6 * X[:, 4]
+    imp = rng.integers(200, 2000, size=n)
+    clk = rng.binomial(imp, 1 / (1 + np.exp(-logit)))
+    return X, imp, clk
+
+
+@pytest.fixture(scope="module")
+def trained():
+    return train_ctr_model(*synthetic(800, 1), *synthetic(200, 2), NAMES)
+
+
+@pytest.fixture
+def bundle(tmp_path, trained):
+    tok = tmp_path / "tok.model"
+    tok.write_bytes(b"not really a sentencepiece model, but bytes with a checksum")
+    return save_bundle(
+        str(tmp_path / "bundles"), trained.booster.model_to_string(), str(tok), SPEC,
+        trained.metrics, {"objective": "binary"}, "abcdef0123456789",
+    )
+
+
+def test_model_learns_and_reports_metrics(trained):
+    assert trained.metrics["valid"]["auc"] > 0.6
+    assert 0.8 < trained.metrics["valid"]["calibration"] < 1.25
+
+
+def test_interaction_groups_keep_trees_on_one_position_or_pair():
+    assert interaction_groups(NAMES) == [[0, 1], [2, 3], [0, 1, 2, 3, 4]]
+
+
+def test_roundtrip_predicts_the_same(bundle, trained):
+    loaded = load_bundle(bundle, expected_spec=SPEC)
+    X, _, _ = synthetic(50, 3)
+    np.testing.assert_allclose(loaded.booster.predict(X), trained.booster.predict(X), rtol=0, atol=1e-12)
+    assert loaded.version == os.path.basename(bundle)
+    assert loaded.feature_names == NAMES
+
+
+def test_mismatched_feature_spec_fails_fast(bundle):
+    other = {**SPEC, "version": "t2", "fingerprint": "0" * 64}
+    with pytest.raises(BundleError, match="feature spec version 't1'.*computes version 't2'"):
+        load_bundle(bundle, expected_spec=other)
+
+
+def test_corrupted_file_fails_with_checksum_message(bundle):
+    with open(os.path.join(bundle, "booster.txt"), "a") as f:
+        f.write("\n# tampered\n")
+    with pytest.raises(BundleError, match="does not match its checksum"):
+        check_bundle(bundle, SPEC)
+
+
+def test_missing_or_broken_manifest(bundle, tmp_path):
+    with pytest.raises(BundleError, match="does not exist"):
+        load_bundle(str(tmp_path / "nope"))
+    manifest = os.path.join(bundle, "manifest.json")
+    with open(manifest, "w") as f:
+        f.write("{broken")
+    with pytest.raises(BundleError, match="corrupt"):
+        check_bundle(bundle, SPEC)
+    os.remove(manifest)
+    with pytest.raises(BundleError, match="missing"):
+        check_bundle(bundle, SPEC)
+
+
+def test_versions_are_immutable(bundle, trained, tmp_path):
+    version = os.path.basename(bundle)
+    with open(os.path.join(bundle, "manifest.json")) as f:
+        assert json.load(f)["version"] == version
+    with pytest.raises(BundleError, match="immutable"):
+        save_bundle(os.path.dirname(bundle), "x", str(tmp_path / "tok.model"), SPEC, {}, {}, "ab", version=version)

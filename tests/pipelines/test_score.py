@@ -1,0 +1,80 @@
+import apache_beam as beam
+import numpy as np
+import pandas as pd
+import pytest
+from apache_beam.testing.test_pipeline import TestPipeline
+from apache_beam.testing.util import assert_that
+
+from models.bundle import BundleError, load_bundle
+from models.topk import top_k_indices
+from pipelines import score
+from transforms.combinations import build_ad_group_combinations
+from transforms.features import feature_spec
+from transforms.tokenizer import load_processor
+
+K = 4
+
+
+def brute_force_top(tiny_world, bundle_path):
+    """Every valid combination of every ad group scored by Booster.predict, top K by (score, order)."""
+    bundle = load_bundle(bundle_path, feature_spec())
+    sp = load_processor(bundle.tokenizer_path)
+    keywords = {ad["ad_group_id"]: ad["keyword"] for ad in tiny_world.ads()}
+    pools = pd.DataFrame(tiny_world.asset_pools())
+    expected = {}
+    for ad_group_id, assets in pools.groupby("ad_group_id"):
+        block = build_ad_group_combinations(keywords.get(ad_group_id, ""), assets.to_dict("records"), sp)
+        if len(block) == 0:
+            continue
+        raw = bundle.booster.predict(block.X, raw_score=True)
+        expected[ad_group_id] = [(block.row_asset_ids(i), float(raw[i])) for i in top_k_indices(raw, K)]
+    return expected
+
+
+def test_top_k_equals_brute_force_and_scores_are_exact(tiny_world, tiny_snapshot, tiny_bundle):
+    expected = brute_force_top(tiny_world, tiny_bundle)
+    assert len(expected) >= 10
+
+    def check(rows):
+        got = {}
+        for r in sorted(rows, key=lambda r: (r["ad_group_id"], r["rank"])):
+            ids = (r["h1_asset_id"], r["h2_asset_id"], r["h3_asset_id"], r["d1_asset_id"], r["d2_asset_id"])
+            got.setdefault(r["ad_group_id"], []).append((ids, r["raw_score"]))
+            assert abs(r["score"] - 1 / (1 + np.exp(-r["raw_score"]))) < 1e-12
+        assert got.keys() == expected.keys()
+        for ad_group_id, want in expected.items():
+            assert [ids for ids, _ in got[ad_group_id]] == [ids for ids, _ in want]
+            np.testing.assert_allclose([s for _, s in got[ad_group_id]], [s for _, s in want], rtol=0, atol=1e-9)
+
+    with TestPipeline(runner="FnApiRunner") as p:
+        rows, manifest = score.build(p, tiny_snapshot["raw.asset_pools"], tiny_snapshot["raw.ads"], tiny_bundle, K)
+        assert_that(rows, check)
+    assert manifest["version"]
+
+
+def test_refuses_a_bundle_built_for_other_features(tiny_snapshot, tiny_bundle, tmp_path, monkeypatch):
+    import transforms.features as features
+
+    monkeypatch.setattr(
+        score, "feature_spec", lambda: {**features.feature_spec(), "version": "other", "fingerprint": "0" * 64}
+    )
+    with pytest.raises(BundleError, match="feature spec"):
+        score.build(beam.Pipeline(runner="FnApiRunner"), tiny_snapshot["raw.asset_pools"], tiny_snapshot["raw.ads"], tiny_bundle, K)
+
+
+def test_run_on_multiprocess_local_runner_writes_top_k(tiny_snapshot, tiny_bundle, tmp_path):
+    score.run(
+        [
+            "--runner=FnApiRunner",
+            "--direct_running_mode=multi_processing",
+            "--direct_num_workers=2",
+            f"--pools={tiny_snapshot['raw.asset_pools']}",
+            f"--ads={tiny_snapshot['raw.ads']}",
+            f"--bundle={tiny_bundle}",
+            f"--output={tmp_path / 'top' / 'part'}",
+            "--top_k=2",
+        ]
+    )
+    df = pd.read_parquet(tmp_path / "top")
+    assert df.groupby("ad_group_id")["rank"].max().le(2).all()
+    assert df["model_version"].nunique() == 1

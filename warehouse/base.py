@@ -1,0 +1,46 @@
+"""The warehouse interface every adapter implements.
+
+Tables are named `dataset.table`. SQL handed to `query` is BigQuery Standard SQL with named
+parameters (`@name`); adapters translate it for their engine. Identifiers are validated here
+because they cannot be bound as parameters.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Mapping, Protocol
+
+import pandas as pd
+
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+
+
+class WarehouseError(RuntimeError):
+    pass
+
+
+def validate_table_name(name: str) -> tuple[str, str]:
+    """Split `dataset.table`, refusing anything that is not two plain identifiers."""
+    parts = name.split(".")
+    if len(parts) != 2 or not all(_IDENT.match(p) for p in parts):
+        raise WarehouseError(
+            f"invalid table name {name!r}: expected 'dataset.table' made of letters, digits, _"
+        )
+    return parts[0], parts[1]
+
+
+class Warehouse(Protocol):
+    def replace_table(self, table: str, df: pd.DataFrame) -> int:
+        """Atomically replace `table` with the rows of `df`; returns the row count."""
+
+    def query(self, sql: str, params: Mapping[str, Any] | None = None) -> pd.DataFrame:
+        """Run BigQuery Standard SQL with `@name` parameters and return the result."""
+
+    def table_exists(self, table: str) -> bool: ...
+
+    def row_count(self, table: str) -> int: ...
+
+    def export_parquet(self, table: str, path: str) -> int:
+        """Write the whole table as one Parquet file; returns the row count."""
+
+    def close(self) -> None: ...

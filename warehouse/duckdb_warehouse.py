@@ -1,0 +1,101 @@
+"""DuckDB adapter: the embedded default warehouse, one file under the data folder."""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import Any, Mapping
+
+import duckdb
+import pandas as pd
+import sqlglot
+
+from warehouse.base import WarehouseError, validate_table_name
+
+
+def to_duckdb_sql(sql: str) -> str:
+    """Transpile BigQuery Standard SQL (`@param`, backticks) to DuckDB (`$param`)."""
+    try:
+        return ";\n".join(sqlglot.transpile(sql, read="bigquery", write="duckdb"))
+    except sqlglot.errors.ParseError as exc:
+        raise WarehouseError(f"cannot parse SQL as BigQuery Standard SQL: {exc}") from exc
+
+
+class DuckDBWarehouse:
+    def __init__(self, path: str, read_only: bool = False):
+        self.path = path
+        if path != ":memory:":
+            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        self._con = duckdb.connect(path, read_only=read_only)
+        self._lock = threading.Lock()  # one connection; Dagster may call from threads
+
+    def _ensure_schema(self, dataset: str) -> None:
+        self._con.execute(f'CREATE SCHEMA IF NOT EXISTS "{dataset}"')
+
+    def replace_table(self, table: str, df: pd.DataFrame) -> int:
+        dataset, name = validate_table_name(table)
+        with self._lock:
+            self._ensure_schema(dataset)
+            self._con.register("_incoming", df)
+            try:
+                # One transaction: readers see the old table or the new one, never half of it.
+                self._con.execute("BEGIN TRANSACTION")
+                self._con.execute(
+                    f'CREATE OR REPLACE TABLE "{dataset}"."{name}" AS SELECT * FROM _incoming'
+                )
+                self._con.execute("COMMIT")
+            except Exception:
+                self._con.execute("ROLLBACK")
+                raise
+            finally:
+                self._con.unregister("_incoming")
+        return len(df)
+
+    def query(self, sql: str, params: Mapping[str, Any] | None = None) -> pd.DataFrame:
+        translated = to_duckdb_sql(sql)
+        with self._lock:
+            return self._con.execute(translated, dict(params or {})).df()
+
+    def table_exists(self, table: str) -> bool:
+        dataset, name = validate_table_name(table)
+        with self._lock:
+            row = self._con.execute(
+                "SELECT count(*) FROM information_schema.tables "
+                "WHERE table_schema = ? AND table_name = ?",
+                [dataset, name],
+            ).fetchone()
+        return bool(row and row[0])
+
+    def row_count(self, table: str) -> int:
+        dataset, name = validate_table_name(table)
+        if not self.table_exists(table):
+            return 0
+        with self._lock:
+            return int(self._con.execute(f'SELECT count(*) FROM "{dataset}"."{name}"').fetchone()[0])
+
+    def export_parquet(self, table: str, path: str) -> int:
+        dataset, name = validate_table_name(table)
+        if not self.table_exists(table):
+            raise WarehouseError(f"table {table} does not exist; materialise its asset first")
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        tmp = f"{path}.tmp"
+        with self._lock:
+            self._con.execute(
+                f"COPY (SELECT * FROM \"{dataset}\".\"{name}\") TO '{_quote(tmp)}' (FORMAT parquet)"
+            )
+        os.replace(tmp, path)  # readers never see a half-written file
+        return self.row_count(table)
+
+    def close(self) -> None:
+        with self._lock:
+            self._con.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def _quote(path: str) -> str:
+    return path.replace("'", "''")
