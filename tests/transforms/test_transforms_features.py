@@ -1,0 +1,124 @@
+import re
+
+import numpy as np
+import pytest
+
+from _transforms_testlib import make_pool, sp, sp_model_path  # noqa: F401 (fixtures)
+from transforms.combinations import build_ad_group_combinations, enumerate_combinations
+from transforms.features import (ASSET_FEATURE_NAMES, COMBINATION_FEATURE_NAMES, AssetBlock,
+                                 combination_features, feature_spec, featurize_assets,
+                                 featurize_served_ad)
+
+
+def asset_row(sp, text, keyword=""):
+    feats = featurize_assets([text], keyword, sp).feats[0]
+    return dict(zip(ASSET_FEATURE_NAMES, feats.tolist()))
+
+
+def test_names_and_spec():
+    assert len(set(COMBINATION_FEATURE_NAMES)) == len(COMBINATION_FEATURE_NAMES)
+    assert len(COMBINATION_FEATURE_NAMES) == 5 * len(ASSET_FEATURE_NAMES) + 10 * 2
+    spec = feature_spec()
+    assert spec["names"] == COMBINATION_FEATURE_NAMES
+    assert re.fullmatch(r"[0-9a-f]{64}", spec["fingerprint"])
+    assert feature_spec() == spec
+
+
+def test_matrix_shape_and_dtype(sp):
+    h = featurize_assets(["【公式】格安SIM", "今だけ半額", "送料無料"], "格安SIM", sp)
+    d = featurize_assets(["詳しくはこちら", "満足度No.1"], "格安SIM", sp)
+    assert h.feats.dtype == np.float32 and h.feats.shape == (3, len(ASSET_FEATURE_NAMES))
+    X = combination_features(h, d, enumerate_combinations([""] * 3, [""] * 2))
+    assert X.dtype == np.float32 and X.shape == (12, len(COMBINATION_FEATURE_NAMES))
+    assert np.isfinite(X).all()
+
+
+def test_asset_features_on_japanese_text(sp):
+    r = asset_row(sp, "【期間限定】月額１,９８０円！最大５０％ＯＦＦ！", keyword="格安 SIM")
+    assert r["has_price"] == 1 and r["has_percent"] == 1 and r["has_bracket"] == 1
+    assert r["n_exclamation"] == 2 and r["has_number"] == 1 and r["has_question"] == 0
+    assert r["lex_urgency"] == 1  # 期間限定 counted once, not also as 限定
+    assert r["lex_discount"] == 2  # 最大 + off
+    assert r["keyword_match"] == 0 and r["keyword_token_share"] == 0
+    r = asset_row(sp, "格安ＳＩＭなら送料無料、今すぐ申し込み", keyword="格安SIM")
+    assert r["keyword_match"] == 1 and r["keyword_token_share"] == 1
+    assert r["lex_free_shipping"] == 1 and r["lex_free"] == 1 and r["lex_cta"] == 2
+    assert asset_row(sp, "¥500から")["has_price"] == 1
+    assert asset_row(sp, "3万円キャッシュバック")["has_price"] == 1
+    assert asset_row(sp, "100円")["lex_free"] == 0
+    assert asset_row(sp, "ｶﾀｶﾅ")["n_katakana"] == 4
+    hashed = [v for k, v in asset_row(sp, "送料無料でお届け").items() if k.startswith("tok_hash_")]
+    assert sum(hashed) == pytest.approx(1.0)
+    e = asset_row(sp, "")
+    assert e["is_empty"] == 1 and e["n_tokens"] == 0 and sum(e.values()) == 1
+
+
+def test_rows_do_not_depend_on_block_contents(sp):
+    a = featurize_assets(["今だけ半額", "送料無料"], "SIM", sp)
+    b = featurize_assets(["送料無料", "x", "今だけ半額"], "SIM", sp)
+    assert a.feats[0].tobytes() == b.feats[2].tobytes()
+
+
+def test_pair_features(sp):
+    h = featurize_assets(["今だけ50%OFF", "今だけ50%OFF", "送料無料"], "", sp)
+    d = featurize_assets(["最大50%OFFで今だけ", "こちら"], "", sp)
+    X = combination_features(h, d, np.array([[0, 1, 2, 0, 1]], dtype=np.int32))[0]
+    f = dict(zip(COMBINATION_FEATURE_NAMES, X.tolist()))
+    assert f["h1_h2__jaccard"] == 1 and f["h1_h2__shared_number"] == 1
+    assert f["h1_h3__shared_number"] == 0 and f["h1_d1__shared_number"] == 1
+    assert 0 < f["h1_d1__jaccard"] < 1
+    # AssetBlocks built without number sets still work
+    bare = AssetBlock(feats=h.feats, token_sets=h.token_sets)
+    X2 = combination_features(bare, d, np.array([[0, 1, 2, 0, 1]], dtype=np.int32))[0]
+    assert X2[COMBINATION_FEATURE_NAMES.index("h1_h2__shared_number")] == 0
+
+
+def positions_read(name):
+    """Combination positions (0..4) a feature column declares it reads, from its name."""
+    prefix = name.split("__")[0]
+    return [("h1", "h2", "h3", "d1", "d2").index(p) for p in prefix.split("_")]
+
+
+def test_every_column_reads_one_position_or_one_pair(sp):
+    """Decomposability: each column is a function of the positions in its name and nothing else."""
+    assets = make_pool()
+    g = build_ad_group_combinations("格安SIM", assets, sp)
+    assert len(g) == 32760
+    by_positions = {}
+    for col, name in enumerate(COMBINATION_FEATURE_NAMES):
+        pos = tuple(positions_read(name))
+        assert 1 <= len(pos) <= 2, name
+        by_positions.setdefault(pos, []).append(col)
+    assert len(by_positions) == 5 + 10
+    for pos, cols in by_positions.items():
+        _, inverse = np.unique(g.combos[:, list(pos)], axis=0, return_inverse=True)
+        inverse = inverse.ravel()
+        vals = g.X[:, cols]
+        first = np.zeros((inverse.max() + 1, len(cols)), dtype=vals.dtype)
+        first[inverse] = vals  # one representative row per group of equal assets
+        bad = (vals != first[inverse]).any(axis=0)
+        assert not bad.any(), [COMBINATION_FEATURE_NAMES[c] for c in np.array(cols)[bad]]
+
+
+def test_changing_h3_leaves_other_features_unchanged(sp):
+    h = featurize_assets(["【公式】格安SIM", "今だけ半額", "送料無料", "満足度No.1の格安SIM"], "格安SIM", sp)
+    d = featurize_assets(["詳しくはこちら。月額1,980円", "累計50万人が利用"], "格安SIM", sp)
+    X = combination_features(h, d, np.array([[0, 1, 2, 0, 1], [0, 1, 3, 0, 1]], dtype=np.int32))
+    touches_h3 = np.array([2 in positions_read(n) for n in COMBINATION_FEATURE_NAMES])
+    assert (X[0, ~touches_h3] == X[1, ~touches_h3]).all()
+    assert (X[0, touches_h3] != X[1, touches_h3]).any()
+
+
+def test_served_ad_equals_pool_row(sp):
+    """No train/serve skew at the pure-function level: served features == scoring row bytes."""
+    assets = make_pool()
+    by_id = {a["asset_id"]: a["text"] for a in assets}
+    served_ids = ("H07", "H02", "H11", "D03", "D00")
+    ad = {"ad_id": "A1", "keyword": "格安SIM", "headline_1": by_id["H07"], "headline_2": by_id["H02"],
+          "headline_3": by_id["H11"], "description_1": by_id["D03"], "description_2": by_id["D00"]}
+    served = featurize_served_ad(ad, sp)
+    g = build_ad_group_combinations("格安SIM", assets, sp)
+    rows = [i for i in range(len(g)) if g.row_asset_ids(i) == served_ids]
+    assert len(rows) == 1
+    assert served.dtype == np.float32 and served.shape == (len(COMBINATION_FEATURE_NAMES),)
+    assert served.tobytes() == g.X[rows[0]].tobytes()

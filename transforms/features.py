@@ -1,0 +1,258 @@
+"""Per-asset and per-combination features (pure numpy).
+
+Design rule (DESIGN.md): every combination feature reads exactly one position or one pair of
+positions. A model restricted to those groups is a sum of per-position and per-pair terms, which
+the scorer exploits; a feature reading three positions (total width, global counts) breaks that.
+Validity rules (width, pins, distinctness) live in the enumeration, not here.
+
+Changing any lexicon, regex or formula below changes feature values without changing names:
+bump FEATURE_VERSION so old model bundles are refused.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import zlib
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+
+from transforms.text import HEADLINE_MAX_WIDTH, char_class_counts, display_width, normalize
+from transforms.tokenizer import tokenize
+
+FEATURE_VERSION = "1"
+
+N_HASH_BUCKETS = 16
+WORD_BOUNDARY_PIECE = "\u2581"  # SentencePiece's ▁; alone it carries no content
+
+_SHARE_CLASSES = ("hiragana", "katakana", "kanji", "latin", "digit")
+
+# Lexicons are matched on normalize(text).casefold(), so write them NFKC-normalised, lower case.
+LEXICONS: dict[str, tuple[str, ...]] = {
+    "urgency": ("今だけ", "本日限定", "期間限定", "数量限定", "限定", "残りわずか", "残り僅か",
+                "急げ", "今すぐ", "お早めに", "終了間近", "まもなく終了", "本日まで", "今月まで",
+                "先着", "ラストチャンス", "今なら"),
+    "discount": ("off", "割引", "割安", "半額", "セール", "sale", "最大", "値下げ", "特価",
+                 "お得", "クーポン", "還元", "激安", "格安", "キャッシュバック"),
+    "free_shipping": ("送料無料", "送料0円", "配送無料", "送料込"),
+    "free": ("無料", "free", "無償", "タダ", "0円"),
+    "social_proof": ("no.1", "no1", "ナンバーワン", "満足度", "累計", "人気", "ランキング",
+                     "口コミ", "クチコミ", "評判", "実績", "選ばれ", "話題", "受賞", "高評価",
+                     "突破", "利用者"),
+    "cta": ("申し込み", "申込", "お申込み", "今すぐ", "詳しくは", "詳細はこちら", "こちら",
+            "無料で試す", "お試し", "予約", "購入", "資料請求", "登録", "相談", "見積",
+            "問い合わせ", "問合せ", "チェック", "ダウンロード", "始める", "はじめる"),
+}
+
+
+def _alternation(terms: Sequence[str]) -> re.Pattern:
+    # Longest first so "%off"/"期間限定" are counted once, not also as "off"/"限定".
+    return re.compile("|".join(re.escape(t) for t in sorted(set(terms), key=len, reverse=True)))
+
+
+_LEXICON_RE = {name: _alternation(terms) for name, terms in LEXICONS.items()}
+# "0円" must not fire inside "100円".
+_LEXICON_RE["free"] = re.compile(r"無料|free|無償|タダ|(?<![\d,])0円")
+_NUMBER_RE = re.compile(r"\d+(?:[.,]\d+)*")
+_PRICE_RE = re.compile(r"\d[\d,]*(?:\.\d+)?\s*(?:万|千|百)?\s*円|[¥\\]\s*\d")  # 1,980円 3万円 ¥500
+_BRACKETS = frozenset("【】《》「」『』〈〉〔〕[]()<>{}〖〗≪≫")
+
+ASSET_FEATURE_NAMES: list[str] = (
+    ["is_empty", "n_chars", "display_width", "width_ratio"]
+    + [f"n_{c}" for c in ("hiragana", "katakana", "kanji", "latin", "digit", "symbol", "space")]
+    + [f"share_{c}" for c in _SHARE_CLASSES]
+    + ["has_number", "has_price", "has_percent", "has_bracket", "n_exclamation", "has_question"]
+    + [f"lex_{name}" for name in LEXICONS]
+    + ["keyword_match", "keyword_token_share", "n_tokens"]
+    + [f"tok_hash_{i:02d}" for i in range(N_HASH_BUCKETS)]
+)
+
+HEADLINE_PREFIXES = ("h1", "h2", "h3")
+DESCRIPTION_PREFIXES = ("d1", "d2")
+# Pair order is part of the feature spec: headline pairs, description pair, headline x description.
+HH_PAIRS = ((0, 1), (0, 2), (1, 2))
+DD_PAIRS = ((0, 1),)
+HD_PAIRS = tuple((h, d) for h in range(3) for d in range(2))
+PAIR_FEATURES = ("jaccard", "shared_number")
+
+
+def _pair_names() -> list[str]:
+    pairs = ([(f"h{a+1}", f"h{b+1}") for a, b in HH_PAIRS]
+             + [(f"d{a+1}", f"d{b+1}") for a, b in DD_PAIRS]
+             + [(f"h{h+1}", f"d{d+1}") for h, d in HD_PAIRS])
+    return [f"{a}_{b}__{f}" for a, b in pairs for f in PAIR_FEATURES]
+
+
+COMBINATION_FEATURE_NAMES: list[str] = (
+    [f"{p}__{n}" for p in HEADLINE_PREFIXES + DESCRIPTION_PREFIXES for n in ASSET_FEATURE_NAMES]
+    + _pair_names()
+)
+
+
+def feature_spec() -> dict:
+    payload = json.dumps({"version": FEATURE_VERSION, "names": COMBINATION_FEATURE_NAMES},
+                         ensure_ascii=False, separators=(",", ":"))
+    return {
+        "version": FEATURE_VERSION,
+        "names": list(COMBINATION_FEATURE_NAMES),
+        "fingerprint": hashlib.sha256(payload.encode("utf-8")).hexdigest(),
+    }
+
+
+@dataclass
+class AssetBlock:
+    """Features of a list of assets; row i describes texts[i] whatever else is in the list."""
+    feats: np.ndarray  # (n, len(ASSET_FEATURE_NAMES)) float32
+    token_sets: list[frozenset[str]]
+    # Numbers mentioned in each text, for the pairwise "shared_number" feature.
+    number_sets: list[frozenset[str]] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return int(self.feats.shape[0])
+
+
+def _content_pieces(pieces: list[str]) -> list[str]:
+    return [p for p in pieces if p != WORD_BOUNDARY_PIECE]
+
+
+def _hash_bucket(piece: str) -> int:
+    # crc32 is stable across processes; Python's hash() is salted per process.
+    return zlib.crc32(piece.encode("utf-8")) % N_HASH_BUCKETS
+
+
+def _keyword_words(keyword: str) -> list[str]:
+    return normalize(keyword).casefold().split()
+
+
+def asset_feature_row(text: str, keyword_norm: str, keyword_words: list[str],
+                      pieces: list[str]) -> list[float]:
+    """One row of ASSET_FEATURE_NAMES for a normalised text and its SentencePiece pieces."""
+    t = text
+    low = t.casefold()
+    n = len(t)
+    width = display_width(t)
+    cc = char_class_counts(t)
+    denom = max(n, 1)
+    content = _content_pieces(pieces)
+    buckets = [0.0] * N_HASH_BUCKETS
+    for p in content:
+        buckets[_hash_bucket(p)] += 1.0
+    if content:
+        buckets = [b / len(content) for b in buckets]
+    row = [
+        float(n == 0), float(n), float(width), width / HEADLINE_MAX_WIDTH,
+        *(float(cc[c]) for c in ("hiragana", "katakana", "kanji", "latin", "digit", "symbol", "space")),
+        *(cc[c] / denom for c in _SHARE_CLASSES),
+        float(_NUMBER_RE.search(t) is not None),
+        float(_PRICE_RE.search(t) is not None),
+        float("%" in t),  # NFKC has folded ％ to %
+        float(any(ch in _BRACKETS for ch in t)),
+        float(t.count("!")),  # NFKC has folded ！ to !
+        float("?" in t),
+        *(float(len(_LEXICON_RE[name].findall(low))) for name in LEXICONS),
+        float(bool(keyword_norm) and keyword_norm in low),
+        (sum(w in low for w in keyword_words) / len(keyword_words)) if keyword_words else 0.0,
+        float(len(pieces)),
+        *buckets,
+    ]
+    return row
+
+
+def featurize_assets(texts: Sequence[str], keyword: str, sp) -> AssetBlock:
+    """Per-asset features of texts (raw; normalised here) against the ad group's keyword."""
+    keyword_norm = normalize(keyword).casefold()
+    keyword_words = _keyword_words(keyword)
+    rows, token_sets, number_sets = [], [], []
+    for raw in texts:
+        t = normalize(raw)
+        pieces = tokenize(sp, t)
+        rows.append(asset_feature_row(t, keyword_norm, keyword_words, pieces))
+        token_sets.append(frozenset(_content_pieces(pieces)))
+        number_sets.append(frozenset(_NUMBER_RE.findall(t)))
+    feats = np.asarray(rows, dtype=np.float64).reshape(len(rows), len(ASSET_FEATURE_NAMES))
+    return AssetBlock(feats=feats.astype(np.float32), token_sets=token_sets, number_sets=number_sets)
+
+
+def _incidence(sets_a: Sequence[frozenset], sets_b: Sequence[frozenset]) -> tuple[np.ndarray, np.ndarray]:
+    vocab = {tok: i for i, tok in enumerate(sorted(set().union(*sets_a, *sets_b)))}
+
+    def build(sets):
+        m = np.zeros((len(sets), len(vocab)), dtype=np.float64)
+        for r, s in enumerate(sets):
+            m[r, [vocab[t] for t in s]] = 1.0
+        return m
+
+    return build(sets_a), build(sets_b)
+
+
+def jaccard_matrix(sets_a: Sequence[frozenset], sets_b: Sequence[frozenset]) -> np.ndarray:
+    """(len(a), len(b)) Jaccard similarities; 0 when both sets are empty."""
+    if not sets_a or not sets_b:
+        return np.zeros((len(sets_a), len(sets_b)), dtype=np.float32)
+    a, b = _incidence(sets_a, sets_b)
+    inter = a @ b.T  # exact small integers
+    union = a.sum(1)[:, None] + b.sum(1)[None, :] - inter
+    with np.errstate(divide="ignore", invalid="ignore"):
+        jac = np.where(union > 0, inter / np.maximum(union, 1.0), 0.0)
+    return jac.astype(np.float32)
+
+
+def shared_number_matrix(sets_a: Sequence[frozenset], sets_b: Sequence[frozenset]) -> np.ndarray:
+    """1.0 where two texts mention a common number (e.g. the same price twice)."""
+    if not sets_a or not sets_b:
+        return np.zeros((len(sets_a), len(sets_b)), dtype=np.float32)
+    a, b = _incidence(sets_a, sets_b)
+    return ((a @ b.T) > 0).astype(np.float32)
+
+
+def _numbers(block: AssetBlock) -> list[frozenset]:
+    # Blocks built elsewhere without number_sets simply share no numbers.
+    if len(block.number_sets) == len(block):
+        return list(block.number_sets)
+    return [frozenset()] * len(block)
+
+
+def combination_features(headlines: AssetBlock, descriptions: AssetBlock,
+                         combos: np.ndarray) -> np.ndarray:
+    """(N, len(COMBINATION_FEATURE_NAMES)) float32; combos[:, :3] index headlines, [:, 3:] descriptions.
+
+    Vectorised: per-asset rows and all pairwise matrices are computed once per block and then
+    gathered with the combination index columns.
+    """
+    combos = np.asarray(combos, dtype=np.int64).reshape(-1, 5)
+    n = combos.shape[0]
+    a = len(ASSET_FEATURE_NAMES)
+    out = np.empty((n, len(COMBINATION_FEATURE_NAMES)), dtype=np.float32)
+    for pos in range(3):
+        out[:, pos * a:(pos + 1) * a] = headlines.feats[combos[:, pos]]
+    for pos in range(2):
+        out[:, (3 + pos) * a:(4 + pos) * a] = descriptions.feats[combos[:, 3 + pos]]
+
+    h_num, d_num = _numbers(headlines), _numbers(descriptions)
+    mats = {
+        "hh": (jaccard_matrix(headlines.token_sets, headlines.token_sets), shared_number_matrix(h_num, h_num)),
+        "dd": (jaccard_matrix(descriptions.token_sets, descriptions.token_sets), shared_number_matrix(d_num, d_num)),
+        "hd": (jaccard_matrix(headlines.token_sets, descriptions.token_sets), shared_number_matrix(h_num, d_num)),
+    }
+    col = 5 * a
+    pair_cols = ([("hh", i, j) for i, j in HH_PAIRS] + [("dd", 3 + i, 3 + j) for i, j in DD_PAIRS]
+                 + [("hd", h, 3 + d) for h, d in HD_PAIRS])
+    for kind, i, j in pair_cols:
+        mats_k = mats[kind]
+        flat = combos[:, i] * mats_k[0].shape[1] + combos[:, j]  # one index for all pair features
+        for m in mats_k:  # same order as PAIR_FEATURES
+            out[:, col] = m.ravel()[flat]
+            col += 1
+    assert col == out.shape[1]
+    return out
+
+
+def featurize_served_ad(ad: dict, sp) -> np.ndarray:
+    """(F,) features of a served ad via exactly the scoring path (its combination [0,1,2,0,1])."""
+    heads = featurize_assets([ad.get("headline_1") or "", ad.get("headline_2") or "",
+                              ad.get("headline_3") or ""], ad.get("keyword") or "", sp)
+    descs = featurize_assets([ad.get("description_1") or "", ad.get("description_2") or ""],
+                             ad.get("keyword") or "", sp)
+    return combination_features(heads, descs, np.array([[0, 1, 2, 0, 1]], dtype=np.int32))[0]
