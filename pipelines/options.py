@@ -21,6 +21,17 @@ def pipeline_options(argv: Sequence[str] | None) -> PipelineOptions:
     return options
 
 
+class SnapshotOptions(PipelineOptions):
+    """Inputs and output shared by the pipelines (Beam needs each flag defined once per process)."""
+
+    @classmethod
+    def _add_argparse_args(cls, parser):
+        parser.add_argument("--ads", help="Parquet file(s) of raw.ads")
+        parser.add_argument("--performance", help="Parquet file(s) of raw.ad_daily_performance")
+        parser.add_argument("--pools", help="Parquet file(s) of raw.asset_pools")
+        parser.add_argument("--output", help="output prefix for Parquet shards")
+
+
 def require(opts, names: Sequence[str]) -> None:
     """Pipeline-specific flags are optional to argparse (every options view parses every flag),
     so check them here with a message that names what is missing."""

@@ -26,7 +26,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from models.bundle import TOKENIZER_FILE, check_bundle
 from models.handler import LightGBMBundleHandler
 from models.topk import top_k_indices
-from pipelines.options import pipeline_options, require
+from pipelines.options import SnapshotOptions, pipeline_options, require
 from transforms.dofns import EnumerateAndFeaturize
 from transforms.features import feature_spec
 
@@ -55,10 +55,7 @@ TOP_K_SCHEMA = pa.schema(
 class ScoreOptions(PipelineOptions):
     @classmethod
     def _add_argparse_args(cls, parser):
-        parser.add_argument("--pools", help="Parquet of raw.asset_pools")
-        parser.add_argument("--ads", help="Parquet of raw.ads (keyword, industry)")
         parser.add_argument("--bundle", help="model bundle directory")
-        parser.add_argument("--output", help="output prefix for top-K Parquet shards")
         parser.add_argument("--top_k", type=int, default=5, help="combinations kept per ad group")
 
 
@@ -143,11 +140,12 @@ def build(pipeline: beam.Pipeline, pools_path: str, ads_path: str, bundle_path: 
 
 def run(argv=None, wait: bool = True):
     options = pipeline_options(argv)
-    opts = options.view_as(ScoreOptions)
-    require(opts, ("pools", "ads", "bundle", "output"))
+    opts, io = options.view_as(ScoreOptions), options.view_as(SnapshotOptions)
+    require(io, ("pools", "ads", "output"))
+    require(opts, ("bundle",))
     pipeline = beam.Pipeline(options=options)
-    rows, manifest = build(pipeline, opts.pools, opts.ads, opts.bundle, opts.top_k)
-    rows | "Write" >> beam.io.WriteToParquet(opts.output, TOP_K_SCHEMA, file_name_suffix=".parquet")
+    rows, manifest = build(pipeline, io.pools, io.ads, opts.bundle, opts.top_k)
+    rows | "Write" >> beam.io.WriteToParquet(io.output, TOP_K_SCHEMA, file_name_suffix=".parquet")
     logging.info("scoring with model %s (top %d per ad group)", manifest["version"], opts.top_k)
     result = pipeline.run()
     if wait:

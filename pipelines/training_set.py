@@ -19,7 +19,7 @@ import pyarrow as pa
 from apache_beam.metrics import Metrics
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from pipelines.options import pipeline_options, require
+from pipelines.options import SnapshotOptions, pipeline_options, require
 from transforms.dofns import FeaturizeServedAd
 
 TRAINING_SCHEMA = pa.schema(
@@ -37,11 +37,8 @@ TRAINING_SCHEMA = pa.schema(
 class TrainingSetOptions(PipelineOptions):
     @classmethod
     def _add_argparse_args(cls, parser):
-        parser.add_argument("--ads", help="Parquet file(s) of raw.ads")
-        parser.add_argument("--performance", help="Parquet of raw.ad_daily_performance")
         parser.add_argument("--tokenizer", help="SentencePiece model file")
         parser.add_argument("--valid_from", help="first validation day, YYYY-MM-DD")
-        parser.add_argument("--output", help="output prefix for Parquet shards")
 
 
 def _as_date(value) -> dt.date:
@@ -116,13 +113,14 @@ def build(pipeline: beam.Pipeline, ads_path: str, perf_path: str, tokenizer: str
 
 def run(argv=None, wait: bool = True):
     options = pipeline_options(argv)
-    opts = options.view_as(TrainingSetOptions)
-    require(opts, ("ads", "performance", "tokenizer", "valid_from", "output"))
+    opts, io = options.view_as(TrainingSetOptions), options.view_as(SnapshotOptions)
+    require(io, ("ads", "performance", "output"))
+    require(opts, ("tokenizer", "valid_from"))
     pipeline = beam.Pipeline(options=options)
     (
-        build(pipeline, opts.ads, opts.performance, opts.tokenizer, dt.date.fromisoformat(opts.valid_from))
+        build(pipeline, io.ads, io.performance, opts.tokenizer, dt.date.fromisoformat(opts.valid_from))
         | "Write" >> beam.io.WriteToParquet(
-            opts.output, TRAINING_SCHEMA, file_name_suffix=".parquet"
+            io.output, TRAINING_SCHEMA, file_name_suffix=".parquet"
         )
     )
     result = pipeline.run()

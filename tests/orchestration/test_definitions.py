@@ -1,0 +1,40 @@
+import subprocess
+import sys
+
+from dagster import AssetKey
+
+from dagster_project.definitions import build_definitions
+from dagster_project.settings import Settings
+
+ASSETS = {
+    "raw_ads", "raw_ad_daily_performance", "raw_asset_pools", "warehouse_snapshot", "tokenizer",
+    "training_set", "ctr_model", "top_combinations",
+}
+
+
+def test_definitions_load_with_every_asset_and_resource(tmp_path):
+    defs = build_definitions(Settings.from_env({"ADCOMBO_HOME": str(tmp_path)}))
+    keys = {k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()}
+    assert keys == ASSETS
+    assert set(defs.resources) == {"paths", "warehouse", "admedia", "beam_runner"}
+    job = defs.resolve_implicit_global_asset_job_def()
+    assert job is not None
+    graph = defs.resolve_asset_graph()
+    assert AssetKey("ctr_model") in graph.get(AssetKey("top_combinations")).parent_keys
+
+
+def test_code_location_loads_without_heavy_imports():
+    code = (
+        "import sys, dagster_project.definitions as d; "
+        "heavy = [m for m in ('apache_beam', 'lightgbm', 'sentencepiece', 'sklearn') if m in sys.modules]; "
+        "print(','.join(heavy))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == ""
+
+
+def test_settings_reject_bad_numbers():
+    import pytest
+
+    with pytest.raises(ValueError, match="ADCOMBO_BEAM_WORKERS"):
+        Settings.from_env({"ADCOMBO_BEAM_WORKERS": "two"})
