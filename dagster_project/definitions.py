@@ -7,10 +7,15 @@ from __future__ import annotations
 
 import os
 
-from dagster import Definitions, EnvVar, in_process_executor, load_assets_from_modules
+from dagster import (
+    Definitions,
+    EnvVar,
+    in_process_executor,
+    load_asset_checks_from_package_module,
+    load_assets_from_package_module,
+)
 
-from dagster_project import checks
-from dagster_project.assets import ingestion, model, scoring, training
+from dagster_project import assets, checks
 from dagster_project.resources import (
     AdMediaApiResource,
     BeamRunnerResource,
@@ -23,8 +28,9 @@ from dagster_project.settings import Settings
 def build_definitions(settings: Settings) -> Definitions:
     api_token = EnvVar("ADCOMBO_API_TOKEN") if os.environ.get("ADCOMBO_API_TOKEN") else ""
     return Definitions(
-        assets=load_assets_from_modules([ingestion, training, model, scoring]),
-        asset_checks=[checks.performance_counts_are_sane, checks.every_ad_group_ranked],
+        # Every module under assets/ and checks/ is picked up: adding a stage is adding a module.
+        assets=load_assets_from_package_module(assets),
+        asset_checks=load_asset_checks_from_package_module(checks),
         resources={
             "paths": LocalPaths(home=settings.home),
             "warehouse": WarehouseResource(duckdb_path=os.path.join(settings.home, "warehouse.duckdb")),

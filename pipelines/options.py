@@ -6,6 +6,7 @@ Locally we therefore name the FnApiRunner explicitly; production passes `--runne
 
 from __future__ import annotations
 
+import logging
 from typing import Sequence
 
 from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions, StandardOptions
@@ -14,6 +15,9 @@ LOCAL_RUNNER = "FnApiRunner"
 
 
 def pipeline_options(argv: Sequence[str] | None) -> PipelineOptions:
+    # Local multi-process workers forward every worker log line as WARNING, including start-up
+    # notices that do not apply here; keep real errors, drop the noise.
+    logging.getLogger("apache_beam.runners.portability.local_job_service").setLevel(logging.ERROR)
     options = PipelineOptions(list(argv) if argv is not None else None)
     standard = options.view_as(StandardOptions)
     if not standard.runner or standard.runner in ("DirectRunner", "SwitchingDirectRunner"):
