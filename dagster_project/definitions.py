@@ -22,6 +22,8 @@ from dagster_project.resources import (
     LocalPaths,
     WarehouseResource,
 )
+from dagster_project.schedules import SCHEDULES
+from dagster_project.sensors import SENSORS
 from dagster_project.settings import Settings
 
 
@@ -31,6 +33,8 @@ def build_definitions(settings: Settings) -> Definitions:
         # Every module under assets/ and checks/ is picked up: adding a stage is adding a module.
         assets=load_assets_from_package_module(assets),
         asset_checks=load_asset_checks_from_package_module(checks),
+        schedules=SCHEDULES,
+        sensors=SENSORS,
         resources={
             "paths": LocalPaths(home=settings.home),
             "warehouse": WarehouseResource(duckdb_path=os.path.join(settings.home, "warehouse.duckdb")),

@@ -1,0 +1,3 @@
+"""Schedules of the adcombo code location (registered by definitions.py)."""
+
+SCHEDULES: list = []

@@ -1,0 +1,3 @@
+"""Sensors of the adcombo code location (registered by definitions.py)."""
+
+SENSORS: list = []
