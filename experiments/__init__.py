@@ -1,0 +1,1 @@
+"""A/B/n experiments: deterministic arms with tracking ids, exports, and results analysis."""

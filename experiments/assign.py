@@ -1,0 +1,108 @@
+"""Deterministic A/B/n arms per ad group.
+
+Every ad group in an experiment serves one creative per arm, side by side, with traffic split
+by the arms' shares (the platform rotates the ads). Comparing arms inside the same ad groups
+keeps ad-group differences (industry, volume) out of the lift. Everything random is drawn from
+a hash of (experiment, salt, ad group), so a rerun produces the same arms and tracking ids.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Mapping, Sequence
+
+import numpy as np
+
+CONTROL = "control"
+PRODUCTION = "production"
+CHALLENGER = "challenger"
+
+
+@dataclass(frozen=True)
+class ArmShares:
+    production: float = 0.5
+    control: float = 0.5
+    challenger: float = 0.0
+
+    def normalised(self, with_challenger: bool) -> dict[str, float]:
+        shares = {PRODUCTION: self.production, CONTROL: self.control}
+        if with_challenger and self.challenger > 0:
+            shares[CHALLENGER] = self.challenger
+        if any(v < 0 for v in shares.values()) or sum(shares.values()) <= 0:
+            raise ValueError(f"arm shares must be non-negative with a positive sum, got {shares}")
+        if shares[CONTROL] <= 0:
+            raise ValueError("the control arm needs a positive share: lift is measured against it")
+        total = sum(shares.values())
+        return {arm: v / total for arm, v in shares.items()}
+
+
+def stable_hash(*parts: str) -> bytes:
+    return hashlib.blake2b("\x1f".join(parts).encode("utf-8"), digest_size=16).digest()
+
+
+def tracking_id(experiment: str, salt: str, ad_group_id: str, arm: str) -> str:
+    """Short, stable id carried as an ad label; the same inputs always give the same id."""
+    return "adc-" + stable_hash("tracking", experiment, salt, ad_group_id, arm).hex()[:16]
+
+
+def control_index(experiment: str, salt: str, ad_group_id: str, n_valid: int) -> int:
+    """Uniformly random valid combination for the control arm, reproducible from the hash."""
+    if n_valid <= 0:
+        raise ValueError(f"ad group {ad_group_id} has no valid combination to serve as control")
+    seed = int.from_bytes(stable_hash("control", experiment, salt, ad_group_id)[:8], "little")
+    return int(np.random.default_rng(seed).integers(n_valid))
+
+
+@dataclass(frozen=True)
+class Creative:
+    """One arm's creative in one ad group: asset ids and texts of H1, H2, H3, D1, D2."""
+
+    asset_ids: tuple[str, str, str, str, str]
+    texts: tuple[str, str, str, str, str]
+    score: float | None  # predicted CTR by the production model, if known
+
+
+def assign_ad_group(
+    experiment: str,
+    salt: str,
+    ad_group_id: str,
+    arms: Mapping[str, Creative],
+    shares: Mapping[str, float],
+) -> list[dict]:
+    """Assignment rows for one ad group: arm, share, tracking id and creative."""
+    rows = []
+    for arm in sorted(arms):
+        creative = arms[arm]
+        rows.append(
+            {
+                "experiment_id": experiment,
+                "ad_group_id": ad_group_id,
+                "arm": arm,
+                "traffic_share": float(shares[arm]),
+                "tracking_id": tracking_id(experiment, salt, ad_group_id, arm),
+                "h1_asset_id": creative.asset_ids[0],
+                "h2_asset_id": creative.asset_ids[1],
+                "h3_asset_id": creative.asset_ids[2],
+                "d1_asset_id": creative.asset_ids[3],
+                "d2_asset_id": creative.asset_ids[4],
+                "headline_1": creative.texts[0],
+                "headline_2": creative.texts[1],
+                "headline_3": creative.texts[2],
+                "description_1": creative.texts[3],
+                "description_2": creative.texts[4],
+                "predicted_ctr": creative.score,
+            }
+        )
+    return rows
+
+
+def pick(combos: np.ndarray, ids: Sequence[Sequence[str]], texts: Sequence[Sequence[str]], i: int) -> tuple:
+    """(asset ids, texts) of row i of an enumerated combos array (H indexes 0-2, D indexes 3-4)."""
+    h_ids, d_ids = ids
+    h_texts, d_texts = texts
+    c = [int(v) for v in combos[i]]
+    return (
+        (h_ids[c[0]], h_ids[c[1]], h_ids[c[2]], d_ids[c[3]], d_ids[c[4]]),
+        (h_texts[c[0]], h_texts[c[1]], h_texts[c[2]], d_texts[c[3]], d_texts[c[4]]),
+    )

@@ -1,0 +1,1 @@
+"""Data and score drift between the training set and each scoring run."""
