@@ -1,0 +1,122 @@
+"""The drift report: training inputs versus the inputs of a scoring run.
+
+Compares per-asset features (each distinct text featurised once, with its ad group's keyword),
+text coverage (empty texts, tokens the tokenizer maps to <unk>) and model scores (on the
+training examples versus a seeded sample of valid combinations of the scored pools).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+
+from monitoring.drift import (
+    OOV_ERROR, OOV_WARN, PSI_ERROR, PSI_WARN, FeatureDrift, empty_rate, feature_drift, ks, oov_rate, psi, severity,
+)
+
+# A few noisy features should not page anyone: the run is an ERROR when this share of features
+# is at ERROR level (or when coverage or scores are), a WARN when any single feature is.
+FEATURE_ERROR_SHARE = 0.10
+
+
+@dataclass
+class DriftReport:
+    features: list[FeatureDrift]
+    oov_train: float
+    oov_score: float
+    empty_train: float
+    empty_score: float
+    score_psi: float
+    score_ks: float
+    n_train_texts: int
+    n_score_texts: int
+    reasons: list[str] = field(default_factory=list)
+
+    @property
+    def error_share(self) -> float:
+        return sum(f.severity == "error" for f in self.features) / max(len(self.features), 1)
+
+    @property
+    def status(self) -> str:
+        self.reasons = []
+        if self.error_share >= FEATURE_ERROR_SHARE:
+            self.reasons.append(f"{self.error_share:.0%} of features drifted past PSI {PSI_ERROR} / KS")
+        oov = severity(self.oov_score - self.oov_train, OOV_WARN, OOV_ERROR)
+        if oov != "ok":
+            self.reasons.append(f"tokenizer <unk> rate {self.oov_score:.1%} vs {self.oov_train:.1%} in training")
+        score = severity(self.score_psi, PSI_WARN, PSI_ERROR)
+        if score != "ok":
+            self.reasons.append(f"score PSI {self.score_psi:.3f}")
+        warn_features = [f.feature for f in self.features if f.severity != "ok"]
+        if "error" in (oov, score) or self.error_share >= FEATURE_ERROR_SHARE:
+            return "error"
+        if warn_features or "warn" in (oov, score):
+            if warn_features:
+                self.reasons.append(f"{len(warn_features)} features drifting: {', '.join(warn_features[:5])}")
+            return "warn"
+        return "ok"
+
+    def top_features(self, n: int = 15) -> list[dict]:
+        ranked = sorted(self.features, key=lambda f: -np.nan_to_num(f.psi))
+        return [{"feature": f.feature, "psi": f.psi, "ks": f.ks, "severity": f.severity} for f in ranked[:n]]
+
+
+def unique_text_keyword(pairs: Sequence[tuple[str, str]]) -> list[tuple[str, str]]:
+    return sorted({(t or "", k or "") for t, k in pairs})
+
+
+def asset_feature_matrix(pairs: Sequence[tuple[str, str]], sp) -> np.ndarray:
+    """Per-asset features of distinct (text, keyword) pairs, grouped by keyword for one call each."""
+    from transforms.features import featurize_assets
+
+    by_keyword: dict[str, list[str]] = {}
+    for text, keyword in pairs:
+        by_keyword.setdefault(keyword, []).append(text)
+    blocks = [featurize_assets(texts, keyword, sp).feats for keyword, texts in sorted(by_keyword.items())]
+    return np.vstack(blocks) if blocks else np.empty((0, 0), dtype=np.float32)
+
+
+def piece_ids(sp, texts: Sequence[str]) -> list[list[int]]:
+    from transforms.text import normalize
+
+    return [sp.encode(normalize(t)) for t in texts if normalize(t)]
+
+
+def build_report(
+    train_pairs: Sequence[tuple[str, str]],
+    score_pairs: Sequence[tuple[str, str]],
+    sp,
+    train_scores: np.ndarray,
+    sample_scores: np.ndarray,
+) -> DriftReport:
+    from transforms.features import ASSET_FEATURE_NAMES
+
+    train_u, score_u = unique_text_keyword(train_pairs), unique_text_keyword(score_pairs)
+    X_train, X_score = asset_feature_matrix(train_u, sp), asset_feature_matrix(score_u, sp)
+    unk = sp.unk_id()
+    report = DriftReport(
+        features=feature_drift(list(ASSET_FEATURE_NAMES), X_train, X_score),
+        oov_train=oov_rate(piece_ids(sp, [t for t, _ in train_u]), unk),
+        oov_score=oov_rate(piece_ids(sp, [t for t, _ in score_u]), unk),
+        empty_train=empty_rate([t for t, _ in train_pairs]),
+        empty_score=empty_rate([t for t, _ in score_pairs]),
+        score_psi=psi(train_scores, sample_scores),
+        score_ks=ks(train_scores, sample_scores),
+        n_train_texts=len(train_u),
+        n_score_texts=len(score_u),
+    )
+    report.status  # fills reasons
+    return report
+
+
+def sample_valid_combinations(h_pins, d_pins, h_ok, d_ok, n: int, seed: int) -> np.ndarray:
+    """Up to n valid combinations of one pool, uniformly, reproducible from the seed."""
+    from transforms.combinations import enumerate_combinations
+
+    combos = enumerate_combinations(h_pins, d_pins, h_ok, d_ok)
+    if len(combos) <= n:
+        return combos
+    rng = np.random.default_rng(seed)
+    return combos[np.sort(rng.choice(len(combos), size=n, replace=False))]
