@@ -20,7 +20,8 @@ import typer
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 
 # What `demo --fresh` may delete: only what adcombo itself writes under the data folder.
-MANAGED = ["warehouse.duckdb", "warehouse.duckdb.wal", "snapshots", "artifacts", "training_set", "models", "scores"]
+MANAGED = ["warehouse.duckdb", "warehouse.duckdb.wal", "snapshots", "artifacts", "training_set", "models", "scores",
+           "source.json"]
 REPORT_ASSETS = ["raw_ads", "raw_ad_daily_performance", "raw_asset_pools", "training_set", "ctr_model", "top_combinations"]
 
 
@@ -42,15 +43,42 @@ def _configure(home: Optional[Path], world: Optional[str] = None) -> str:
     return settings.home
 
 
-def _materialize_all() -> bool:
-    from dagster import DagsterInstance
+def _materialize_all(ingest_only: bool = False) -> bool:
+    """Two runs, like a backfill then a refresh in the UI: first the raw assets (with the API
+    source: every daily partition in one run), then everything downstream, unpartitioned."""
+    from dagster import AssetKey, DagsterInstance
+    from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
+    from dagster_project.assets import ingestion
     from dagster_project.definitions import defs
 
     job = defs.resolve_implicit_global_asset_job_def()
+    raw = [AssetKey(k) for k in ingestion.RAW_ASSETS]
+    rest = [k for k in defs.resolve_asset_graph().materializable_asset_keys if k not in raw]
+    tags = {}
+    if ingestion.SETTINGS.source == "api":
+        keys = ingestion.PARTITIONS.get_partition_keys()
+        if not keys:
+            typer.echo("no partitions to ingest: check ADCOMBO_PARTITION_START/END", err=True)
+            return False
+        tags = {ASSET_PARTITION_RANGE_START_TAG: keys[0], ASSET_PARTITION_RANGE_END_TAG: keys[-1]}
+        typer.echo(f"ingesting {len(keys)} daily partitions {keys[0]} .. {keys[-1]} from the ad-media API")
+    else:
+        typer.echo(f"importing files from {ingestion.SETTINGS.import_path}")
     with DagsterInstance.get() as instance:
-        result = job.execute_in_process(instance=instance, raise_on_error=False)
+        first = job.execute_in_process(instance=instance, asset_selection=raw, tags=tags, raise_on_error=False)
+        if not first.success or ingest_only:
+            return first.success
+        _warn_failed_checks(first)
+        result = job.execute_in_process(instance=instance, asset_selection=rest, raise_on_error=False)
     return result.success
+
+
+def _warn_failed_checks(result) -> None:
+    for ev in result.get_asset_check_evaluations():
+        if not ev.passed:
+            typer.echo(f"warning: check {ev.check_name} failed on {ev.asset_key.to_user_string()}: "
+                       f"{ {k: getattr(v, 'value', v) for k, v in ev.metadata.items()} }", err=True)
 
 
 def _latest_metadata(asset: str) -> dict:
@@ -114,6 +142,7 @@ def demo(
                 shutil.rmtree(path)
             elif os.path.exists(path):
                 os.remove(path)
+    os.environ["ADCOMBO_SOURCE"] = "api"  # the demo is the simulator, whatever was imported before
     typer.echo(f"adcombo demo: world '{world}', data folder {data}")
     started = time.perf_counter()
     if not _materialize_all():
@@ -128,7 +157,8 @@ def _report(home: str, seconds: float) -> None:
     typer.echo("\n== adcombo report ==")
     for asset in ("raw_ads", "raw_ad_daily_performance", "raw_asset_pools"):
         m = meta[asset]
-        typer.echo(f"ingested {m.get('table', asset)}: {m.get('rows', 0):,} rows ({m.get('rows_per_second', 0):,} rows/s)")
+        typer.echo(f"ingested {m.get('table', asset)}: {m.get('rows', 0):,} rows, {m.get('rows_rejected', 0):,} rejected "
+                   f"({m.get('rows_per_second', 0):,} rows/s)")
     typer.echo(f"training examples: {meta['training_set'].get('examples', 0):,}")
     typer.echo(
         f"model {model.get('version')}: {model.get('num_trees')} trees, valid AUC {model.get('valid_auc', float('nan')):.4f}, "
@@ -142,6 +172,54 @@ def _report(home: str, seconds: float) -> None:
     typer.echo(f"top 3 of a few ad groups:")
     _print_top(_top_frame(home, None, 3), groups=3)
     typer.echo(f"\ndone in {seconds / 60:.1f} min. Next: `adcombo top --out top.csv`, or `make ui`.")
+
+
+@app.command("import")
+def import_(
+    path: Path = typer.Argument(..., help="folder with ads, ad_daily_performance, asset_pools (.csv or .parquet)"),
+    home: Optional[Path] = typer.Option(None, help="data folder (default: $ADCOMBO_HOME)"),
+):
+    """Import your own exported files; later `adcombo run` trains and scores on them alone."""
+    data = _configure(home)
+    folder = str(path.resolve())
+    from ingest.files import ImportFormatError, find_files
+
+    try:
+        find_files(folder)  # fail before switching the source, with a message that says what is missing
+    except ImportFormatError as exc:
+        typer.echo(f"cannot import: {exc}", err=True)
+        raise typer.Exit(2)
+    from dagster_project.settings import write_source_file
+
+    # Recorded in the data folder so `run`, `top` and the UI keep using these files.
+    write_source_file(data, "files", folder)
+    os.environ.pop("ADCOMBO_SOURCE", None)
+    if not _materialize_all(ingest_only=True):
+        typer.echo("import failed: see the errors above", err=True)
+        raise typer.Exit(1)
+    for asset in ("raw_ads", "raw_ad_daily_performance", "raw_asset_pools"):
+        m = _latest_metadata(asset)
+        typer.echo(f"imported {m.get('table')}: {m.get('rows', 0):,} rows, {m.get('rows_rejected', 0):,} rejected"
+                   + (f" {m.get('reject_reasons')}" if m.get("rows_rejected") else ""))
+    typer.echo(f"source is now files ({folder}); `adcombo run` trains and scores on them, "
+               "`adcombo source api` switches back. Rejected rows: table raw.dead_letters.")
+
+
+@app.command()
+def source(
+    use: Optional[str] = typer.Argument(None, help="'api' to switch back to the ad-media API"),
+    home: Optional[Path] = typer.Option(None, help="data folder (default: $ADCOMBO_HOME)"),
+):
+    """Show where raw data comes from (api or files), or switch back to the API."""
+    data = _configure(home)
+    from dagster_project.settings import Settings, write_source_file
+
+    if use is not None:
+        if use != "api":
+            raise typer.BadParameter("only 'api' here; use `adcombo import PATH` for files")
+        write_source_file(data, "api")
+    s = Settings.from_env()
+    typer.echo(f"source: {s.source}" + (f" ({s.import_path})" if s.source == "files" else ""))
 
 
 @app.command()

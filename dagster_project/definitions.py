@@ -37,7 +37,12 @@ def build_definitions(settings: Settings) -> Definitions:
         sensors=SENSORS,
         resources={
             "paths": LocalPaths(home=settings.home),
-            "warehouse": WarehouseResource(duckdb_path=os.path.join(settings.home, "warehouse.duckdb")),
+            "warehouse": WarehouseResource(
+                backend=settings.warehouse,
+                duckdb_path=os.path.join(settings.home, "warehouse.duckdb"),
+                bigquery_project=settings.bigquery_project,
+                bigquery_location=settings.bigquery_location,
+            ),
             "admedia": AdMediaApiResource(
                 base_url=settings.api_url, token=api_token, world=settings.world, seed=settings.seed
             ),

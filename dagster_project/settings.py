@@ -7,6 +7,8 @@ token goes through Dagster's `EnvVar` so it is resolved at run time and never sh
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +23,16 @@ class Settings:
     seed: int
     api_url: str
     beam_workers: int
+    # Ingestion (docs/ingestion.md). source: "api" (the ad-media API or the bundled simulator) or
+    # "files" (a folder of exported files at import_path).
+    source: str = "api"
+    import_path: str = ""
+    partition_start: dt.date = dt.date(2025, 6, 1)
+    partition_end: dt.date | None = dt.date(2025, 6, 30)  # inclusive; None: open-ended (production)
+    warehouse: str = "duckdb"
+    bigquery_project: str = ""
+    bigquery_location: str = ""
+    max_rejected_share: float = 0.05
 
     @classmethod
     def from_env(cls, env=os.environ) -> "Settings":
@@ -31,11 +43,79 @@ class Settings:
             except ValueError:
                 raise ValueError(f"{name}={raw!r} is not a whole number") from None
 
-        home = env.get("ADCOMBO_HOME") or str(CHECKOUT / ".adcombo")
+        def date(name: str, default: dt.date | None) -> dt.date | None:
+            raw = env.get(name, "")
+            if not raw:
+                return default
+            if raw.lower() == "open":
+                return None
+            try:
+                return dt.date.fromisoformat(raw)
+            except ValueError:
+                raise ValueError(f"{name}={raw!r} is not a date YYYY-MM-DD") from None
+
+        home = os.path.abspath(env.get("ADCOMBO_HOME") or str(CHECKOUT / ".adcombo"))
+        world = env.get("ADCOMBO_WORLD", "demo")
+        api_url = env.get("ADCOMBO_API_URL", "")
+        # `adcombo import` records the source in the data folder, so later commands and the UI
+        # use the imported files with no flag; ADCOMBO_SOURCE overrides it.
+        recorded = read_source_file(home)
+        source = env.get("ADCOMBO_SOURCE") or recorded.get("source", "api")
+        if source not in ("api", "files"):
+            raise ValueError(f"ADCOMBO_SOURCE={source!r}: expected 'api' or 'files'")
+        warehouse = env.get("ADCOMBO_WAREHOUSE", "duckdb")
+        if warehouse not in ("duckdb", "bigquery"):
+            raise ValueError(f"ADCOMBO_WAREHOUSE={warehouse!r}: expected 'duckdb' or 'bigquery'")
+        # Partitions are fixed when definitions load: by default the simulator world's days; with
+        # a real API, from ADCOMBO_PARTITION_START and open-ended (a new partition every day).
+        first, last = world_date_range(world)
+        share = env.get("ADCOMBO_MAX_REJECTED_SHARE", "")
         return cls(
-            home=os.path.abspath(home),
-            world=env.get("ADCOMBO_WORLD", "demo"),
+            home=home,
+            world=world,
             seed=integer("ADCOMBO_SEED", 7),
-            api_url=env.get("ADCOMBO_API_URL", ""),
+            api_url=api_url,
             beam_workers=integer("ADCOMBO_BEAM_WORKERS", min(2, os.cpu_count() or 1)),
+            source=source,
+            import_path=env.get("ADCOMBO_IMPORT_PATH") or recorded.get("path", ""),
+            partition_start=date("ADCOMBO_PARTITION_START", first),
+            partition_end=date("ADCOMBO_PARTITION_END", None if api_url else last),
+            warehouse=warehouse,
+            bigquery_project=env.get("ADCOMBO_BQ_PROJECT", ""),
+            bigquery_location=env.get("ADCOMBO_BQ_LOCATION", ""),
+            max_rejected_share=float(share) if share else 0.05,
         )
+
+
+SOURCE_FILE = "source.json"
+
+
+def read_source_file(home: str) -> dict:
+    try:
+        with open(os.path.join(home, SOURCE_FILE), encoding="utf-8") as f:
+            return json.load(f)
+    except FileNotFoundError:
+        return {}
+    except ValueError:
+        raise ValueError(f"{os.path.join(home, SOURCE_FILE)} is not valid JSON: fix or delete it") from None
+
+
+def write_source_file(home: str, source: str, path: str = "") -> str:
+    os.makedirs(home, exist_ok=True)
+    target = os.path.join(home, SOURCE_FILE)
+    tmp = target + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump({"source": source, "path": path}, f)
+    os.replace(tmp, target)
+    return target
+
+
+def world_date_range(world: str) -> tuple[dt.date, dt.date]:
+    """First and last day of a simulator preset (cheap: no world is generated)."""
+    from admedia.world import WorldConfig
+
+    try:
+        config = WorldConfig.preset(world)
+    except ValueError:
+        config = WorldConfig.preset("demo")
+    return config.start_date, config.end_date

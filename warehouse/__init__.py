@@ -10,4 +10,8 @@ def open_warehouse(backend: str, **kwargs) -> Warehouse:
     """Build the adapter named by configuration ("duckdb" or "bigquery")."""
     if backend == "duckdb":
         return DuckDBWarehouse(**kwargs)
-    raise WarehouseError(f"unknown warehouse backend {backend!r}; expected 'duckdb'")
+    if backend == "bigquery":
+        from warehouse.bigquery_warehouse import BigQueryWarehouse  # google-cloud only when used
+
+        return BigQueryWarehouse(**kwargs)
+    raise WarehouseError(f"unknown warehouse backend {backend!r}; expected 'duckdb' or 'bigquery'")

@@ -8,9 +8,12 @@ because they cannot be bound as parameters.
 from __future__ import annotations
 
 import re
-from typing import Any, Mapping, Protocol
+from typing import TYPE_CHECKING, Any, Mapping, Protocol, Sequence
 
 import pandas as pd
+
+if TYPE_CHECKING:
+    from warehouse.sql import Scope
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 
@@ -39,6 +42,14 @@ class Warehouse(Protocol):
     def table_exists(self, table: str) -> bool: ...
 
     def row_count(self, table: str) -> int: ...
+
+    def ensure_table(self, table: str, schema: Sequence[tuple[str, str]], partition_field: str | None = None,
+                     cluster_fields: Sequence[str] = ()) -> None:
+        """Create `table` with these (name, BigQuery type) columns if it does not exist."""
+
+    def merge(self, table: str, df: pd.DataFrame, keys: Sequence[str], scope: "Scope | None") -> int:
+        """Idempotent load in one atomic MERGE (see warehouse.sql): upsert `df` on `keys` and delete
+        the target rows of `scope` that `df` does not hold. `df` has exactly the table's columns."""
 
     def export_parquet(self, table: str, path: str) -> int:
         """Write the whole table as one Parquet file; returns the row count."""

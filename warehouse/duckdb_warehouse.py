@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import os
 import threading
-from typing import Any, Mapping
+import uuid
+from typing import Any, Mapping, Sequence
 
 import duckdb
 import pandas as pd
 import sqlglot
 
 from warehouse.base import WarehouseError, validate_table_name
+from warehouse.sql import Scope, merge_sql
+
+# BigQuery column types as DuckDB types (DDL is per engine; queries are written once).
+DUCKDB_TYPES = {"STRING": "VARCHAR", "INT64": "BIGINT", "FLOAT64": "DOUBLE", "DATE": "DATE",
+                "TIMESTAMP": "TIMESTAMPTZ", "BOOL": "BOOLEAN"}
 
 
 def to_duckdb_sql(sql: str) -> str:
@@ -49,6 +55,33 @@ class DuckDBWarehouse:
                 raise
             finally:
                 self._con.unregister("_incoming")
+        return len(df)
+
+    def ensure_table(self, table: str, schema: Sequence[tuple[str, str]], partition_field: str | None = None,
+                     cluster_fields: Sequence[str] = ()) -> None:
+        # DuckDB has no partitions or clustering: one file, zone maps do the pruning.
+        dataset, name = validate_table_name(table)
+        cols = ", ".join(f'"{_ident(c)}" {DUCKDB_TYPES[t]}' for c, t in schema)
+        with self._lock:
+            self._ensure_schema(dataset)
+            self._con.execute(f'CREATE TABLE IF NOT EXISTS "{dataset}"."{name}" ({cols})')
+
+    def merge(self, table: str, df: pd.DataFrame, keys: Sequence[str], scope: Scope | None) -> int:
+        validate_table_name(table)
+        stage = f"_stage_{uuid.uuid4().hex[:12]}"
+        sql, params = merge_sql(table, stage, list(df.columns), list(keys), scope)
+        translated = to_duckdb_sql(sql)
+        with self._lock:
+            self._con.register(stage, _arrow(df))
+            try:
+                self._con.execute("BEGIN TRANSACTION")
+                self._con.execute(translated, params)
+                self._con.execute("COMMIT")
+            except Exception:
+                self._con.execute("ROLLBACK")
+                raise
+            finally:
+                self._con.unregister(stage)
         return len(df)
 
     def query(self, sql: str, params: Mapping[str, Any] | None = None) -> pd.DataFrame:
@@ -95,6 +128,19 @@ class DuckDBWarehouse:
 
     def __exit__(self, *exc):
         self.close()
+
+
+def _ident(name: str) -> str:
+    from warehouse.sql import _col
+
+    return _col(name)
+
+
+def _arrow(df: pd.DataFrame):
+    """pandas → Arrow so DATE columns of `datetime.date` stay dates, not strings."""
+    import pyarrow as pa
+
+    return pa.Table.from_pandas(df, preserve_index=False)
 
 
 def _quote(path: str) -> str:

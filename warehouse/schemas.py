@@ -56,3 +56,34 @@ def to_frame(table: str, rows: list[dict]) -> pd.DataFrame:
         else:
             frame[name] = frame[name].astype(_PANDAS_TYPES[kind])
     return frame
+
+# ---- load semantics of the raw tables (used by the idempotent loaders) ------------------------
+# Key columns: a load never leaves two rows with the same key (MERGE matches on them).
+RAW_KEYS: dict[str, list[str]] = {
+    "raw.ads": ["ad_id"],
+    "raw.ad_daily_performance": ["date", "ad_id"],
+    "raw.asset_pools": ["ad_group_id", "asset_id"],
+}
+# BigQuery layout: performance is partitioned by day; every table clustered by its lookup keys.
+RAW_PARTITION_FIELD: dict[str, str | None] = {
+    "raw.ads": None, "raw.ad_daily_performance": "date", "raw.asset_pools": None,
+}
+RAW_CLUSTER_FIELDS: dict[str, list[str]] = {
+    "raw.ads": ["ad_group_id", "ad_id"],
+    "raw.ad_daily_performance": ["ad_id"],
+    "raw.asset_pools": ["ad_group_id"],
+}
+
+# Rows that failed validation, with why and the raw payload as JSON text. Not in RAW_SCHEMAS on
+# purpose: snapshots export RAW_SCHEMAS tables whole, and rejects are not training data.
+DEAD_LETTERS_TABLE = "raw.dead_letters"
+DEAD_LETTERS_SCHEMA: list[tuple[str, str]] = [
+    ("source", "STRING"),          # "api" | "files"
+    ("table_name", "STRING"),      # the raw table the row was meant for
+    ("partition_key", "STRING"),   # YYYY-MM-DD of the partition, or "all" for a file import
+    ("reason", "STRING"),
+    ("payload", "STRING"),         # the row as received, JSON
+    ("ingested_at", "TIMESTAMP"),
+]
+
+ALL_SCHEMAS: dict[str, list[tuple[str, str]]] = {**RAW_SCHEMAS, DEAD_LETTERS_TABLE: DEAD_LETTERS_SCHEMA}

@@ -1,62 +1,121 @@
-"""Raw assets: the ad-media API (or the bundled simulator) into the warehouse's raw tables."""
+"""Raw assets: the ad-media API (or the bundled simulator), or imported files, into the raw tables.
 
+The source is fixed when definitions load (dagster_project.settings, docs/ingestion.md):
+- api: three daily-partitioned assets. A run covers one partition or, with the single-run backfill
+  policy, a whole range at once (`adcombo run` ingests every day in one run). A partition load
+  replaces exactly that partition (MERGE), so reruns and backfills never duplicate.
+- files: one multi-asset with the same three keys that imports a folder (asset config `path`), so
+  everything downstream is the same graph.
+"""
 
-import time
+import datetime as dt
+import warnings
 
-from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, asset
+from dagster import (AssetExecutionContext, AssetSpec, Backoff, BackfillPolicy, Config, DailyPartitionsDefinition,
+                     Failure, Jitter, MaterializeResult, MetadataValue, RetryPolicy, asset, multi_asset)
+from pydantic import Field
+
+from dagster import BetaWarning
 
 from dagster_project.resources import AdMediaApiResource, WarehouseResource
-from warehouse.schemas import RAW_SCHEMAS, to_frame
+from dagster_project.settings import Settings
+from warehouse.schemas import RAW_SCHEMAS
+
+warnings.filterwarnings("ignore", category=BetaWarning, message=".*backfill_policy.*")
 
 GROUP = "ingestion"
+SETTINGS = Settings.from_env()
+RAW_ASSETS = ("raw_ads", "raw_ad_daily_performance", "raw_asset_pools")
 
-
-def _load(context, warehouse: WarehouseResource, table: str, rows: list[dict], started: float):
-    frame = to_frame(table, rows)
-    with warehouse.open() as wh:
-        count = wh.replace_table(table, frame)
-    elapsed = time.perf_counter() - started
-    context.log.info(f"{table}: {count:,} rows in {elapsed:.1f}s ({count / max(elapsed, 1e-9):,.0f} rows/s)")
-    return MaterializeResult(
-        metadata={
-            "table": table,
-            "rows": count,
-            "seconds": round(elapsed, 2),
-            "rows_per_second": round(count / max(elapsed, 1e-9)),
-            "preview": MetadataValue.md(frame.head(5).to_markdown(index=False)) if count else "empty",
-        }
-    )
-
-
-@asset(group_name=GROUP, compute_kind="http", description="Served ads (fixed combinations) → raw.ads")
-def raw_ads(context: AssetExecutionContext, admedia: AdMediaApiResource, warehouse: WarehouseResource):
-    started = time.perf_counter()
-    with admedia.connect(context.log) as (client, _start, _end):
-        rows = list(client.iter_ads())
-    return _load(context, warehouse, "raw.ads", rows, started)
-
-
-@asset(
-    group_name=GROUP,
-    compute_kind="http",
-    description="Daily impressions and clicks per served ad → raw.ad_daily_performance",
+# end_date is exclusive in Dagster; None = a new partition every day (production).
+PARTITIONS = DailyPartitionsDefinition(
+    start_date=SETTINGS.partition_start.isoformat(),
+    end_date=(SETTINGS.partition_end + dt.timedelta(days=1)).isoformat() if SETTINGS.partition_end else None,
 )
-def raw_ad_daily_performance(
-    context: AssetExecutionContext, admedia: AdMediaApiResource, warehouse: WarehouseResource
-):
-    started = time.perf_counter()
-    with admedia.connect(context.log) as (client, start, end):
-        context.log.info(f"fetching daily performance {start} .. {end}")
-        rows = list(client.iter_daily_performance(start, end))
-    return _load(context, warehouse, "raw.ad_daily_performance", rows, started)
+# Transient API trouble the client could not ride out: try the whole partition again later (the
+# load is idempotent, so a retry after a partial failure is safe). Anything else (bad token, bad
+# config, a bug) fails at once with allow_retries=False: waiting would not fix it.
+RETRY = RetryPolicy(max_retries=3, delay=30, backoff=Backoff.EXPONENTIAL, jitter=Jitter.PLUS_MINUS)
 
 
-@asset(group_name=GROUP, compute_kind="http", description="Candidate headline/description pools → raw.asset_pools")
-def raw_asset_pools(context: AssetExecutionContext, admedia: AdMediaApiResource, warehouse: WarehouseResource):
-    started = time.perf_counter()
-    with admedia.connect(context.log) as (client, _start, _end):
-        rows = list(client.iter_asset_pools())
-    return _load(context, warehouse, "raw.asset_pools", rows, started)
+def _summary(report) -> str:
+    return (f"{report.table}: {report.loaded:,} rows loaded, {report.rejected:,} rejected "
+            f"({report.rejected_share:.2%}) in {report.seconds:.1f}s")
 
 
-__all__ = ["raw_ads", "raw_ad_daily_performance", "raw_asset_pools", "RAW_SCHEMAS"]
+def _result(report, asset_key=None) -> MaterializeResult:
+    meta = report.metadata()
+    meta["reject_reasons"] = MetadataValue.json(meta["reject_reasons"])
+    return MaterializeResult(asset_key=asset_key, metadata=meta)
+
+
+def _range(context: AssetExecutionContext) -> tuple[dt.date, dt.date]:
+    keys = context.partition_key_range
+    return dt.date.fromisoformat(keys.start), dt.date.fromisoformat(keys.end)
+
+
+def _api_asset(name: str, table: str, description: str):
+    @asset(name=name, group_name=GROUP, compute_kind="http", partitions_def=PARTITIONS,
+           backfill_policy=BackfillPolicy.single_run(), retry_policy=RETRY, description=description)
+    def _raw(context: AssetExecutionContext, admedia: AdMediaApiResource, warehouse: WarehouseResource):
+        from admedia.client import AdMediaError
+        from ingest.run import ingest_performance, ingest_snapshot
+
+        start, end = _range(context)
+        try:
+            with admedia.connect(context.log) as (client, _first, _last), warehouse.open() as wh:
+                if table == "raw.ad_daily_performance":
+                    context.log.info(f"report job for {start} .. {end}")
+                    report = ingest_performance(client, wh, start, end)
+                else:
+                    report = ingest_snapshot(client, wh, table, start, end)
+        except AdMediaError as exc:
+            if exc.exhausted:
+                raise  # transient: the retry policy tries the partition again later
+            raise Failure(f"ad-media API refused the request: {exc}", allow_retries=False) from None
+        except Exception as exc:
+            raise Failure(f"{type(exc).__name__}: {exc}", allow_retries=False) from exc
+        context.log.info(_summary(report))
+        return _result(report)
+
+    return _raw
+
+
+class ImportConfig(Config):
+    path: str = Field(default=SETTINGS.import_path,
+                      description="folder with ads, ad_daily_performance and asset_pools (.csv or .parquet)")
+
+
+def _files_assets():
+    @multi_asset(
+        specs=[AssetSpec(k, group_name=GROUP, kinds={"parquet"}, description=f"{t} from imported files (replace)")
+               for k, t in zip(RAW_ASSETS, ("raw.ads", "raw.ad_daily_performance", "raw.asset_pools"))],
+        name="imported_files",
+    )
+    def imported_files(context: AssetExecutionContext, config: ImportConfig, warehouse: WarehouseResource):
+        from ingest.files import ImportFormatError
+        from ingest.run import import_folder
+
+        if not config.path:
+            raise Failure("no import folder: run `adcombo import PATH`, or set `path` in this asset's config")
+        try:
+            with warehouse.open() as wh:
+                reports = import_folder(wh, config.path)
+        except ImportFormatError as exc:
+            raise Failure(f"cannot import {config.path}: {exc}") from None
+        for key, table in zip(RAW_ASSETS, ("raw.ads", "raw.ad_daily_performance", "raw.asset_pools")):
+            context.log.info(_summary(reports[table]))
+            yield _result(reports[table], asset_key=key)
+
+    return imported_files
+
+
+if SETTINGS.source == "files":
+    imported_files = _files_assets()
+else:
+    raw_ads = _api_asset("raw_ads", "raw.ads", "Served ads (fixed combinations), daily snapshot → raw.ads (upsert)")
+    raw_ad_daily_performance = _api_asset(
+        "raw_ad_daily_performance", "raw.ad_daily_performance",
+        "Daily impressions and clicks per served ad (report job) → raw.ad_daily_performance (partition overwrite)")
+    raw_asset_pools = _api_asset("raw_asset_pools", "raw.asset_pools",
+                                 "Candidate headline/description pools, daily snapshot → raw.asset_pools (replace)")

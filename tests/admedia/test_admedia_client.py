@@ -43,8 +43,8 @@ def test_client_gets_exactly_the_worlds_rows(base_url, tiny_world):
 def test_wrong_token_fails_fast_without_leaking(base_url):
     calls = []
     c = AdMediaClient(base_url, "wrong-token", backoff_initial=0.01)
-    orig = c._session.get
-    c._session.get = lambda *a, **k: calls.append(1) or orig(*a, **k)
+    orig = c._session.request
+    c._session.request = lambda *a, **k: calls.append(1) or orig(*a, **k)
     with pytest.raises(AdMediaError) as ei:
         c.fetch_ads()
     assert ei.value.status == 401 and len(calls) == 1  # 4xx is not retried

@@ -97,6 +97,8 @@ def test_materialise_an_asset_through_the_ui_api(webserver):
             "assetSelection": [{"path": ["raw_asset_pools"]}],
         },
         "mode": "default",
+        # Raw assets are daily-partitioned: the UI launches one partition (the world's last day).
+        "executionMetadata": {"tags": [{"key": "dagster/partition", "value": "2025-06-30"}]},
     }
     launched = _graphql(url, LAUNCH, {"params": params})["launchRun"]
     assert launched["__typename"] == "LaunchRunSuccess", launched
