@@ -3,6 +3,11 @@
 A bundle is a directory `<root>/<version>/` holding the LightGBM booster, the SentencePiece model
 it was trained with and a manifest (feature spec, checksums, metrics, training-data fingerprint).
 It is written to a temporary sibling and renamed, so a reader never sees half a bundle.
+
+Loading refuses, with a message that says what to fix: a missing or corrupt manifest, a file
+whose checksum differs, another bundle format, a feature spec other than the code's, a tokenizer
+produced by other tokenizer code (TOKENIZER_VERSION) or, when the caller names the tokenizer it
+will use, a tokenizer other than the bundle's own.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from typing import Any
 BOOSTER_FILE = "booster.txt"
 TOKENIZER_FILE = "tokenizer.model"
 MANIFEST_FILE = "manifest.json"
-BUNDLE_FORMAT = 1
+BUNDLE_FORMAT = 2  # 2: manifest records the tokenizer spec; extra files (plots)
 
 
 class BundleError(RuntimeError):
@@ -48,8 +53,13 @@ def save_bundle(
     params: dict,
     data_fingerprint: str,
     version: str | None = None,
+    extra_files: dict[str, bytes] | None = None,
 ) -> str:
-    """Write a new bundle under `root` atomically and return its directory."""
+    """Write a new bundle under `root` atomically and return its directory.
+
+    extra_files (name → bytes, e.g. calibration.png) are stored and checksummed with the rest.
+    """
+    from transforms.tokenizer import TOKENIZER_VERSION
     version = version or new_version(data_fingerprint)
     final = os.path.join(root, version)
     if os.path.exists(final):
@@ -60,14 +70,21 @@ def save_bundle(
         with open(os.path.join(tmp, BOOSTER_FILE), "w", encoding="utf-8") as f:
             f.write(booster_text)
         shutil.copyfile(tokenizer_path, os.path.join(tmp, TOKENIZER_FILE))
+        names = [BOOSTER_FILE, TOKENIZER_FILE]
+        for name, data in (extra_files or {}).items():
+            if os.path.basename(name) != name or name in (BOOSTER_FILE, TOKENIZER_FILE, MANIFEST_FILE):
+                raise BundleError(f"extra bundle file name {name!r} is not allowed")
+            with open(os.path.join(tmp, name), "wb") as f:
+                f.write(data)
+            names.append(name)
         manifest = {
             "format": BUNDLE_FORMAT,
             "version": version,
             "created_at": dt.datetime.now(dt.timezone.utc).isoformat(),
             "feature_spec": feature_spec,
-            "files": {
-                name: sha256_file(os.path.join(tmp, name)) for name in (BOOSTER_FILE, TOKENIZER_FILE)
-            },
+            "files": {name: sha256_file(os.path.join(tmp, name)) for name in names},
+            "tokenizer": {"version": TOKENIZER_VERSION,
+                          "sha256": sha256_file(os.path.join(tmp, TOKENIZER_FILE))},
             "training_data_fingerprint": data_fingerprint,
             "metrics": metrics,
             "params": params,
@@ -119,13 +136,21 @@ def read_manifest(path: str) -> dict:
         raise BundleError(f"{manifest_path} is corrupt ({exc}); retrain the model") from None
 
 
-def check_bundle(path: str, expected_spec: dict | None) -> dict:
-    """Verify files, checksums and the feature spec; return the manifest."""
+def check_bundle(path: str, expected_spec: dict | None, expected_tokenizer_sha256: str | None = None) -> dict:
+    """Verify files, checksums, the feature spec and the tokenizer; return the manifest."""
+    from transforms.tokenizer import TOKENIZER_VERSION
+
     manifest = read_manifest(path)
     if manifest.get("format") != BUNDLE_FORMAT:
         raise BundleError(
-            f"bundle {path} has format {manifest.get('format')!r}, this code reads {BUNDLE_FORMAT}"
+            f"bundle {path} has format {manifest.get('format')!r}, this code reads {BUNDLE_FORMAT}; "
+            "retrain the model with this code"
         )
+    for key in ("version", "feature_spec", "files", "tokenizer"):
+        if key not in manifest:
+            raise BundleError(f"manifest of bundle {path} has no {key!r}: it is incomplete; retrain the model")
+    if TOKENIZER_FILE not in manifest["files"] or BOOSTER_FILE not in manifest["files"]:
+        raise BundleError(f"manifest of bundle {path} does not list {BOOSTER_FILE} and {TOKENIZER_FILE}")
     for name, digest in manifest.get("files", {}).items():
         file_path = os.path.join(path, name)
         if not os.path.exists(file_path):
@@ -135,6 +160,22 @@ def check_bundle(path: str, expected_spec: dict | None) -> dict:
                 f"bundle file {file_path} does not match its checksum in the manifest: it was "
                 "modified or corrupted; restore it or retrain the model"
             )
+    tok = manifest["tokenizer"] if isinstance(manifest["tokenizer"], dict) else {}
+    if tok.get("version") != TOKENIZER_VERSION:
+        raise BundleError(
+            f"bundle {path} was trained with a tokenizer from tokenizer code version {tok.get('version')!r}, "
+            f"but this code tokenises as version {TOKENIZER_VERSION!r} (normalisation or SentencePiece "
+            "settings changed); retrain the tokenizer and the model with this code"
+        )
+    if tok.get("sha256") != manifest["files"][TOKENIZER_FILE]:
+        raise BundleError(f"bundle {path}: the manifest's tokenizer checksum disagrees with its file list; "
+                          "the manifest was edited, retrain the model")
+    if expected_tokenizer_sha256 is not None and expected_tokenizer_sha256 != tok["sha256"]:
+        raise BundleError(
+            f"bundle {path} was trained with tokenizer sha256 {tok['sha256'][:12]}…, but the tokenizer "
+            f"given has sha256 {expected_tokenizer_sha256[:12]}…; score with the bundle's own "
+            f"{TOKENIZER_FILE} (or retrain the model on the new tokenizer)"
+        )
     if expected_spec is not None:
         got = manifest.get("feature_spec", {})
         if got.get("fingerprint") != expected_spec["fingerprint"]:
@@ -147,11 +188,12 @@ def check_bundle(path: str, expected_spec: dict | None) -> dict:
     return manifest
 
 
-def load_bundle(path: str, expected_spec: dict | None = None) -> ModelBundle:
+def load_bundle(path: str, expected_spec: dict | None = None,
+                expected_tokenizer_sha256: str | None = None) -> ModelBundle:
     """Load and verify a bundle. `expected_spec` is normally `transforms.features.feature_spec()`."""
     import lightgbm as lgb
 
-    manifest = check_bundle(path, expected_spec)
+    manifest = check_bundle(path, expected_spec, expected_tokenizer_sha256)
     booster = lgb.Booster(model_file=os.path.join(path, BOOSTER_FILE))
     names = manifest["feature_spec"]["names"]
     if booster.num_feature() != len(names):

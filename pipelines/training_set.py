@@ -1,7 +1,9 @@
 """Beam pipeline: warehouse snapshot (Parquet) → training examples (Parquet).
 
-One example per served ad and split: impressions and clicks summed over the split's days, with
-the ad's combination features from the shared DoFn (the scoring path uses the same code). Days
+One example per served ad and split: impressions and clicks summed over the split's days (the
+model weighs each example by its impressions), with the ad's combination features from the shared
+pure functions the scoring path uses (featurize_assets + combination_features). Served ads are
+grouped by ad group and each distinct text of an ad group is tokenised and featurised once. Days
 from `--valid_from` on are the validation split, so the model is judged on the future.
 
     python -m pipelines.training_set --ads ads.parquet --performance perf.parquet \
@@ -20,7 +22,8 @@ from apache_beam.metrics import Metrics
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipelines.options import SnapshotOptions, pipeline_options, require
-from transforms.dofns import FeaturizeServedAd
+from transforms.features import featurize_served_ads
+from transforms.tokenizer import load_processor
 
 TRAINING_SCHEMA = pa.schema(
     [
@@ -51,6 +54,31 @@ def _as_date(value) -> dt.date:
 
 def split_of(row: dict, valid_from: dt.date) -> str:
     return "valid" if _as_date(row["date"]) >= valid_from else "train"
+
+
+class FeaturizeAdGroupAds(beam.DoFn):
+    """(ad_group_id, [raw.ads rows]) → (ad_id, row + "features"); each distinct text featurised once."""
+
+    def __init__(self, tokenizer_path: str):
+        self._tokenizer_path = tokenizer_path
+        self._sp = None
+        self.ads = Metrics.counter("adcombo", "served_ads_featurized")
+        self.texts = Metrics.counter("adcombo", "distinct_texts_featurized")
+
+    def setup(self):
+        # Once per DoFn instance (worker), never per element.
+        self._sp = load_processor(self._tokenizer_path)
+
+    def process(self, element):
+        _, ads = element
+        ads = sorted(ads, key=lambda a: str(a["ad_id"]))  # deterministic whatever the shuffle order
+        X = featurize_served_ads(ads, self._sp)
+        self.ads.inc(len(ads))
+        self.texts.inc(len({(c < 3, a.get(k) or "") for a in ads
+                            for c, k in enumerate(("headline_1", "headline_2", "headline_3",
+                                                   "description_1", "description_2"))}))
+        for ad, x in zip(ads, X):
+            yield ad["ad_id"], {**ad, "features": x}
 
 
 class JoinExamples(beam.DoFn):
@@ -91,9 +119,11 @@ def build(pipeline: beam.Pipeline, ads_path: str, perf_path: str, tokenizer: str
     ads = (
         pipeline
         | "ReadAds" >> beam.io.ReadFromParquet(ads_path)
-        # Featurise each served ad once, before it meets its per-split performance.
-        | "Featurise" >> beam.ParDo(FeaturizeServedAd(tokenizer))
-        | "KeyAds" >> beam.Map(lambda ad: (ad["ad_id"], ad))
+        # An ad group's served ads share their pool's texts: featurise them together, once,
+        # before each ad meets its per-split performance.
+        | "KeyByAdGroup" >> beam.Map(lambda ad: (str(ad["ad_group_id"]), ad))
+        | "GroupAdGroup" >> beam.GroupByKey()
+        | "Featurise" >> beam.ParDo(FeaturizeAdGroupAds(tokenizer))
     )
     perf = (
         pipeline

@@ -22,7 +22,7 @@ import numpy as np
 from transforms.text import HEADLINE_MAX_WIDTH, char_class_counts, display_width, normalize
 from transforms.tokenizer import tokenize
 
-FEATURE_VERSION = "1"
+FEATURE_VERSION = "2"
 
 N_HASH_BUCKETS = 16
 WORD_BOUNDARY_PIECE = "\u2581"  # SentencePiece's ▁; alone it carries no content
@@ -31,19 +31,22 @@ _SHARE_CLASSES = ("hiragana", "katakana", "kanji", "latin", "digit")
 
 # Lexicons are matched on normalize(text).casefold(), so write them NFKC-normalised, lower case.
 LEXICONS: dict[str, tuple[str, ...]] = {
-    "urgency": ("今だけ", "本日限定", "期間限定", "数量限定", "限定", "残りわずか", "残り僅か",
-                "急げ", "今すぐ", "お早めに", "終了間近", "まもなく終了", "本日まで", "今月まで",
-                "先着", "ラストチャンス", "今なら"),
-    "discount": ("off", "割引", "割安", "半額", "セール", "sale", "最大", "値下げ", "特価",
-                 "お得", "クーポン", "還元", "激安", "格安", "キャッシュバック"),
-    "free_shipping": ("送料無料", "送料0円", "配送無料", "送料込"),
+    "urgency": ("今だけ", "本日限定", "期間限定", "数量限定", "週末限定", "限定", "残りわずか", "残り僅か",
+                "急げ", "今すぐ", "お早めに", "終了間近", "まもなく終了", "本日まで", "今月まで", "今週末まで",
+                "今週まで", "締切", "先着", "ラストチャンス", "今なら", "早割", "直前割", "お見逃しなく"),
+    "discount": ("off", "割引", "割安", "半額", "セール", "sale", "最大", "値下げ", "特価", "特別価格",
+                 "お得", "クーポン", "還元", "激安", "格安", "キャッシュバック", "早割", "直前割", "ポイント",
+                 "円引き", "割引き", "大幅"),
+    "free_shipping": ("送料無料", "送料0円", "配送無料", "送料込", "返品無料", "交換無料", "翌日お届け",
+                      "即日発送", "即日配送", "最短翌日", "即日開通", "最短即日"),
     "free": ("無料", "free", "無償", "タダ", "0円"),
-    "social_proof": ("no.1", "no1", "ナンバーワン", "満足度", "累計", "人気", "ランキング",
-                     "口コミ", "クチコミ", "評判", "実績", "選ばれ", "話題", "受賞", "高評価",
-                     "突破", "利用者"),
-    "cta": ("申し込み", "申込", "お申込み", "今すぐ", "詳しくは", "詳細はこちら", "こちら",
-            "無料で試す", "お試し", "予約", "購入", "資料請求", "登録", "相談", "見積",
-            "問い合わせ", "問合せ", "チェック", "ダウンロード", "始める", "はじめる"),
+    "social_proof": ("no.1", "no1", "ナンバーワン", "満足度", "累計", "人気", "ランキング", "1位",
+                     "口コミ", "クチコミ", "評判", "実績", "選ばれ", "話題", "受賞", "高評価", "合格率",
+                     "突破", "利用者", "掲載", "好評"),
+    "cta": ("申し込み", "申込", "お申込み", "今すぐ", "詳しくは", "詳細はこちら", "こちら", "試す",
+            "お試し", "予約", "購入", "資料請求", "登録", "相談", "見積", "問い合わせ", "問合せ",
+            "チェック", "ダウンロード", "始める", "はじめる", "始めよう", "ご活用", "ご確認"),
+    "official": ("公式", "official", "正規"),
 }
 
 
@@ -59,15 +62,19 @@ _NUMBER_RE = re.compile(r"\d+(?:[.,]\d+)*")
 _PRICE_RE = re.compile(r"\d[\d,]*(?:\.\d+)?\s*(?:万|千|百)?\s*円|[¥\\]\s*\d")  # 1,980円 3万円 ¥500
 _BRACKETS = frozenset("【】《》「」『』〈〉〔〕[]()<>{}〖〗≪≫")
 
+APPEALS = ("urgency", "discount", "free_shipping", "free", "social_proof", "cta")
+
 ASSET_FEATURE_NAMES: list[str] = (
-    ["is_empty", "n_chars", "display_width", "width_ratio"]
+    ["is_empty", "n_chars", "display_width", "width_ratio", "raw_display_width"]
     + [f"n_{c}" for c in ("hiragana", "katakana", "kanji", "latin", "digit", "symbol", "space")]
     + [f"share_{c}" for c in _SHARE_CLASSES]
     + ["has_number", "has_price", "has_percent", "has_bracket", "n_exclamation", "has_question"]
     + [f"lex_{name}" for name in LEXICONS]
-    + ["keyword_match", "keyword_token_share", "n_tokens"]
+    + ["n_appeals", "keyword_match", "keyword_token_share", "n_tokens"]
     + [f"tok_hash_{i:02d}" for i in range(N_HASH_BUCKETS)]
 )
+_COL = {name: i for i, name in enumerate(ASSET_FEATURE_NAMES)}
+_APPEAL_COLS = [_COL[f"lex_{a}"] for a in APPEALS]
 
 HEADLINE_PREFIXES = ("h1", "h2", "h3")
 DESCRIPTION_PREFIXES = ("d1", "d2")
@@ -75,7 +82,16 @@ DESCRIPTION_PREFIXES = ("d1", "d2")
 HH_PAIRS = ((0, 1), (0, 2), (1, 2))
 DD_PAIRS = ((0, 1),)
 HD_PAIRS = tuple((h, d) for h in range(3) for d in range(2))
-PAIR_FEATURES = ("jaccard", "shared_number")
+# Every pair feature reads exactly the two texts of its pair (never a third position):
+# jaccard            SentencePiece-token Jaccard of the two texts
+# char_bigram_jaccard  Jaccard of character bigrams (letters/digits only): near-duplicate wording
+# shared_tokens      number of content tokens the two texts repeat
+# shared_number      1 when both mention the same number (the same price twice)
+# shared_appeals     appeal categories (urgency, discount, ...) both texts use: diminishing returns
+# keyword_coverage   share of the keyword's words found in either text
+# width_sum          display width of both texts as submitted (a pairwise "total width")
+PAIR_FEATURES = ("jaccard", "char_bigram_jaccard", "shared_tokens", "shared_number", "shared_appeals",
+                 "keyword_coverage", "width_sum")
 
 
 def _pair_names() -> list[str]:
@@ -103,11 +119,20 @@ def feature_spec() -> dict:
 
 @dataclass
 class AssetBlock:
-    """Features of a list of assets; row i describes texts[i] whatever else is in the list."""
+    """Features of a list of assets; row i describes texts[i] whatever else is in the list.
+
+    Besides the feature rows, the sets the pairwise features need (they compare two texts, so
+    they cannot be a per-asset column). Blocks built without the optional sets share nothing.
+    """
     feats: np.ndarray  # (n, len(ASSET_FEATURE_NAMES)) float32
     token_sets: list[frozenset[str]]
     # Numbers mentioned in each text, for the pairwise "shared_number" feature.
     number_sets: list[frozenset[str]] = field(default_factory=list)
+    # Character bigrams of the letters and digits of each text ("char_bigram_jaccard").
+    bigram_sets: list[frozenset[str]] = field(default_factory=list)
+    # Indexes of the keyword's words found in each text, and the keyword's word count.
+    keyword_sets: list[frozenset[int]] = field(default_factory=list)
+    n_keyword_words: int = 0
 
     def __len__(self) -> int:
         return int(self.feats.shape[0])
@@ -126,9 +151,22 @@ def _keyword_words(keyword: str) -> list[str]:
     return normalize(keyword).casefold().split()
 
 
+_NON_CONTENT_RE = re.compile(r"[\W_]+")
+
+
+def char_bigrams(text_norm: str) -> frozenset[str]:
+    """Bigrams of a normalised text's letters and digits (symbols and spaces are not wording)."""
+    t = _NON_CONTENT_RE.sub("", text_norm.casefold())
+    return frozenset(t[i:i + 2] for i in range(len(t) - 1))
+
+
 def asset_feature_row(text: str, keyword_norm: str, keyword_words: list[str],
-                      pieces: list[str]) -> list[float]:
-    """One row of ASSET_FEATURE_NAMES for a normalised text and its SentencePiece pieces."""
+                      pieces: list[str], raw_width: int | None = None) -> list[float]:
+    """One row of ASSET_FEATURE_NAMES for a normalised text and its SentencePiece pieces.
+
+    raw_width is the display width of the text as submitted (NFKC folds a full-width ３, width 2,
+    to 3, width 1); it defaults to the normalised width.
+    """
     t = text
     low = t.casefold()
     n = len(t)
@@ -141,8 +179,11 @@ def asset_feature_row(text: str, keyword_norm: str, keyword_words: list[str],
         buckets[_hash_bucket(p)] += 1.0
     if content:
         buckets = [b / len(content) for b in buckets]
+    lex = [float(len(_LEXICON_RE[name].findall(low))) for name in LEXICONS]
+    appeals = sum(1.0 for name, v in zip(LEXICONS, lex) if v > 0 and name in APPEALS)
     row = [
         float(n == 0), float(n), float(width), width / HEADLINE_MAX_WIDTH,
+        float(width if raw_width is None else raw_width),
         *(float(cc[c]) for c in ("hiragana", "katakana", "kanji", "latin", "digit", "symbol", "space")),
         *(cc[c] / denom for c in _SHARE_CLASSES),
         float(_NUMBER_RE.search(t) is not None),
@@ -151,7 +192,8 @@ def asset_feature_row(text: str, keyword_norm: str, keyword_words: list[str],
         float(any(ch in _BRACKETS for ch in t)),
         float(t.count("!")),  # NFKC has folded ！ to !
         float("?" in t),
-        *(float(len(_LEXICON_RE[name].findall(low))) for name in LEXICONS),
+        *lex,
+        appeals,
         float(bool(keyword_norm) and keyword_norm in low),
         (sum(w in low for w in keyword_words) / len(keyword_words)) if keyword_words else 0.0,
         float(len(pieces)),
@@ -164,15 +206,21 @@ def featurize_assets(texts: Sequence[str], keyword: str, sp) -> AssetBlock:
     """Per-asset features of texts (raw; normalised here) against the ad group's keyword."""
     keyword_norm = normalize(keyword).casefold()
     keyword_words = _keyword_words(keyword)
-    rows, token_sets, number_sets = [], [], []
+    rows, token_sets, number_sets, bigram_sets, keyword_sets = [], [], [], [], []
     for raw in texts:
         t = normalize(raw)
         pieces = tokenize(sp, t)
-        rows.append(asset_feature_row(t, keyword_norm, keyword_words, pieces))
+        rows.append(asset_feature_row(t, keyword_norm, keyword_words, pieces,
+                                      raw_width=display_width((raw or "").strip())))
         token_sets.append(frozenset(_content_pieces(pieces)))
         number_sets.append(frozenset(_NUMBER_RE.findall(t)))
+        bigram_sets.append(char_bigrams(t))
+        low = t.casefold()
+        keyword_sets.append(frozenset(i for i, w in enumerate(keyword_words) if w in low))
     feats = np.asarray(rows, dtype=np.float64).reshape(len(rows), len(ASSET_FEATURE_NAMES))
-    return AssetBlock(feats=feats.astype(np.float32), token_sets=token_sets, number_sets=number_sets)
+    return AssetBlock(feats=feats.astype(np.float32), token_sets=token_sets, number_sets=number_sets,
+                      bigram_sets=bigram_sets, keyword_sets=keyword_sets,
+                      n_keyword_words=len(keyword_words))
 
 
 def _incidence(sets_a: Sequence[frozenset], sets_b: Sequence[frozenset]) -> tuple[np.ndarray, np.ndarray]:
@@ -187,31 +235,68 @@ def _incidence(sets_a: Sequence[frozenset], sets_b: Sequence[frozenset]) -> tupl
     return build(sets_a), build(sets_b)
 
 
+def _intersections(sets_a, sets_b) -> tuple[np.ndarray, np.ndarray]:
+    """(|a ∩ b|, |a ∪ b|) matrices, exact small integers in float64."""
+    a, b = _incidence(sets_a, sets_b)
+    inter = a @ b.T
+    return inter, a.sum(1)[:, None] + b.sum(1)[None, :] - inter
+
+
 def jaccard_matrix(sets_a: Sequence[frozenset], sets_b: Sequence[frozenset]) -> np.ndarray:
     """(len(a), len(b)) Jaccard similarities; 0 when both sets are empty."""
     if not sets_a or not sets_b:
         return np.zeros((len(sets_a), len(sets_b)), dtype=np.float32)
-    a, b = _incidence(sets_a, sets_b)
-    inter = a @ b.T  # exact small integers
-    union = a.sum(1)[:, None] + b.sum(1)[None, :] - inter
+    inter, union = _intersections(sets_a, sets_b)
     with np.errstate(divide="ignore", invalid="ignore"):
         jac = np.where(union > 0, inter / np.maximum(union, 1.0), 0.0)
     return jac.astype(np.float32)
 
 
-def shared_number_matrix(sets_a: Sequence[frozenset], sets_b: Sequence[frozenset]) -> np.ndarray:
-    """1.0 where two texts mention a common number (e.g. the same price twice)."""
+def shared_count_matrix(sets_a: Sequence[frozenset], sets_b: Sequence[frozenset]) -> np.ndarray:
+    """Number of elements two sets share."""
     if not sets_a or not sets_b:
         return np.zeros((len(sets_a), len(sets_b)), dtype=np.float32)
-    a, b = _incidence(sets_a, sets_b)
-    return ((a @ b.T) > 0).astype(np.float32)
+    return _intersections(sets_a, sets_b)[0].astype(np.float32)
+
+
+def shared_number_matrix(sets_a: Sequence[frozenset], sets_b: Sequence[frozenset]) -> np.ndarray:
+    """1.0 where two texts mention a common number (e.g. the same price twice)."""
+    return (shared_count_matrix(sets_a, sets_b) > 0).astype(np.float32)
+
+
+def _sets(block: AssetBlock, name: str) -> list[frozenset]:
+    # Blocks built elsewhere without a set simply share nothing.
+    sets = getattr(block, name)
+    if len(sets) == len(block):
+        return list(sets)
+    return [frozenset()] * len(block)
 
 
 def _numbers(block: AssetBlock) -> list[frozenset]:
-    # Blocks built elsewhere without number_sets simply share no numbers.
-    if len(block.number_sets) == len(block):
-        return list(block.number_sets)
-    return [frozenset()] * len(block)
+    return _sets(block, "number_sets")
+
+
+def pair_matrices(a: AssetBlock, b: AssetBlock) -> list[np.ndarray]:
+    """(len(a), len(b)) float32 matrices, one per PAIR_FEATURES entry, of every text pair."""
+    appeals_a = a.feats[:, _APPEAL_COLS] > 0
+    appeals_b = b.feats[:, _APPEAL_COLS] > 0
+    kw_words = max(a.n_keyword_words, b.n_keyword_words)
+    kw_a, kw_b = _sets(a, "keyword_sets"), _sets(b, "keyword_sets")
+    if kw_words and len(a) and len(b):
+        covered = np.array([[len(x | y) for y in kw_b] for x in kw_a], dtype=np.float64) / kw_words
+    else:
+        covered = np.zeros((len(a), len(b)))
+    width = _COL["raw_display_width"]
+    mats = {
+        "jaccard": jaccard_matrix(a.token_sets, b.token_sets),
+        "char_bigram_jaccard": jaccard_matrix(_sets(a, "bigram_sets"), _sets(b, "bigram_sets")),
+        "shared_tokens": shared_count_matrix(a.token_sets, b.token_sets),
+        "shared_number": shared_number_matrix(_numbers(a), _numbers(b)),
+        "shared_appeals": (appeals_a.astype(np.float32) @ appeals_b.T.astype(np.float32)),
+        "keyword_coverage": covered,
+        "width_sum": a.feats[:, width][:, None].astype(np.float64) + b.feats[:, width][None, :],
+    }
+    return [np.asarray(mats[f], dtype=np.float32).reshape(len(a), len(b)) for f in PAIR_FEATURES]
 
 
 def combination_features(headlines: AssetBlock, descriptions: AssetBlock,
@@ -219,7 +304,7 @@ def combination_features(headlines: AssetBlock, descriptions: AssetBlock,
     """(N, len(COMBINATION_FEATURE_NAMES)) float32; combos[:, :3] index headlines, [:, 3:] descriptions.
 
     Vectorised: per-asset rows and all pairwise matrices are computed once per block and then
-    gathered with the combination index columns.
+    gathered with the combination index columns. Each column reads one position or one pair.
     """
     combos = np.asarray(combos, dtype=np.int64).reshape(-1, 5)
     n = combos.shape[0]
@@ -230,11 +315,10 @@ def combination_features(headlines: AssetBlock, descriptions: AssetBlock,
     for pos in range(2):
         out[:, (3 + pos) * a:(4 + pos) * a] = descriptions.feats[combos[:, 3 + pos]]
 
-    h_num, d_num = _numbers(headlines), _numbers(descriptions)
     mats = {
-        "hh": (jaccard_matrix(headlines.token_sets, headlines.token_sets), shared_number_matrix(h_num, h_num)),
-        "dd": (jaccard_matrix(descriptions.token_sets, descriptions.token_sets), shared_number_matrix(d_num, d_num)),
-        "hd": (jaccard_matrix(headlines.token_sets, descriptions.token_sets), shared_number_matrix(h_num, d_num)),
+        "hh": pair_matrices(headlines, headlines),
+        "dd": pair_matrices(descriptions, descriptions),
+        "hd": pair_matrices(headlines, descriptions),
     }
     col = 5 * a
     pair_cols = ([("hh", i, j) for i, j in HH_PAIRS] + [("dd", 3 + i, 3 + j) for i, j in DD_PAIRS]
@@ -256,3 +340,32 @@ def featurize_served_ad(ad: dict, sp) -> np.ndarray:
     descs = featurize_assets([ad.get("description_1") or "", ad.get("description_2") or ""],
                              ad.get("keyword") or "", sp)
     return combination_features(heads, descs, np.array([[0, 1, 2, 0, 1]], dtype=np.int32))[0]
+
+
+SERVED_TEXT_COLUMNS = ("headline_1", "headline_2", "headline_3", "description_1", "description_2")
+
+
+def featurize_served_ads(ads: Sequence[dict], sp) -> np.ndarray:
+    """(len(ads), F) features of served ads, row i for ads[i]; byte-identical to featurize_served_ad.
+
+    Ads are grouped by (ad_group_id, keyword); within a group each distinct text is normalised,
+    tokenised and featurised once (a pool's assets recur across its served ads), then each ad's
+    row is gathered through combination_features, exactly as scoring does.
+    """
+    out = np.empty((len(ads), len(COMBINATION_FEATURE_NAMES)), dtype=np.float32)
+    groups: dict[tuple[str, str], list[int]] = {}
+    for i, ad in enumerate(ads):
+        groups.setdefault((str(ad.get("ad_group_id") or ""), ad.get("keyword") or ""), []).append(i)
+    for (_, keyword), rows in groups.items():
+        h_index: dict[str, int] = {}
+        d_index: dict[str, int] = {}
+        combos = np.empty((len(rows), 5), dtype=np.int32)
+        for r, i in enumerate(rows):
+            texts = [ads[i].get(c) or "" for c in SERVED_TEXT_COLUMNS]
+            for k, t in enumerate(texts):
+                index = h_index if k < 3 else d_index
+                combos[r, k] = index.setdefault(t, len(index))
+        heads = featurize_assets(list(h_index), keyword, sp)
+        descs = featurize_assets(list(d_index), keyword, sp)
+        out[rows] = combination_features(heads, descs, combos)
+    return out

@@ -14,6 +14,10 @@ import sentencepiece as spm
 
 from transforms.text import normalize
 
+# Bump when normalisation or the trainer settings change: a tokenizer trained by other code
+# splits text differently, so model bundles record this and refuse a mismatch.
+TOKENIZER_VERSION = "1"
+
 MIN_VOCAB_SIZE = 64
 MAX_VOCAB_SIZE = 8000
 # unk, <s>, </s> plus a little slack: the unigram trainer refuses a vocabulary smaller than
@@ -78,6 +82,13 @@ def _atomic_write(path: str, data: bytes) -> None:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+
+
+def tokenizer_spec(model_path: str) -> dict:
+    """What identifies a tokenizer: the code version that trained it, its checksum and size."""
+    sp = load_processor(model_path)
+    return {"version": TOKENIZER_VERSION, "sha256": model_sha256(model_path),
+            "vocab_size": int(sp.get_piece_size())}
 
 
 def load_processor(model_path: str) -> spm.SentencePieceProcessor:

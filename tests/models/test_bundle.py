@@ -84,3 +84,56 @@ def test_versions_are_immutable(bundle, trained, tmp_path):
         assert json.load(f)["version"] == version
     with pytest.raises(BundleError, match="immutable"):
         save_bundle(os.path.dirname(bundle), "x", str(tmp_path / "tok.model"), SPEC, {}, {}, "ab", version=version)
+
+
+def _edit_manifest(bundle, **changes):
+    path = os.path.join(bundle, "manifest.json")
+    with open(path) as f:
+        manifest = json.load(f)
+    for key, value in changes.items():
+        manifest[key] = value(manifest[key]) if callable(value) else value
+    with open(path, "w") as f:
+        json.dump(manifest, f)
+
+
+def test_tokenizer_from_other_tokenizer_code_fails_fast(bundle):
+    _edit_manifest(bundle, tokenizer=lambda t: {**t, "version": "0"})
+    with pytest.raises(BundleError, match="tokenizer code version '0'.*retrain the tokenizer"):
+        load_bundle(bundle, expected_spec=SPEC)
+
+
+def test_tokenizer_other_than_the_bundles_fails_fast(bundle):
+    from models.bundle import TOKENIZER_FILE, sha256_file
+
+    own = sha256_file(os.path.join(bundle, TOKENIZER_FILE))
+    assert load_bundle(bundle, expected_spec=SPEC, expected_tokenizer_sha256=own).version
+    with pytest.raises(BundleError, match="score with the bundle's own tokenizer.model"):
+        load_bundle(bundle, expected_spec=SPEC, expected_tokenizer_sha256="0" * 64)
+
+
+def test_replaced_tokenizer_file_fails_with_checksum_message(bundle):
+    with open(os.path.join(bundle, "tokenizer.model"), "wb") as f:
+        f.write(b"another tokenizer")
+    with pytest.raises(BundleError, match="tokenizer.model does not match its checksum"):
+        load_bundle(bundle, expected_spec=SPEC)
+
+
+def test_old_format_and_incomplete_manifest_fail_fast(bundle):
+    _edit_manifest(bundle, format=1)
+    with pytest.raises(BundleError, match="format 1.*retrain"):
+        check_bundle(bundle, SPEC)
+    _edit_manifest(bundle, format=2, tokenizer=None)
+    with pytest.raises(BundleError):
+        check_bundle(bundle, SPEC)
+
+
+def test_extra_files_are_checksummed(tmp_path, trained):
+    tok = tmp_path / "tok.model"
+    tok.write_bytes(b"tok")
+    path = save_bundle(str(tmp_path / "b"), trained.booster.model_to_string(), str(tok), SPEC, {}, {},
+                       "feedbeef", extra_files={"calibration.png": b"\x89PNG..."})
+    assert "calibration.png" in check_bundle(path, SPEC)["files"]
+    with open(os.path.join(path, "calibration.png"), "wb") as f:
+        f.write(b"x")
+    with pytest.raises(BundleError, match="calibration.png does not match its checksum"):
+        check_bundle(path, SPEC)

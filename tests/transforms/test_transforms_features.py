@@ -5,7 +5,7 @@ import pytest
 
 from _transforms_testlib import make_pool, sp, sp_model_path  # noqa: F401 (fixtures)
 from transforms.combinations import build_ad_group_combinations, enumerate_combinations
-from transforms.features import (ASSET_FEATURE_NAMES, COMBINATION_FEATURE_NAMES, AssetBlock,
+from transforms.features import (ASSET_FEATURE_NAMES, COMBINATION_FEATURE_NAMES, PAIR_FEATURES, AssetBlock,
                                  combination_features, feature_spec, featurize_assets,
                                  featurize_served_ad)
 
@@ -17,7 +17,7 @@ def asset_row(sp, text, keyword=""):
 
 def test_names_and_spec():
     assert len(set(COMBINATION_FEATURE_NAMES)) == len(COMBINATION_FEATURE_NAMES)
-    assert len(COMBINATION_FEATURE_NAMES) == 5 * len(ASSET_FEATURE_NAMES) + 10 * 2
+    assert len(COMBINATION_FEATURE_NAMES) == 5 * len(ASSET_FEATURE_NAMES) + 10 * len(PAIR_FEATURES)
     spec = feature_spec()
     assert spec["names"] == COMBINATION_FEATURE_NAMES
     assert re.fullmatch(r"[0-9a-f]{64}", spec["fingerprint"])
@@ -122,3 +122,40 @@ def test_served_ad_equals_pool_row(sp):
     assert len(rows) == 1
     assert served.dtype == np.float32 and served.shape == (len(COMBINATION_FEATURE_NAMES),)
     assert served.tobytes() == g.X[rows[0]].tobytes()
+
+
+def test_new_pair_features(sp):
+    from transforms.features import featurize_served_ads  # noqa: F401
+
+    h = featurize_assets(["格安SIMなら今だけ半額", "格安SIMなら今だけ半額!", "送料無料で今すぐ申し込み"], "格安 SIM", sp)
+    d = featurize_assets(["ＳＩＭの詳細はこちら。月額1,980円", "満足度No.1"], "格安 SIM", sp)
+    X = combination_features(h, d, np.array([[0, 1, 2, 0, 1]], dtype=np.int32))[0]
+    f = dict(zip(COMBINATION_FEATURE_NAMES, X.tolist()))
+    assert f["h1_h2__char_bigram_jaccard"] == 1  # "!" is not wording
+    assert f["h1_h2__shared_appeals"] == 2  # urgency + discount both repeated
+    assert f["h1_h2__shared_tokens"] >= 1 and f["h1_h3__shared_appeals"] == 1  # urgency (今すぐ)
+    assert f["h1_h2__keyword_coverage"] == 1 and f["h3_d1__keyword_coverage"] == 0.5  # "sim" in d1 only
+    assert f["h1_h2__width_sum"] == f["h1__raw_display_width"] + f["h2__raw_display_width"]
+    assert f["h1__lex_official"] == 0 and asset_row(sp, "【公式】格安SIM")["lex_official"] == 1
+
+
+def test_raw_width_counts_full_width_as_submitted(sp):
+    r = asset_row(sp, "月額１９８０円")
+    assert r["raw_display_width"] == 14 and r["display_width"] == 10
+
+
+def test_served_ads_batch_equals_one_by_one(sp):
+    """The training pipeline featurises an ad group's ads together; bytes equal the per-ad path."""
+    from transforms.features import featurize_served_ads
+
+    texts = [t["text"] for t in make_pool()]
+    rnd = np.random.default_rng(0)
+    ads = []
+    for i in range(12):
+        h = [texts[j] for j in rnd.choice(len(texts), 5, replace=False)]
+        ads.append({"ad_id": f"a{i}", "ad_group_id": f"g{i % 3}", "keyword": "格安SIM" if i % 3 else "",
+                    "headline_1": h[0], "headline_2": h[1], "headline_3": "" if i == 4 else h[2],
+                    "description_1": h[3], "description_2": h[4]})
+    X = featurize_served_ads(ads, sp)
+    for ad, row in zip(ads, X):
+        assert row.tobytes() == featurize_served_ad(ad, sp).tobytes()

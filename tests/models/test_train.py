@@ -1,0 +1,100 @@
+"""Training internals: ad-group offsets, the baked-in intercept, decomposability, baselines."""
+import numpy as np
+import pytest
+
+from models.baselines import AssetMeanCTR, LogisticCTR
+from models.train import (evaluate, evaluate_with_offsets, fit_group_offsets, interaction_groups,
+                          shift_booster, train_ctr_model)
+
+NAMES = ["h1__a", "h1__b", "h2__a", "h2__b", "h1_h2__sim"]
+
+
+def grouped(n_groups, per_group, seed):
+    """Ads whose CTR = group level (invisible to features) + text effect of h1__a, h2__a, pair."""
+    rng = np.random.default_rng(seed)
+    n = n_groups * per_group
+    X = rng.normal(size=(n, len(NAMES))).astype(np.float32)
+    groups = np.repeat([f"g{i:03d}" for i in range(n_groups)], per_group)
+    level = np.repeat(rng.normal(-3.2, 0.4, n_groups), per_group)
+    logit = level + 0.3 * X[:, 0] - 0.2 * X[:, 2] - 0.15 * X[:, 4]
+    imp = rng.integers(3000, 8000, size=n)
+    clk = rng.binomial(imp, 1 / (1 + np.exp(-logit)))
+    return X, imp, clk, groups, logit
+
+
+def test_fit_group_offsets_recovers_levels():
+    rng = np.random.default_rng(0)
+    groups = np.repeat(["a", "b", "c"], 50)
+    true = {"a": -3.0, "b": -2.5, "c": -3.5}
+    imp = np.full(150, 20000)
+    raw = rng.normal(0, 0.2, 150)
+    clk = rng.binomial(imp, 1 / (1 + np.exp(-(raw + np.array([true[g] for g in groups])))))
+    got = fit_group_offsets(raw, imp, clk, groups, prior_mean=-3.0, prior_sd=10.0)
+    for g in true:
+        assert got[g] == pytest.approx(true[g], abs=0.03)
+
+
+def test_group_offsets_make_the_trees_learn_text_effects():
+    tr, va = grouped(120, 8, 1), grouped(120, 8, 1)
+    Xv, imp_v, _, gv, logit_v = va
+    rng = np.random.default_rng(2)
+    clk_v = rng.binomial(imp_v, 1 / (1 + np.exp(-logit_v)))
+    result = train_ctr_model(*tr[:3], Xv, imp_v, clk_v, NAMES, groups_train=tr[3], groups_valid=gv,
+                             params={"num_leaves": 4, "learning_rate": 0.1})
+    raw = result.booster.predict(Xv, raw_score=True)
+    text = logit_v - np.repeat(logit_v.reshape(120, 8).mean(1), 8)  # within-group truth
+    assert np.corrcoef(raw - np.repeat(raw.reshape(120, 8).mean(1), 8), text)[0, 1] > 0.9
+    # The intercept is baked in: the raw score is the log-odds of an average ad group.
+    assert 0.8 < result.metrics["valid"]["calibration"] < 1.25
+    m = result.metrics["valid_with_group_offsets"]
+    assert m["logloss"] < result.metrics["valid"]["logloss"]
+
+
+def test_interaction_constraints_keep_the_model_a_sum_of_position_and_pair_terms():
+    X, imp, clk, g, _ = grouped(60, 8, 3)
+    result = train_ctr_model(X, imp, clk, X, imp, clk, NAMES, groups_train=g, groups_valid=g,
+                             params={"num_leaves": 15})
+    assert interaction_groups(NAMES) == [[0, 1], [2, 3], [0, 1, 2, 3, 4]]
+    trees = result.booster.dump_model()["tree_info"]
+
+    def used(node, acc):
+        if "split_feature" in node:
+            acc.add(node["split_feature"])
+            used(node["left_child"], acc)
+            used(node["right_child"], acc)
+        return acc
+
+    for t in trees:
+        feats = used(t["tree_structure"], set())
+        assert feats <= {0, 1} or feats <= {2, 3} or feats <= {0, 1, 2, 3, 4}
+
+
+def test_shift_booster_adds_a_constant():
+    X, imp, clk, g, _ = grouped(20, 8, 4)
+    b = train_ctr_model(X, imp, clk, X, imp, clk, NAMES, num_boost_round=5).booster
+    shifted = shift_booster(b, 0.25)
+    np.testing.assert_allclose(shifted.predict(X, raw_score=True), b.predict(X, raw_score=True) + 0.25, atol=1e-12)
+
+
+def test_evaluate_with_offsets_uses_each_groups_history():
+    X, imp, clk, g, _ = grouped(30, 8, 5)
+    b = train_ctr_model(X, imp, clk, X, imp, clk, NAMES, num_boost_round=20).booster
+    with_hist = evaluate_with_offsets(b, (X, imp, clk, g), (X, imp, clk, g))
+    plain = evaluate(b.predict(X), imp, clk)
+    assert with_hist["logloss"] < plain["logloss"]
+
+
+def test_baselines():
+    ads = [{"ad_group_id": "g", "headline_1": "A", "headline_2": "B", "headline_3": "", "description_1": "D",
+            "description_2": "E"},
+           {"ad_group_id": "g", "headline_1": "A", "headline_2": "C", "headline_3": "B", "description_1": "E",
+            "description_2": "D"}]
+    am = AssetMeanCTR().fit(ads, [1000, 1000], [10, 30])
+    assert am.text_ctr("g", "A") == pytest.approx(0.02) and am.text_ctr("g", "C") == pytest.approx(0.03)
+    assert am.text_ctr("g", "unseen") == pytest.approx(0.02) and am.text_ctr("other", "A") == pytest.approx(0.02)
+    scores = am.predict_combinations("g", ["A", "B", "C"], ["D", "E"], np.array([[0, 1, 2, 0, 1], [2, 1, 0, 0, 1]]))
+    assert scores[0] == pytest.approx(scores[1])
+    X, imp, clk, _, _ = grouped(20, 8, 6)
+    lr = LogisticCTR().fit(X, imp, clk)
+    p = lr.predict(X)
+    assert p.shape == (len(X),) and 0.8 < evaluate(p, imp, clk)["calibration"] < 1.25
