@@ -21,8 +21,9 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 
 # What `demo --fresh` may delete: only what adcombo itself writes under the data folder.
 MANAGED = ["warehouse.duckdb", "warehouse.duckdb.wal", "snapshots", "artifacts", "training_set", "models", "scores",
-           "source.json"]
-REPORT_ASSETS = ["raw_ads", "raw_ad_daily_performance", "raw_asset_pools", "training_set", "ctr_model", "top_combinations"]
+           "source.json", "simulator", "exports", "monitoring"]
+REPORT_ASSETS = ["raw_ads", "raw_ad_daily_performance", "raw_asset_pools", "training_set", "ctr_model", "top_combinations",
+                 "drift_report", "ab_assignments", "experiment_results"]
 
 
 def _configure(home: Optional[Path], world: Optional[str] = None) -> str:
@@ -169,7 +170,16 @@ def _report(home: str, seconds: float) -> None:
         f"in {score.get('seconds', 0):.1f}s ({score.get('combinations_per_second', 0):,}/s); "
         f"{score.get('combinations_rejected', 0):,} rejected by pins and width limits"
     )
-    typer.echo(f"top 3 of a few ad groups:")
+    drift, assignments, results = meta["drift_report"], meta["ab_assignments"], meta["experiment_results"]
+    if drift:
+        typer.echo(f"drift against the training set: {drift.get('status')} (score PSI {drift.get('score_psi', float('nan')):.3f})")
+    if assignments:
+        typer.echo(f"experiment {assignments.get('experiment_id')}: {assignments.get('creatives', 0):,} creatives "
+                   f"from {assignments.get('start_date')}; upload file {assignments.get('export')}")
+    if results:
+        typer.echo(f"delivered so far: production lift over random control {results.get('production_lift', float('nan')):+.1%} "
+                   f"(95% lower bound {results.get('production_lift_low', float('nan')):+.1%})")
+    typer.echo("top 3 of a few ad groups:")
     _print_top(_top_frame(home, None, 3), groups=3)
     typer.echo(f"\ndone in {seconds / 60:.1f} min. Next: `adcombo top --out top.csv`, or `make ui`.")
 

@@ -127,6 +127,17 @@ class AdMediaClient:
         return self._iter_pages("/v1/reports/ad_daily_performance",
                                 {"start_date": start.isoformat(), "end_date": end.isoformat()})
 
+    def submit_creatives(self, creatives: list[dict]) -> dict:
+        """Submit experiment creatives; safe to retry (a tracking id is accepted once)."""
+        return self._request("POST", "/v1/creatives", json={"creatives": creatives})
+
+    def iter_creative_performance(self, start: dt.date, end: dt.date) -> Iterator[dict]:
+        """Daily delivery of submitted creatives by tracking id."""
+        if start > end:
+            raise ValueError(f"start {start} is after end {end}")
+        return self._iter_pages("/v1/reports/creative_performance",
+                                {"start_date": start.isoformat(), "end_date": end.isoformat()})
+
     def fetch_ads(self) -> list[dict]:
         return list(self.iter_ads())
 

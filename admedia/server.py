@@ -32,6 +32,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from . import chaos
+from .creatives import CreativeStore
+from .creatives import delivery as creative_delivery
 from .world import World, WorldConfig
 
 DEFAULT_PAGE_SIZE = 1000
@@ -191,12 +193,15 @@ def _parse_date(name: str, raw: str | None) -> dt.date:
 # --------------------------------------------------------------------------------------------
 
 
-def create_app(world: World, token: str, faults: FaultConfig | None = None) -> FastAPI:
-    """The simulator app over one world. ``faults`` injects request faults and bad data."""
+def create_app(world: World, token: str, faults: FaultConfig | None = None,
+               creatives: CreativeStore | None = None) -> FastAPI:
+    """The simulator app over one world. ``faults`` injects request faults and bad data;
+    ``creatives`` keeps submitted experiment creatives (in memory unless it has a file)."""
     if not token:
         raise ValueError("a non-empty token is required")
     app = FastAPI(title="adcombo ad-media API simulator", docs_url=None, redoc_url=None, openapi_url=None)
     fc = faults or FaultConfig()
+    store = creatives if creatives is not None else CreativeStore()
     ads_rows = chaos.apply_malformed("ads", world.ads(), fc.malformed_rate, fc.seed)
     pool_rows = chaos.apply_malformed("asset_pools", world.asset_pools(), fc.malformed_rate, fc.seed)
     expected = f"Bearer {token}".encode()
@@ -259,6 +264,28 @@ def create_app(world: World, token: str, faults: FaultConfig | None = None) -> F
             raise ApiError(400, "date range is limited to 366 days per request")
         rows = chaos.apply_malformed("ad_daily_performance", final_rows(start, end), fc.malformed_rate, fc.seed)
         return _page(rows, request, f"perf:{start}:{end}")
+
+    # ---- experiment creatives: submitted by tracking id, served from the ground truth ----
+
+    @app.post("/v1/creatives")
+    async def submit_creatives(request: Request) -> dict:
+        body = await _json_body(request)
+        items = body.get("creatives")
+        if not isinstance(items, list):
+            raise ApiError(400, "body must be {\"creatives\": [...]}")
+        accepted, rejected = store.submit(world, items, world.end_date + dt.timedelta(days=1))
+        return {"accepted": accepted, "rejected": rejected}
+
+    @app.get("/v1/reports/creative_performance")
+    def creative_performance(request: Request) -> dict:
+        q = request.query_params
+        start = _parse_date("start_date", q.get("start_date"))
+        end = _parse_date("end_date", q.get("end_date"))
+        if start > end:
+            raise ApiError(400, f"start_date {start} is after end_date {end}")
+        if (end - start).days > 366:
+            raise ApiError(400, "date range is limited to 366 days per request")
+        return _page(creative_delivery(world, store.all(), start, end), request, f"creatives:{start}:{end}")
 
     # ---- asynchronous report jobs (create, poll, download pages), as Meta / Yahoo! JAPAN ----
 
@@ -403,9 +430,12 @@ class _AuthAndFaults:
 
 @contextlib.contextmanager
 def serve_in_background(world: World, token: str, host: str = "127.0.0.1", port: int = 0,
-                        faults: FaultConfig | None = None, startup_timeout: float = 10.0) -> Iterator[str]:
-    """Serve the simulator on a loopback socket in a daemon thread; yields the base URL."""
-    app = create_app(world, token, faults)
+                        faults: FaultConfig | None = None, startup_timeout: float = 10.0,
+                        creatives_path: str | None = None) -> Iterator[str]:
+    """Serve the simulator on a loopback socket in a daemon thread; yields the base URL.
+
+    ``creatives_path`` keeps submitted creatives in a file, so a later server sees them."""
+    app = create_app(world, token, faults, CreativeStore(creatives_path))
     # Bind the socket ourselves so port 0 picks a free port with no race between "find" and "bind".
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

@@ -557,6 +557,10 @@ class World:
         return ([self._asset_row(ag, a) for a in ag.headlines],
                 [self._asset_row(ag, a) for a in ag.descriptions])
 
+    def ad_group_volume(self, ad_group_id: str) -> float:
+        """Mean daily impressions of one served ad of the ad group (its traffic scale)."""
+        return self._ag(ad_group_id).volume
+
     def daily_performance(self, start: dt.date, end: dt.date) -> list[dict]:
         """Rows as ``raw.ad_daily_performance`` for ``start..end`` (inclusive), by date then ad_id.
 

@@ -44,7 +44,8 @@ def build_definitions(settings: Settings) -> Definitions:
                 bigquery_location=settings.bigquery_location,
             ),
             "admedia": AdMediaApiResource(
-                base_url=settings.api_url, token=api_token, world=settings.world, seed=settings.seed
+                base_url=settings.api_url, token=api_token, world=settings.world, seed=settings.seed,
+                creatives_path=os.path.join(settings.home, "simulator", "creatives.json"),
             ),
             "beam_runner": BeamRunnerResource(workers=settings.beam_workers),
         },

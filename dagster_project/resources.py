@@ -104,6 +104,7 @@ class AdMediaApiResource(ConfigurableResource):
     fault_rate: float = 0.0
     malformed_rate: float = 0.0
     restatement_rate: float = 0.0
+    creatives_path: str = ""  # where the simulator keeps submitted experiment creatives
 
     def _client(self, url: str, token: str):
         from admedia.client import AdMediaClient
@@ -130,7 +131,8 @@ class AdMediaApiResource(ConfigurableResource):
         world = World.generate(config)
         faults = FaultConfig.mixed(self.fault_rate, seed=self.seed, retry_after=0.2,
                                    malformed_rate=self.malformed_rate, restatement_rate=self.restatement_rate)
-        with serve_in_background(world, LOCAL_SIMULATOR_TOKEN, faults=faults) as url:
+        with serve_in_background(world, LOCAL_SIMULATOR_TOKEN, faults=faults,
+                                 creatives_path=self.creatives_path or None) as url:
             if log:
                 log.info(f"simulator ({self.world} world, seed {self.seed}) serving on {url}")
             with self._client(url, LOCAL_SIMULATOR_TOKEN) as client:

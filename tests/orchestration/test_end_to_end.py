@@ -39,6 +39,27 @@ def test_demo_materialises_everything_and_reports(demo_home, tiny_world):
     assert (home / "models" / "CURRENT").read_text().strip() == bundles[0].name
 
 
+def test_the_experiment_loop_goes_out_and_comes_back_by_tracking_id(demo_home, tiny_world):
+    home, _, stdout = demo_home
+    n_groups = len(tiny_world.ad_group_ids())
+    con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
+    arms = dict(con.execute("SELECT arm, COUNT(DISTINCT ad_group_id) FROM experiments.assignments GROUP BY arm").fetchall())
+    unjoined = con.execute(
+        "SELECT COUNT(*) FROM raw.creative_daily_performance d LEFT JOIN experiments.assignments a "
+        "USING (tracking_id) WHERE a.tracking_id IS NULL").fetchone()[0]
+    delivered = con.execute("SELECT COUNT(DISTINCT tracking_id), SUM(impressions) FROM raw.creative_daily_performance").fetchone()
+    results = dict(con.execute("SELECT arm, impressions FROM experiments.results").fetchall())
+    con.close()
+    assert arms == {"control": n_groups, "production": n_groups}
+    assert unjoined == 0 and delivered[0] == 2 * n_groups and delivered[1] > 0
+    assert set(results) == {"control", "production"}
+    exported = list((home / "exports").glob("*/google_ads_editor.csv"))
+    assert len(exported) == 1
+    with exported[0].open(encoding="utf-8") as f:
+        assert len(list(csv.DictReader(f))) == 2 * n_groups
+    assert "production lift over random control" in stdout
+
+
 def test_top_writes_csv(demo_home, tmp_path, tiny_world):
     home, env, _ = demo_home
     out_file = tmp_path / "top.csv"
