@@ -47,7 +47,7 @@ def build_definitions(settings: Settings) -> Definitions:
                 base_url=settings.api_url, token=api_token, world=settings.world, seed=settings.seed,
                 creatives_path=os.path.join(settings.home, "simulator", "creatives.json"),
             ),
-            "beam_runner": BeamRunnerResource(workers=settings.beam_workers),
+            "beam_runner": BeamRunnerResource(profile=settings.runner_profile, workers=settings.beam_workers),
         },
         # One process at a time: the embedded DuckDB file takes a single writer, and Beam
         # already uses every core inside the steps that need them.

@@ -33,6 +33,13 @@ class Settings:
     bigquery_project: str = ""
     bigquery_location: str = ""
     max_rejected_share: float = 0.05
+    # The one switch between the laptop and production (docs/production.md).
+    env: str = "local"
+    runner_profile: str = "local"
+    gcp_project: str = ""
+    gcp_region: str = ""
+    gcs_root: str = ""  # gs:// folder for files the Dataflow stages read and write
+    dataflow_template: str = ""  # gs:// Flex Template spec; empty: submit jobs directly
 
     @classmethod
     def from_env(cls, env=os.environ) -> "Settings":
@@ -54,6 +61,17 @@ class Settings:
             except ValueError:
                 raise ValueError(f"{name}={raw!r} is not a date YYYY-MM-DD") from None
 
+        mode = env.get("ADCOMBO_ENV", "local")
+        if mode not in ("local", "production"):
+            raise ValueError(f"ADCOMBO_ENV={mode!r}: expected 'local' or 'production'")
+        if mode == "production":
+            # Production flips every default at once; each can still be overridden one by one.
+            env = {**PRODUCTION_DEFAULTS, **env}
+            missing = [name for name in PRODUCTION_REQUIRED if not env.get(name)]
+            if missing:
+                raise ValueError(
+                    "ADCOMBO_ENV=production needs " + ", ".join(missing) + " (see docs/production.md)"
+                )
         home = os.path.abspath(env.get("ADCOMBO_HOME") or str(CHECKOUT / ".adcombo"))
         world = env.get("ADCOMBO_WORLD", "demo")
         api_url = env.get("ADCOMBO_API_URL", "")
@@ -81,10 +99,22 @@ class Settings:
             partition_start=date("ADCOMBO_PARTITION_START", first),
             partition_end=date("ADCOMBO_PARTITION_END", None if api_url else last),
             warehouse=warehouse,
-            bigquery_project=env.get("ADCOMBO_BQ_PROJECT", ""),
+            bigquery_project=env.get("ADCOMBO_BQ_PROJECT") or env.get("ADCOMBO_GCP_PROJECT", ""),
             bigquery_location=env.get("ADCOMBO_BQ_LOCATION", ""),
             max_rejected_share=float(share) if share else 0.05,
+            env=mode,
+            runner_profile=env.get("ADCOMBO_RUNNER_PROFILE", "local"),
+            gcp_project=env.get("ADCOMBO_GCP_PROJECT", ""),
+            gcp_region=env.get("ADCOMBO_GCP_REGION", "asia-northeast1"),
+            gcs_root=env.get("ADCOMBO_GCS_ROOT", ""),
+            dataflow_template=env.get("ADCOMBO_DATAFLOW_TEMPLATE", ""),
         )
+
+
+PRODUCTION_DEFAULTS = {"ADCOMBO_WAREHOUSE": "bigquery", "ADCOMBO_RUNNER_PROFILE": "dataflow"}
+PRODUCTION_REQUIRED = (
+    "ADCOMBO_API_URL", "ADCOMBO_API_TOKEN", "ADCOMBO_GCP_PROJECT", "ADCOMBO_GCS_ROOT", "ADCOMBO_GCS_TEMP",
+)
 
 
 SOURCE_FILE = "source.json"
