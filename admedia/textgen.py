@@ -8,6 +8,7 @@ learns from text has something real to find.
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 from dataclasses import dataclass
 from typing import Sequence
@@ -183,23 +184,30 @@ def _pick(rng: np.random.Generator, items: Sequence[str]) -> str:
 class _Slots(dict):
     """Draws a phrase only for the slots a template uses (in template order: deterministic)."""
 
-    def __init__(self, rng: np.random.Generator, industry: Industry, brand: str, keyword: str):
+    def __init__(self, rng: np.random.Generator, industry: Industry, brand: str, keyword: str,
+                 style: "TextStyle | None" = None):
         super().__init__(kw=keyword, brand=brand)
-        self.rng, self.industry = rng, industry
+        self.rng, self.industry, self.style = rng, industry, style
 
     def __missing__(self, key: str) -> str:
-        ind = self.industry
-        lists = {"product": ind.products, "price": ind.prices, "disc": DISCOUNTS, "urg": URGENCY,
-                 "proof": PROOF, "cta": CTA, "point": ind.points, "filler": FILLERS,
+        ind, st = self.industry, self.style
+        if st is None:
+            disc, urg, proof, cta, filler, ship = DISCOUNTS, URGENCY, PROOF, CTA, FILLERS, SHIPPING
+        else:
+            disc, urg, proof, cta, filler, ship = (st.discounts, st.urgency, st.proof, st.cta, st.fillers,
+                                                   st.shipping)
+        lists = {"product": ind.products, "price": ind.prices, "disc": disc, "urg": urg,
+                 "proof": proof, "cta": cta, "point": ind.points, "filler": filler,
                  # Only shops ship goods; other industries fill the slot with a selling point.
-                 "ship": SHIPPING if ind.ships_goods else ind.points}
+                 "ship": ship if ind.ships_goods else ind.points}
         value = _pick(self.rng, lists[key])
         self[key] = value
         return value
 
 
-def _fill(template: str, rng: np.random.Generator, industry: Industry, brand: str, keyword: str) -> str:
-    return template.format_map(_Slots(rng, industry, brand, keyword))
+def _fill(template: str, rng: np.random.Generator, industry: Industry, brand: str, keyword: str,
+          style: "TextStyle | None" = None) -> str:
+    return template.format_map(_Slots(rng, industry, brand, keyword, style))
 
 
 def _vary_width_forms(text: str, rng: np.random.Generator) -> str:
@@ -213,42 +221,52 @@ def _vary_width_forms(text: str, rng: np.random.Generator) -> str:
 
 
 def headline(rng: np.random.Generator, industry: Industry, brand: str, keyword: str,
-             overlong: bool = False, max_tries: int = 40) -> str:
-    """One headline; within HEADLINE_MAX_WIDTH unless ``overlong`` asks for one over the limit."""
+             overlong: bool = False, max_tries: int = 40, style: "TextStyle | None" = None) -> str:
+    """One headline; within HEADLINE_MAX_WIDTH unless ``overlong`` asks for one over the limit.
+
+    ``style`` (default: the phrase lists and templates above) swaps in another vocabulary.
+    """
+    templates = HEADLINE_TEMPLATES if style is None else style.headline_templates
+    min_width = 4 if style is None else style.min_headline_width
     for _ in range(max_tries):
-        text = _vary_width_forms(_fill(_pick(rng, HEADLINE_TEMPLATES), rng, industry, brand, keyword), rng)
+        text = _vary_width_forms(_fill(_pick(rng, templates), rng, industry, brand, keyword, style), rng)
         if rng.random() < 0.12 and not text.endswith(("！", "!")):
             text += "！" if rng.random() < 0.6 else "!"
         w = display_width(text)
         if overlong:
             # Glue a second phrase on until it is over the limit (advertisers do write these).
             while display_width(text) <= HEADLINE_MAX_WIDTH:
-                text += _fill(_pick(rng, HEADLINE_TEMPLATES), rng, industry, brand, keyword)
+                text += _fill(_pick(rng, templates), rng, industry, brand, keyword, style)
             return text
-        if 4 <= w <= HEADLINE_MAX_WIDTH:
+        if min_width <= w <= HEADLINE_MAX_WIDTH:
             return text
     return keyword[: HEADLINE_MAX_WIDTH // 2]
 
 
 def description(rng: np.random.Generator, industry: Industry, brand: str, keyword: str,
-                overlong: bool = False, max_tries: int = 40) -> str:
+                overlong: bool = False, max_tries: int = 40, style: "TextStyle | None" = None) -> str:
     """One description; within DESCRIPTION_MAX_WIDTH unless ``overlong`` asks for one over the limit."""
+    templates = DESCRIPTION_TEMPLATES if style is None else style.description_templates
+    padding = PADDING if style is None else style.padding
+    min_width = 0 if style is None else style.min_description_width
     text = ""
     for _ in range(max_tries):
-        text = _vary_width_forms(_fill(_pick(rng, DESCRIPTION_TEMPLATES), rng, industry, brand, keyword), rng)
+        text = _vary_width_forms(_fill(_pick(rng, templates), rng, industry, brand, keyword, style), rng)
         if overlong:
             while display_width(text) <= DESCRIPTION_MAX_WIDTH:
-                text += _pick(rng, PADDING) + "。"
+                text += _pick(rng, padding) + "。"
             return text
-        if display_width(text) <= DESCRIPTION_MAX_WIDTH:
+        if min_width <= display_width(text) <= DESCRIPTION_MAX_WIDTH:
             return text
     return text[: DESCRIPTION_MAX_WIDTH // 2]
 
 
 def asset_texts(rng: np.random.Generator, industry: Industry, brand: str, keyword: str,
-                n: int, kind: str, overlong_rate: float = OVERLONG_RATE) -> list[str]:
+                n: int, kind: str, overlong_rate: float = OVERLONG_RATE,
+                style: "TextStyle | None" = None) -> list[str]:
     """``n`` distinct texts of one kind ("HEADLINE" or "DESCRIPTION") for one ad group's pool."""
-    make = headline if kind == "HEADLINE" else description
+    base = headline if kind == "HEADLINE" else description
+    make = base if style is None else functools.partial(base, style=style)
     out: list[str] = []
     seen: set[str] = set()
     tries = 0
@@ -262,3 +280,86 @@ def asset_texts(rng: np.random.Generator, industry: Industry, brand: str, keywor
         seen.add(text)
         out.append(text)
     return out
+
+
+# --------------------------------------------------------------------------------------------
+# A shifted vocabulary: a new industry and longer, wordier copy (for drift experiments).
+# Nothing above uses it, so the default worlds draw exactly the same texts as before.
+
+
+@dataclass(frozen=True)
+class TextStyle:
+    """Templates and appeal phrase lists of one copywriting style, plus minimum widths."""
+
+    headline_templates: tuple[str, ...]
+    description_templates: tuple[str, ...]
+    discounts: tuple[str, ...]
+    urgency: tuple[str, ...]
+    proof: tuple[str, ...]
+    shipping: tuple[str, ...]
+    cta: tuple[str, ...]
+    fillers: tuple[str, ...]
+    padding: tuple[str, ...]
+    min_headline_width: int = 4
+    min_description_width: int = 0
+
+
+# The style every default world uses (headline() and friends use these same lists when style=None).
+DEFAULT_STYLE = TextStyle(HEADLINE_TEMPLATES, DESCRIPTION_TEMPLATES, DISCOUNTS, URGENCY, PROOF, SHIPPING, CTA,
+                          FILLERS, PADDING)
+
+# An industry absent from INDUSTRIES: its keywords, brands, products, prices and selling points
+# appear in no other industry's lists.
+SHIFT_INDUSTRY = Industry(
+    "ペット用品",
+    ("ドッグフード", "キャットフード", "ペットシーツ", "トリミング", "ペットホテル"),
+    ("ポチタマ堂", "わんにゃんマルシェ", "しっぽ舎", "にくきゅうラボ", "ペティモ"),
+    ("国産無添加ドッグフード", "グレインフリーキャットフード", "消臭ペットシーツ", "シニア犬用サプリ",
+     "出張トリミング"),
+    ("お試し1袋540円", "定期便2,480円", "1kgあたり798円", "2袋セット3,960円", "月々1,280円から"),
+    ("ヒューマングレード原料", "添加物不使用", "獣医師と共同開発", "小分けパックで鮮度長持ち", "食いつき実感",
+     "体重管理をサポート"),
+    ships_goods=True,
+)
+
+# Longer copy: every template strings two or three phrases together, and minimum widths keep the
+# short one-phrase headlines and descriptions of the default style out.
+SHIFT_STYLE = TextStyle(
+    headline_templates=(
+        "{product}｜{brand}",
+        "{point}の{product}",
+        "{kw}なら{point}の{brand}",
+        "{proof}の{product}",
+        "{disc}｜{product}",
+        "【{urg}】{product}",
+        "{brand}で{cta}",
+        "{price}・{point}",
+        "{filler}の{kw}を{price}で",
+        "{ship}｜{brand}の{kw}",
+        "{kw}は{proof}の{brand}",
+        "{product}が{disc}",
+        "{brand}の{kw}は{point}",
+    ),
+    description_templates=(
+        "{brand}の{product}は{point}。{proof}の品質を{price}でお届けします。{cta}。",
+        "大切な家族のために。{point}の{product}なら{brand}。{ship}、{disc}もご用意しています。",
+        "{kw}選びに迷ったら{brand}へ。{filler}の{product}は{proof}。{urg}の{disc}をお見逃しなく。",
+        "{urg}!{product}を{price}でお試しいただけます。{point}で毎日の健康を支えます。{cta}。",
+        "{proof}。{point}にこだわった{product}を{ship}でお届け。{kw}のことなら{brand}へ。",
+        "毎日のごはんを{point}に。{brand}の{product}は{disc}、{ship}。{cta}。",
+        "{filler}の{product}が{price}。{point}だから安心して続けられます。{cta}。",
+        "{kw}をお探しの飼い主さまへ。{brand}は{proof}、{point}。{urg}、{disc}実施中。",
+    ),
+    discounts=("定期便ずっと15%OFF", "まとめ買い割引", "2袋目半額", "会員様特別価格", "初回お試し価格"),
+    urgency=("数量限定", "季節限定", "予約受付中", "今月末まで", "なくなり次第終了"),
+    proof=("獣医師推奨", "愛犬家の9割がリピート", "ペット専門誌で紹介", "販売数3年連続1位", "レビュー星4.7"),
+    shipping=("玄関先までお届け", "最短当日発送", "重い袋もご自宅へ配送", "定期便は配送料無料"),
+    cta=("お試しセットを申し込む", "愛犬に合うフードを診断", "無料サンプルを請求", "獣医師に相談する",
+         "ラインナップを見る"),
+    fillers=("獣医師監修", "国産原料", "無着色", "低アレルゲン"),
+    padding=("※原材料や給与量はパッケージの表示をご確認ください",
+             "ワンちゃんネコちゃんの年齢や体重に合わせてお選びいただけます",
+             "飼い主さまからのお問い合わせにはペットケアの専門スタッフがお答えします"),
+    min_headline_width=16,
+    min_description_width=56,
+)

@@ -38,10 +38,13 @@ _TAG_ADVERTISERS = 1
 _TAG_AD_GROUP = 2
 _TAG_PERF = 3
 _TAG_QUALITY = 4
+_TAG_SHIFT = 5  # pool_shift draws: a stream of their own, so unshifted draws never move
 
 
 # --------------------------------------------------------------------------------------------
 # Configuration
+
+SHIFTED_PRESET_POOL_SHIFT = 1.0
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,10 @@ class WorldConfig:
     empty_headline3_rate: float = 0.05
     mean_daily_impressions: float = 400.0  # per served ad and day, on average
     unserved_rate: float = 0.02  # ad groups with a pool but no served ad yet (new ad groups)
+    # Share of ad groups whose candidate pools were rewritten after their served history: a new
+    # industry (textgen.SHIFT_INDUSTRY) with its own vocabulary and longer texts. Served ads and
+    # their delivery stay those of the original pools. 0 leaves the world exactly as without it.
+    pool_shift: float = 0.0
 
     def __post_init__(self) -> None:
         if not (1 <= self.min_headlines <= self.max_headlines <= 15) or self.min_headlines < 3:
@@ -70,6 +77,8 @@ class WorldConfig:
             raise ValueError("n_ad_groups, n_advertisers and days must be >= 1")
         if self.served_ads_per_group < 0:
             raise ValueError("served_ads_per_group must be >= 0")
+        if not 0.0 <= self.pool_shift <= 1.0:
+            raise ValueError("pool_shift must be in [0, 1]")
 
     @property
     def start_date(self) -> dt.date:
@@ -83,6 +92,10 @@ class WorldConfig:
                          mean_daily_impressions=300.0),
             "demo": dict(n_advertisers=24, n_ad_groups=240, served_ads_per_group=8, days=30),
             "default": dict(n_advertisers=80, n_ad_groups=1000, served_ads_per_group=8, days=60),
+            # The demo world after most advertisers rewrote their pools for a new industry: the
+            # input_drift check must fail on it (docs/monitoring.md).
+            "shifted": dict(n_advertisers=24, n_ad_groups=240, served_ads_per_group=8, days=30,
+                            pool_shift=SHIFTED_PRESET_POOL_SHIFT),
         }
         if name not in presets:
             raise ValueError(f"unknown preset {name!r}; choose one of {sorted(presets)}")
@@ -95,6 +108,7 @@ class WorldConfig:
 _INDUSTRY_BASE_CTR = {
     "美容": 0.035, "不動産": 0.025, "転職": 0.040, "旅行": 0.045,
     "通信": 0.030, "教育": 0.035, "金融": 0.022, "ファッションEC": 0.050,
+    textgen.SHIFT_INDUSTRY.name: 0.038,  # only in worlds with pool_shift > 0
 }
 
 SIGNALS = ("keyword", "number", "price", "percent", "discount", "free", "shipping", "urgency",
@@ -141,6 +155,7 @@ _INDUSTRY_AFFINITY = {
     "通信": {"price": 1.5},
     "教育": {"free": 1.5, "social_proof": 1.2},
     "美容": {"social_proof": 1.3, "price": 1.2},
+    textgen.SHIFT_INDUSTRY.name: {"shipping": 1.5, "social_proof": 1.2},
 }
 _QUALITY_SD = 0.15
 _STD_NORMAL = statistics.NormalDist()
@@ -428,7 +443,65 @@ class World:
             ctr = world.true_ctr_combinations(ag_id, np.array([ad.combo for ad in group]))
             for ad, c in zip(group, ctr):
                 ad.true_ctr = float(c)
+        if config.pool_shift > 0:
+            world._shift_pools()
         return world
+
+    def _shift_pools(self) -> None:
+        """Rewrite the pools of a ``pool_shift`` share of ad groups for the new industry.
+
+        Runs after the served ads' rows and true CTRs are fixed, so those keep describing the
+        original pools (the history predates the new pools). The ad group takes the new industry,
+        keyword and brand, so the ground truth of its new pool reads them; its traffic volume and
+        its own offset from the industry base CTR stay. Draws come from (seed, _TAG_SHIFT) streams only.
+        """
+        config = self.config
+        rng = np.random.default_rng(np.random.SeedSequence([config.seed, _TAG_SHIFT]))
+        n = int(round(config.pool_shift * len(self._ad_groups)))
+        chosen = sorted(int(i) for i in rng.permutation(len(self._ad_groups))[:n])
+        ind = textgen.SHIFT_INDUSTRY
+        style = textgen.SHIFT_STYLE
+        new_logit = math.log(_INDUSTRY_BASE_CTR[ind.name] / (1 - _INDUSTRY_BASE_CTR[ind.name]))
+        for g in chosen:
+            ag = self._ad_groups[g]
+            grng = np.random.default_rng(np.random.SeedSequence([config.seed, _TAG_SHIFT, g]))
+            old = _INDUSTRY_BASE_CTR[ag.industry]
+            offset = ag.base_logit - math.log(old / (1 - old))  # the group's own noise, minus _CENTRE
+            keyword = ind.keywords[int(grng.integers(len(ind.keywords)))]
+            brand = ind.brands[int(grng.integers(len(ind.brands)))]
+            headlines, descriptions = self._make_pool(config, grng, ag.ad_group_id, ind, brand, keyword, style)
+            ag.industry, ag.keyword, ag.brand = ind.name, keyword, brand
+            ag.headlines, ag.descriptions = headlines, descriptions
+            ag.base_logit = new_logit + offset
+            self._truth.pop(ag.ad_group_id, None)
+        self._pool_rows = [self._asset_row(ag, a) for ag in self._ad_groups for a in ag.headlines + ag.descriptions]
+
+    @staticmethod
+    def _make_pool(config: WorldConfig, rng: np.random.Generator, ag_id: str, ind: textgen.Industry,
+                   brand: str, keyword: str, style: textgen.TextStyle) -> tuple[list[Asset], list[Asset]]:
+        """A pool in ``style`` under the same rules as the original ones (sizes, widths, pins)."""
+        n_h = int(rng.integers(config.min_headlines, config.max_headlines + 1))
+        n_d = int(rng.integers(config.min_descriptions, config.max_descriptions + 1))
+        h_texts = textgen.asset_texts(rng, ind, brand, keyword, n_h, "HEADLINE", style=style)
+        d_texts = textgen.asset_texts(rng, ind, brand, keyword, n_d, "DESCRIPTION", style=style)
+        headlines = [Asset(f"{ag_id}-h{i + 1:02d}", "HEADLINE", t) for i, t in enumerate(h_texts)]
+        descriptions = [Asset(f"{ag_id}-d{i + 1:02d}", "DESCRIPTION", t) for i, t in enumerate(d_texts)]
+        makers = ((headlines, 3, functools.partial(textgen.headline, style=style)),
+                  (descriptions, 2, functools.partial(textgen.description, style=style)))
+        for assets, need, make in makers:
+            texts = {a.text for a in assets}
+            for a in assets:
+                if sum(x.within_limit for x in assets) >= need:
+                    break
+                if not a.within_limit:
+                    t = make(rng, ind, brand, keyword)
+                    while t in texts:
+                        t = make(rng, ind, brand, keyword)
+                    texts.add(t)
+                    a.text = t
+        if rng.random() < config.pin_rate:
+            World._pin(rng, headlines, descriptions)
+        return headlines, descriptions
 
     @staticmethod
     def _make_ad_group(config: WorldConfig, rng: np.random.Generator, g: int, adv: dict,
