@@ -72,13 +72,16 @@ def _materialize_all(ingest_only: bool = False) -> bool:
             return first.success
         _warn_failed_checks(first)
         result = job.execute_in_process(instance=instance, asset_selection=rest, raise_on_error=False)
+        _warn_failed_checks(result)
     return result.success
 
 
 def _warn_failed_checks(result) -> None:
     for ev in result.get_asset_check_evaluations():
         if not ev.passed:
-            typer.echo(f"warning: check {ev.check_name} failed on {ev.asset_key.to_user_string()}: "
+            # A blocking check at ERROR stops the assets downstream of it (by design).
+            blocked = " (blocking: assets downstream were not run)" if ev.severity.value == "ERROR" and ev.blocking else ""
+            typer.echo(f"warning: check {ev.check_name} failed on {ev.asset_key.to_user_string()}{blocked}: "
                        f"{ {k: getattr(v, 'value', v) for k, v in ev.metadata.items()} }", err=True)
 
 
