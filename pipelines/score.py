@@ -3,29 +3,31 @@
 An element is one ad group (its pool), never one combination: per-element overhead would
 dominate at hundreds of millions of rows. After grouping, a Reshuffle breaks fusion so a
 distributed runner spreads ad groups over workers; each worker enumerates the valid
-combinations, featurises every asset once, scores the block with the bundle's booster
-(RunInference, model loaded once per worker) and keeps the top K.
+combinations (kept factored as headline triples x description pairs), featurises every asset
+once, and scores the ad group with RunInference (models.handler, model loaded once per worker):
+exact pair tables when the model decomposes into position-pair terms (models.pairwise),
+Booster.predict blocks otherwise; then keeps the top K. See docs/scoring.md.
 
     python -m pipelines.score --pools asset_pools.parquet --ads ads.parquet \
-        --bundle models/bundles/<version> --output out/top_k --top_k 5
+        --bundle models/bundles/<version> --output out/top_k --top_k 5 \
+        [--all_scores_output out/all/part] [--runner_profile dataflow ...]
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
-from typing import Iterable
+from typing import Iterable, NamedTuple
 
 import apache_beam as beam
 import numpy as np
 import pyarrow as pa
 from apache_beam.metrics import Metrics
 from apache_beam.ml.inference.base import KeyedModelHandler, RunInference
-from apache_beam.options.pipeline_options import PipelineOptions
+from apache_beam.options.pipeline_options import PipelineOptions, TestOptions
 
 from models.bundle import TOKENIZER_FILE, check_bundle
 from models.handler import LightGBMBundleHandler
-from models.topk import top_k_indices
+from models.staging import is_remote, local_bundle
 from pipelines.options import SnapshotOptions, pipeline_options, require
 from transforms.dofns import EnumerateAndFeaturize
 from transforms.features import feature_spec
@@ -52,11 +54,32 @@ TOP_K_SCHEMA = pa.schema(
 )
 
 
+ALL_SCORES_TAG = "all_scores"
+ALL_SCORES_SCHEMA = pa.schema(
+    [
+        ("ad_group_id", pa.string()),
+        ("row", pa.int32()),  # enumeration order within the ad group
+        ("h1_asset_id", pa.string()),
+        ("h2_asset_id", pa.string()),
+        ("h3_asset_id", pa.string()),
+        ("d1_asset_id", pa.string()),
+        ("d2_asset_id", pa.string()),
+        ("raw_score", pa.float64()),
+    ]
+)
+
+
 class ScoreOptions(PipelineOptions):
     @classmethod
     def _add_argparse_args(cls, parser):
         parser.add_argument("--bundle", help="model bundle directory")
         parser.add_argument("--top_k", type=int, default=5, help="combinations kept per ad group")
+        parser.add_argument("--all_scores_output", default="",
+                            help="also write every combination's raw score as Parquet shards under "
+                                 "this prefix (off by default: hundreds of millions of rows)")
+        parser.add_argument("--scoring_method", default="auto", choices=("auto", "predict"),
+                            help="auto: exact pair tables when the model decomposes, Booster.predict "
+                                 "blocks otherwise; predict: always Booster.predict blocks")
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -64,19 +87,23 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 
 
 class SelectTopK(beam.DoFn):
-    """(ad_group_id, PredictionResult(block, raw scores)) → the K best rows, best first."""
+    """(ad_group_id, PredictionResult(ad group, ScoredGroup)) -> the K best rows, best first.
 
-    def __init__(self, k: int):
-        self.k = k
-        self.scored = Metrics.counter("adcombo", "combinations_scored")
+    With all_scores=True, also one Arrow table of every score per ad group on ALL_SCORES_TAG.
+    """
+
+    def __init__(self, all_scores: bool = False):
+        self.all_scores = all_scores
         self.kept = Metrics.counter("adcombo", "top_rows")
+        self.ad_groups = Metrics.counter("adcombo", "ad_groups_scored")
 
     def process(self, element) -> Iterable[dict]:
         ad_group_id, result = element
-        block, raw = result.example, np.asarray(result.inference, dtype=np.float64)
-        self.scored.inc(len(raw))
-        for rank, i in enumerate(top_k_indices(raw, self.k), start=1):
-            h1, h2, h3, d1, d2 = (int(v) for v in block.combos[i])
+        block, scored = result.example, result.inference
+        self.ad_groups.inc()
+        combos = block.rows(scored.top_rows)
+        for rank, (c, raw) in enumerate(zip(combos, scored.top_raw), start=1):
+            h1, h2, h3, d1, d2 = (int(v) for v in c)
             self.kept.inc()
             yield {
                 "ad_group_id": ad_group_id,
@@ -91,11 +118,25 @@ class SelectTopK(beam.DoFn):
                 "headline_3": block.headline_texts[h3],
                 "description_1": block.description_texts[d1],
                 "description_2": block.description_texts[d2],
-                "score": float(_sigmoid(raw[i])),
-                "raw_score": float(raw[i]),
+                "score": float(_sigmoid(raw)),
+                "raw_score": float(raw),
                 "model_version": result.model_id,
-                "n_combinations": int(len(raw)),
+                "n_combinations": int(scored.n_scored),
             }
+        if self.all_scores and scored.all_raw is not None:
+            yield beam.pvalue.TaggedOutput(ALL_SCORES_TAG, _all_scores_table(ad_group_id, block, scored.all_raw))
+
+
+def _all_scores_table(ad_group_id: str, block, raw: np.ndarray) -> pa.Table:
+    n = len(raw)
+    combos = block.combos
+    h_ids = pa.array(block.headline_ids, pa.string())
+    d_ids = pa.array(block.description_ids, pa.string())
+    cols = [pa.array([ad_group_id] * n, pa.string()), pa.array(np.arange(n, dtype=np.int32))]
+    cols += [h_ids.take(pa.array(combos[:, i])) for i in range(3)]
+    cols += [d_ids.take(pa.array(combos[:, 3 + j])) for j in range(2)]
+    cols.append(pa.array(raw, pa.float64()))
+    return pa.Table.from_arrays(cols, schema=ALL_SCORES_SCHEMA)
 
 
 def _ad_group_meta(ad: dict):
@@ -110,20 +151,43 @@ def _assemble(element):
     return ad_group_id, {"keyword": keyword, "industry": industry, "assets": assets}
 
 
-def build(pipeline: beam.Pipeline, pools_path: str, ads_path: str, bundle_path: str, top_k: int):
-    manifest = check_bundle(bundle_path, feature_spec())  # fail before any work, with the reason
+class ScoreOutputs(NamedTuple):
+    rows: beam.PCollection  # TOP_K_SCHEMA dicts
+    all_scores: beam.PCollection | None  # pa.Table per ad group, when asked for
+    manifest: dict
+
+
+def build_outputs(pipeline: beam.Pipeline, pools_path: str, ads_path: str, bundle_path: str,
+                  top_k: int, all_scores: bool = False, scoring_method: str = "auto",
+                  validate: bool = True) -> ScoreOutputs:
+    """The scoring graph. validate=False skips checking that inputs exist at construction time
+    (an offline Dataflow dry run cannot list gs:// paths); the bundle is always checked."""
+    # Fail before any work, with the reason (a gs:// bundle is copied locally to be checked; an
+    # offline dry run cannot read it, and workers check it again when they load it).
+    if validate or not is_remote(bundle_path):
+        manifest = check_bundle(local_bundle(bundle_path), feature_spec())
+    else:
+        manifest = {"version": "unchecked (dry run)"}
+    if top_k < 1:
+        raise ValueError(f"--top_k must be at least 1, got {top_k}")
     tokenizer = f"{bundle_path.rstrip('/')}/{TOKENIZER_FILE}"
     assets = (
         pipeline
-        | "ReadPools" >> beam.io.ReadFromParquet(pools_path)
+        | "ReadPools" >> beam.io.ReadFromParquet(pools_path, validate=validate)
         | "KeyAssets" >> beam.Map(lambda a: (a["ad_group_id"], a))
     )
     meta = (
         pipeline
-        | "ReadAds" >> beam.io.ReadFromParquet(ads_path)
+        | "ReadAds" >> beam.io.ReadFromParquet(ads_path, validate=validate)
         | "AdGroupMeta" >> beam.Map(_ad_group_meta)
     )
-    return (
+    handler = LightGBMBundleHandler(
+        bundle_path, top_k=top_k, keep_all_scores=all_scores,
+        force_predict=scoring_method == "predict",
+        # one ad group per call: an ad group is already a block of up to 32,760 combinations
+        min_batch_size=1, max_batch_size=1,
+    )
+    scored = (
         {"assets": assets, "meta": meta}
         | "GroupPools" >> beam.CoGroupByKey()
         | "OnlyWithPools" >> beam.Filter(lambda kv: len(kv[1]["assets"]) > 0)
@@ -131,22 +195,38 @@ def build(pipeline: beam.Pipeline, pools_path: str, ads_path: str, bundle_path: 
         # Fusion break: spread ad groups over workers before the expensive fan-out.
         | "SpreadAdGroups" >> beam.Reshuffle()
         | "EnumerateAndFeaturize" >> beam.ParDo(EnumerateAndFeaturize(tokenizer))
-        | "Predict" >> RunInference(
-            KeyedModelHandler(LightGBMBundleHandler(bundle_path, max_batch_size=1))
-        )
-        | "TopK" >> beam.ParDo(SelectTopK(top_k))
-    ), manifest
+        | "Predict" >> RunInference(KeyedModelHandler(handler))
+        | "TopK" >> beam.ParDo(SelectTopK(all_scores)).with_outputs(ALL_SCORES_TAG, main="top")
+    )
+    return ScoreOutputs(scored.top, scored[ALL_SCORES_TAG] if all_scores else None, manifest)
 
 
-def run(argv=None, wait: bool = True):
+def build(pipeline: beam.Pipeline, pools_path: str, ads_path: str, bundle_path: str, top_k: int):
+    """(top-K rows PCollection, bundle manifest): the default scoring graph."""
+    out = build_outputs(pipeline, pools_path, ads_path, bundle_path, top_k)
+    return out.rows, out.manifest
+
+
+def build_pipeline(argv=None) -> tuple[beam.Pipeline, dict]:
+    """The whole scoring job (reads, scoring, writes) from command-line flags, not yet run."""
     options = pipeline_options(argv)
     opts, io = options.view_as(ScoreOptions), options.view_as(SnapshotOptions)
     require(io, ("pools", "ads", "output"))
     require(opts, ("bundle",))
     pipeline = beam.Pipeline(options=options)
-    rows, manifest = build(pipeline, io.pools, io.ads, opts.bundle, opts.top_k)
-    rows | "Write" >> beam.io.WriteToParquet(io.output, TOP_K_SCHEMA, file_name_suffix=".parquet")
-    logging.info("scoring with model %s (top %d per ad group)", manifest["version"], opts.top_k)
+    out = build_outputs(pipeline, io.pools, io.ads, opts.bundle, opts.top_k,
+                        all_scores=bool(opts.all_scores_output), scoring_method=opts.scoring_method,
+                        validate=not options.view_as(TestOptions).dry_run)
+    out.rows | "Write" >> beam.io.WriteToParquet(io.output, TOP_K_SCHEMA, file_name_suffix=".parquet")
+    if out.all_scores is not None:
+        out.all_scores | "WriteAllScores" >> beam.io.WriteToParquetBatched(
+            opts.all_scores_output, ALL_SCORES_SCHEMA, file_name_suffix=".parquet")
+    logging.info("scoring with model %s (top %d per ad group)", out.manifest["version"], opts.top_k)
+    return pipeline, out.manifest
+
+
+def run(argv=None, wait: bool = True):
+    pipeline, _ = build_pipeline(argv)
     result = pipeline.run()
     if wait:
         result.wait_until_finish()

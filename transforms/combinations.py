@@ -4,12 +4,12 @@ Validity (pins, widths, distinctness) is decided here, never by features.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Sequence
 
 import numpy as np
 
-from transforms.features import COMBINATION_FEATURE_NAMES, combination_features, featurize_assets
+from transforms.features import (COMBINATION_FEATURE_NAMES, AssetBlock, combination_features,
+                                 featurize_assets)
 from transforms.text import DESCRIPTION_MAX_WIDTH, HEADLINE_MAX_WIDTH, display_width, normalize
 
 POSITIONS = ("HEADLINE_1", "HEADLINE_2", "HEADLINE_3", "DESCRIPTION_1", "DESCRIPTION_2")
@@ -84,6 +84,37 @@ def _mask(ok: Sequence[bool] | None, n: int, kind: str) -> np.ndarray:
     return m
 
 
+def enumerate_factored(headline_pins: Sequence[str], description_pins: Sequence[str],
+                       headline_ok: Sequence[bool] | None = None,
+                       description_ok: Sequence[bool] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The valid combinations as a product: (triples (T, 3), pairs (P, 2)) int32, each lexicographic.
+
+    Headline and description validity are independent, so the valid combinations are exactly
+    every triple with every pair; row i of enumerate_combinations is
+    (triples[i // P], pairs[i % P]). Scorers work on the factors and never build the (N, 5) array.
+    """
+    h_slots = _pin_slots(headline_pins, HEADLINE_POSITIONS, "headline")
+    d_slots = _pin_slots(description_pins, DESCRIPTION_POSITIONS, "description")
+    h_ok = _mask(headline_ok, len(h_slots), "headline")
+    d_ok = _mask(description_ok, len(d_slots), "description")
+    triples = _ordered_tuples(_candidates(h_slots, h_ok, 3))
+    pairs = _ordered_tuples(_candidates(d_slots, d_ok, 2))
+    if len(triples) == 0 or len(pairs) == 0:
+        return np.empty((0, 3), dtype=np.int32), np.empty((0, 2), dtype=np.int32)
+    return triples, pairs
+
+
+def product_rows(triples: np.ndarray, pairs: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
+    """(N, 5) int32 rows of the triples x pairs product (triples major), or only the given rows."""
+    n_p = len(pairs)
+    if rows is None:
+        return np.concatenate(
+            [np.repeat(triples, n_p, axis=0), np.tile(pairs, (len(triples), 1))], axis=1
+        ).astype(np.int32)
+    rows = np.asarray(rows, dtype=np.int64)
+    return np.concatenate([triples[rows // n_p], pairs[rows % n_p]], axis=1).astype(np.int32)
+
+
 def enumerate_combinations(headline_pins: Sequence[str], description_pins: Sequence[str],
                            headline_ok: Sequence[bool] | None = None,
                            description_ok: Sequence[bool] | None = None) -> np.ndarray:
@@ -93,44 +124,69 @@ def enumerate_combinations(headline_pins: Sequence[str], description_pins: Seque
     pinned to it; a pinned asset appears nowhere else; unpinned assets fill unpinned positions;
     assets with ok False are never used; assets within a row are distinct.
     """
-    h_slots = _pin_slots(headline_pins, HEADLINE_POSITIONS, "headline")
-    d_slots = _pin_slots(description_pins, DESCRIPTION_POSITIONS, "description")
-    h_ok = _mask(headline_ok, len(h_slots), "headline")
-    d_ok = _mask(description_ok, len(d_slots), "description")
-    triples = _ordered_tuples(_candidates(h_slots, h_ok, 3))
-    pairs = _ordered_tuples(_candidates(d_slots, d_ok, 2))
-    if len(triples) == 0 or len(pairs) == 0:
+    triples, pairs = enumerate_factored(headline_pins, description_pins, headline_ok, description_ok)
+    if len(triples) == 0:
         return np.empty((0, 5), dtype=np.int32)
     # Cartesian product, triples major: keeps the row order lexicographic.
-    return np.concatenate(
-        [np.repeat(triples, len(pairs), axis=0), np.tile(pairs, (len(triples), 1))], axis=1
-    ).astype(np.int32)
+    return product_rows(triples, pairs)
 
 
-@dataclass
 class AdGroupCombinations:
-    """All valid combinations of one ad group's pool, with their feature matrix.
+    """All valid combinations of one ad group's pool, kept factored, with per-asset features.
 
-    combos[i] indexes headline_ids/headline_texts (cols 0-2) and description_ids/texts (3-4);
-    X[i] is the model input row of combos[i] (columns = COMBINATION_FEATURE_NAMES).
+    The combinations are triples x pairs (see enumerate_factored); `combos` (N, 5) and the model
+    input `X` (N, F) are built only when asked for (a decomposable model never needs them) and are
+    not pickled. combos[i] indexes headline_ids/headline_texts (cols 0-2) and
+    description_ids/texts (3-4); X[i] is the model input row of combos[i].
     """
-    combos: np.ndarray  # (N, 5) int32
-    X: np.ndarray  # (N, F) float32
-    headline_ids: list[str]
-    headline_texts: list[str]
-    description_ids: list[str]
-    description_texts: list[str]
-    n_rejected: int  # unconstrained_count(n_h, n_d) - N: cut by pins and width limits
-    keyword: str = ""
-    industry: str = ""
-    headline_pins: list[str] = field(default_factory=list)
-    description_pins: list[str] = field(default_factory=list)
+
+    def __init__(self, triples: np.ndarray, pairs: np.ndarray, headlines: AssetBlock | None,
+                 descriptions: AssetBlock | None, headline_ids: list[str], headline_texts: list[str],
+                 description_ids: list[str], description_texts: list[str], n_rejected: int,
+                 keyword: str = "", industry: str = "", headline_pins: list[str] | None = None,
+                 description_pins: list[str] | None = None):
+        self.triples, self.pairs = triples, pairs
+        self.headlines, self.descriptions = headlines, descriptions  # None when nothing is valid
+        self.headline_ids, self.headline_texts = headline_ids, headline_texts
+        self.description_ids, self.description_texts = description_ids, description_texts
+        self.n_rejected = n_rejected  # unconstrained_count(n_h, n_d) - N: cut by pins and widths
+        self.keyword, self.industry = keyword, industry
+        self.headline_pins = list(headline_pins or [])
+        self.description_pins = list(description_pins or [])
+        self._combos = self._X = None
 
     def __len__(self) -> int:
-        return int(self.combos.shape[0])
+        return int(len(self.triples) * len(self.pairs))
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state["_combos"] = state["_X"] = None  # rebuilt on demand; never shipped between workers
+        return state
+
+    @property
+    def combos(self) -> np.ndarray:
+        if self._combos is None:
+            self._combos = (product_rows(self.triples, self.pairs) if len(self)
+                            else np.empty((0, 5), dtype=np.int32))
+        return self._combos
+
+    def rows(self, indices) -> np.ndarray:
+        """(len(indices), 5) combinations by row number, without building `combos`."""
+        return product_rows(self.triples, self.pairs, np.asarray(indices, dtype=np.int64).reshape(-1))
+
+    def features(self, combos: np.ndarray) -> np.ndarray:
+        """Model input rows of arbitrary index combinations (also repeated assets: probes)."""
+        return combination_features(self.headlines, self.descriptions, combos)
+
+    @property
+    def X(self) -> np.ndarray:
+        if self._X is None:
+            self._X = (self.features(self.combos) if len(self)
+                       else np.empty((0, len(COMBINATION_FEATURE_NAMES)), dtype=np.float32))
+        return self._X
 
     def row_asset_ids(self, i: int) -> tuple[str, str, str, str, str]:
-        c = self.combos[i]
+        c = self.rows([i])[0]
         return (self.headline_ids[c[0]], self.headline_ids[c[1]], self.headline_ids[c[2]],
                 self.description_ids[c[3]], self.description_ids[c[4]])
 
@@ -145,8 +201,8 @@ def build_ad_group_combinations(keyword: str, assets: Sequence[dict], sp,
     """Enumerate and featurise one ad group's pool (len 0 when no valid combination exists).
 
     Assets (dicts with asset_id, asset_type, text, pinned_field) are sorted by asset_id so the
-    output does not depend on input order. Each asset is featurised once. Invalid pins raise
-    ValueError.
+    output does not depend on input order. Each asset is featurised once; combination rows are
+    gathered only on demand (`X`, `features`). Invalid pins raise ValueError.
     """
     heads = _sorted_assets(assets, "HEADLINE")
     descs = _sorted_assets(assets, "DESCRIPTION")
@@ -154,19 +210,19 @@ def build_ad_group_combinations(keyword: str, assets: Sequence[dict], sp,
     d_texts = [a.get("text") or "" for a in descs]
     h_pins = [(a.get("pinned_field") or "").strip() for a in heads]
     d_pins = [(a.get("pinned_field") or "").strip() for a in descs]
-    combos = enumerate_combinations(h_pins, d_pins,
-                                    valid_assets(h_texts, HEADLINE_MAX_WIDTH),
-                                    valid_assets(d_texts, DESCRIPTION_MAX_WIDTH))
-    if len(combos) == 0:  # nothing to score: skip tokenising the pool
-        X = np.empty((0, len(COMBINATION_FEATURE_NAMES)), dtype=np.float32)
-    else:
-        X = combination_features(featurize_assets(h_texts, keyword, sp),
-                                 featurize_assets(d_texts, keyword, sp), combos)
+    triples, pairs = enumerate_factored(h_pins, d_pins,
+                                        valid_assets(h_texts, HEADLINE_MAX_WIDTH),
+                                        valid_assets(d_texts, DESCRIPTION_MAX_WIDTH))
+    n = len(triples) * len(pairs)
+    h_block = d_block = None
+    if n:  # nothing to score: skip tokenising the pool
+        h_block = featurize_assets(h_texts, keyword, sp)
+        d_block = featurize_assets(d_texts, keyword, sp)
     return AdGroupCombinations(
-        combos=combos, X=X,
+        triples=triples, pairs=pairs, headlines=h_block, descriptions=d_block,
         headline_ids=[str(a.get("asset_id")) for a in heads], headline_texts=h_texts,
         description_ids=[str(a.get("asset_id")) for a in descs], description_texts=d_texts,
-        n_rejected=unconstrained_count(len(heads), len(descs)) - len(combos),
+        n_rejected=unconstrained_count(len(heads), len(descs)) - n,
         keyword=keyword or "", industry=industry or "",
         headline_pins=h_pins, description_pins=d_pins,
     )

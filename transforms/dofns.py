@@ -21,6 +21,25 @@ NAMESPACE = "adcombo.transforms"
 INVALID_TAG = "invalid"  # optional dead-letter output of EnumerateAndFeaturize
 
 
+def _local_copy(path: str) -> str:
+    """A local file for `path`; remote ones (gs://) are copied once per worker process."""
+    if "://" not in path or path.startswith("file://"):
+        return path
+    import hashlib
+    import os
+    import shutil
+    import tempfile
+
+    from apache_beam.io.filesystems import FileSystems
+
+    dest = os.path.join(tempfile.gettempdir(), "adcombo-" + hashlib.sha256(path.encode()).hexdigest()[:16])
+    if not os.path.exists(dest):
+        with FileSystems.open(path, compression_type="uncompressed") as src, open(dest + ".part", "wb") as out:
+            shutil.copyfileobj(src, out)
+        os.replace(dest + ".part", dest)
+    return dest
+
+
 class FeaturizeServedAd(beam.DoFn):
     """raw.ads row (dict) -> same dict plus "features": float32 (F,) of its fixed combination."""
 
@@ -62,7 +81,7 @@ class EnumerateAndFeaturize(beam.DoFn):
         self._featurize_ms = Metrics.distribution(NAMESPACE, "featurize_ms")
 
     def setup(self):
-        self._sp = load_processor(self._tokenizer_path)
+        self._sp = load_processor(_local_copy(self._tokenizer_path))
 
     def process(self, element):
         ad_group_id, group = element

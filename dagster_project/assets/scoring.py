@@ -23,7 +23,8 @@ class ScoringConfig(Config):
     group_name=GROUP,
     deps=["ctr_model", "warehouse_snapshot"],
     compute_kind="beam",
-    description="Best K combinations per ad group (Beam: enumerate, featurise, predict, top-K) → serving.top_combinations",
+    description="Best K combinations per ad group (Beam: enumerate, featurise, exact pair-table scoring, top-K) "
+    "→ serving.top_combinations",
 )
 def top_combinations(
     context: AssetExecutionContext,
@@ -65,20 +66,36 @@ def top_combinations(
         wh.replace_table(TOP_COMBINATIONS_TABLE, top)
     scored = int(beam_metrics.get("combinations_scored", 0))
     rate = scored / max(elapsed, 1e-9)
+    cores = beam_runner.cores()
+    rate_per_core = rate / cores if cores else None
+    n_groups = int(beam_metrics.get("ad_groups_scored", top["ad_group_id"].nunique() if len(top) else 0))
     context.log.info(
-        f"scored {scored:,} combinations of {top['ad_group_id'].nunique():,} ad groups in {elapsed:.1f}s "
-        f"({rate:,.0f}/s); {len(top):,} rows → {TOP_COMBINATIONS_TABLE}"
+        f"scored {scored:,} combinations of {n_groups:,} ad groups in {elapsed:.1f}s "
+        f"({rate:,.0f}/s" + (f", {rate_per_core:,.0f}/s per core" if cores else "") + f"); "
+        f"{len(top):,} rows → {TOP_COMBINATIONS_TABLE}"
     )
     preview = top[top["rank"] <= 3].head(9)[
         ["ad_group_id", "rank", "headline_1", "headline_2", "headline_3", "description_1", "description_2", "score"]
     ]
+    per_core = {"combinations_per_second_per_core": round(rate_per_core)} if rate_per_core else {}
     return MaterializeResult(
         metadata={
-            "ad_groups": int(top["ad_group_id"].nunique()) if len(top) else 0,
+            **per_core,
+            "ad_groups": n_groups,
+            "ad_groups_read": int(beam_metrics.get("ad_groups", 0)),
+            "ad_groups_without_valid_combination": int(beam_metrics.get("ad_groups_without_valid_combination", 0)),
             "combinations_scored": scored,
             "combinations_rejected": int(beam_metrics.get("combinations_rejected", 0)),
+            # per ad group: enumerate + featurise, then score (pair tables or Booster.predict blocks)
+            "featurize_ms_mean": round(float(beam_metrics.get("featurize_ms_mean", 0.0)), 2),
+            "block_latency_ms_mean": round(float(beam_metrics.get("score_block_ms_mean", 0.0)), 2),
+            "block_latency_ms_max": int(beam_metrics.get("score_block_ms_max", 0)),
+            "ad_groups_pair_tables": int(beam_metrics.get("ad_groups_pairwise", 0)),
+            "ad_groups_predict_blocks": int(beam_metrics.get("ad_groups_predict", 0)),
+            "model_rows": int(beam_metrics.get("model_rows", 0)),
             "seconds": round(elapsed, 2),
             "combinations_per_second": round(rate),
+            "runner_profile": beam_runner.resolved_profile(),
             "model_version": os.path.basename(bundle),
             "rows": len(top),
             "table": TOP_COMBINATIONS_TABLE,

@@ -78,3 +78,45 @@ def test_run_on_multiprocess_local_runner_writes_top_k(tiny_snapshot, tiny_bundl
     df = pd.read_parquet(tmp_path / "top")
     assert df.groupby("ad_group_id")["rank"].max().le(2).all()
     assert df["model_version"].nunique() == 1
+
+
+def test_all_scores_output_and_metrics(tiny_world, tiny_snapshot, tiny_bundle):
+    """Optional output: every combination's score (equal to Booster.predict within 1e-9), and the
+    Beam metrics that reach Dagster (ad groups, combinations scored and rejected, block latency)."""
+    from pipelines.options import metrics_summary
+
+    bundle = load_bundle(tiny_bundle, feature_spec())
+    sp = load_processor(bundle.tokenizer_path)
+    keywords = {ad["ad_group_id"]: ad["keyword"] for ad in tiny_world.ads()}
+    pools = pd.DataFrame(tiny_world.asset_pools())
+    want, rejected = {}, 0
+    for ad_group_id, assets in pools.groupby("ad_group_id"):
+        block = build_ad_group_combinations(keywords.get(ad_group_id, ""), assets.to_dict("records"), sp)
+        rejected += block.n_rejected
+        if len(block):
+            want[ad_group_id] = bundle.booster.predict(block.X, raw_score=True)
+
+    def check(tables):
+        got = {}
+        for t in tables:
+            d = t.to_pydict()
+            (gid,) = set(d["ad_group_id"])
+            assert d["row"] == list(range(len(d["row"])))
+            got[gid] = np.array(d["raw_score"])
+        assert got.keys() == want.keys()
+        for gid, w in want.items():
+            np.testing.assert_allclose(got[gid], w, rtol=0, atol=1e-9)
+
+    p = TestPipeline(runner="FnApiRunner")
+    out = score.build_outputs(p, tiny_snapshot["raw.asset_pools"], tiny_snapshot["raw.ads"], tiny_bundle, 3,
+                              all_scores=True)
+    assert_that(out.all_scores, check)
+    result = p.run()
+    result.wait_until_finish()
+    m = metrics_summary(result)
+    assert m["combinations_scored"] == sum(len(w) for w in want.values())
+    assert m["combinations_rejected"] == rejected
+    assert m["ad_groups"] == pools["ad_group_id"].nunique()
+    assert m["ad_groups_scored"] == len(want)
+    assert m["ad_groups_pairwise"] + m.get("ad_groups_predict", 0) == len(want)
+    assert m["score_block_ms_max"] >= 0

@@ -108,3 +108,35 @@ def test_build_empty_group_has_counts():
     assets += [{"asset_id": f"d{i}", "asset_type": "DESCRIPTION", "text": "説明", "pinned_field": ""} for i in range(2)]
     g = build_ad_group_combinations("k", assets, sp=None)  # no tokenising when nothing is valid
     assert len(g) == 0 and g.X.shape[0] == 0 and g.n_rejected == 24 * 2
+
+
+@pytest.mark.parametrize("h_pins,d_pins", [
+    ([""] * 15, [""] * 4),
+    (["HEADLINE_1", "HEADLINE_1", "", "", "", ""], ["DESCRIPTION_2", "", ""]),
+    (["HEADLINE_1", "HEADLINE_2", "HEADLINE_3"], ["", ""]),
+])
+def test_factored_enumeration_is_the_same_rows(h_pins, d_pins):
+    from transforms.combinations import enumerate_factored, product_rows
+
+    full = enumerate_combinations(h_pins, d_pins)
+    triples, pairs = enumerate_factored(h_pins, d_pins)
+    assert len(triples) * len(pairs) == len(full)
+    np.testing.assert_array_equal(product_rows(triples, pairs).reshape(-1, 5), full)
+    if len(full):
+        idx = np.random.default_rng(0).integers(0, len(full), 50)
+        np.testing.assert_array_equal(product_rows(triples, pairs, idx), full[idx])
+
+
+def test_ad_group_block_is_lazy_and_pickles_small():
+    import pickle
+
+    from transforms.combinations import AdGroupCombinations
+
+    g = AdGroupCombinations(triples=np.array([[0, 1, 2], [1, 0, 2]], dtype=np.int32),
+                            pairs=np.array([[0, 1]], dtype=np.int32), headlines=None, descriptions=None,
+                            headline_ids=["a", "b", "c"], headline_texts=["A", "B", "C"],
+                            description_ids=["x", "y"], description_texts=["X", "Y"], n_rejected=4)
+    assert len(g) == 2 and g.row_asset_ids(1) == ("b", "a", "c", "x", "y")
+    assert g.combos.shape == (2, 5) and g._combos is not None
+    back = pickle.loads(pickle.dumps(g))
+    assert back._combos is None and back.rows([0]).tolist() == [[0, 1, 2, 0, 1]]

@@ -1,0 +1,456 @@
+"""Exact scoring of every combination of an ad group from small per-position-pair tables.
+
+Why it is exact. The production model is trained with interaction constraints (each position
+alone, each pair of positions with its pair features), so every root-to-leaf path of every tree
+reads features of at most two positions. A leaf's indicator is then a function of at most two
+positions and the raw score (a sum of leaf values) is exactly
+
+    F(c) = sum_p u_p(c_p) + sum_{p<q} w_pq(c_p, c_q)        (n = 5 positions).
+
+For any such function and any reference combination r, inclusion-exclusion gives
+
+    F(c) = sum_{p<q} F(r | p<-c_p, q<-c_q) - (n-2) sum_p F(r | p<-c_p) + C(n-1, 2) F(r),
+
+so the scores of all T x P valid combinations follow from the model's values on the "probe"
+combinations around r: about 1,100 feature rows for a 15 x 4 pool instead of 32,760, then a
+vectorised gather-sum over float64 tables. Probe rows come from the same `combination_features`
+gather as every other row (a probe may repeat an asset; the identity does not care).
+
+The identity is linear in F, so it holds per group of trees too. Trees are grouped by the set P of
+positions they read anywhere (a tree may read more than two positions across its branches; each
+path still reads at most two), each group is a booster of its own (split from the model text,
+checked to add up), and a group is evaluated only on the probes over P: a tree reading h1 and h2
+costs the 15 x 14 (h1, h2) probes, not all ~1,100.
+
+Guards. At load, every leaf path of the dump is checked to read at most two positions (a path
+reading a feature that belongs to no position, or to three or more, makes the bundle
+non-decomposable and the scorer falls back to plain Booster.predict blocks, logging why). At
+run time, the top-K candidates and a few sampled rows of every ad group are re-scored with
+Booster.predict in the same call as the probes: the published scores are Booster.predict's own
+values, the top-K equals brute force (ties to the lower enumeration index), and a decomposition
+error above the candidate margin sends that ad group to the exact fallback.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+
+from models.topk import top_k_indices
+
+log = logging.getLogger(__name__)
+
+N_POSITIONS = 5
+POSITION_NAMES = ("h1", "h2", "h3", "d1", "d2")
+# Candidates whose decomposed score is within MARGIN of the K-th best are re-scored exactly.
+# The assembled sums differ from Booster.predict by ~1e-14; verification demands < MARGIN / 4.
+MARGIN = 1e-9
+VERIFY_ROWS = 4  # sampled rows re-scored per ad group besides the candidates
+# Re-scored rows are normally gathered from the probe rows (exact: the same float32 values);
+# every VERIFY_EVERY-th ad group of a scorer rebuilds them with combination_features instead,
+# an independent check that each feature reads only the positions its name says.
+VERIFY_EVERY = 16
+BLOCK_ROWS = 8192  # rows per Booster.predict call on the fallback path (bounds memory)
+
+_POSITION_RE = re.compile(r"(?:^|_)([hd][1-3])(?=_|$)")
+
+
+def position_owners(feature_names: Sequence[str]) -> list[frozenset[int]]:
+    """Positions (0..4 for h1 h2 h3 d1 d2) each feature reads, from its name prefix.
+
+    `h1__width` -> {0}; `h1_d2__jaccard` -> {0, 4}; a feature naming no position -> empty set
+    (it would read the whole combination, so a path using it is not decomposable).
+    """
+    out = []
+    for name in feature_names:
+        prefix = name.split("__", 1)[0]
+        out.append(frozenset(POSITION_NAMES.index(p) for p in _POSITION_RE.findall(prefix)
+                             if p in POSITION_NAMES))
+    return out
+
+
+@dataclass
+class Decomposability:
+    ok: bool
+    reason: str
+    n_trees: int = 0
+    n_leaves: int = 0
+    pairs_read: set = field(default_factory=set)  # position pairs some path reads together
+    tree_positions: list = field(default_factory=list)  # per tree: every position any path reads
+
+
+def check_decomposable(booster, feature_names: Sequence[str] | None = None) -> Decomposability:
+    """Does every root-to-leaf path read features of at most two positions?
+
+    Checked per path, not per tree: with interaction constraints, two branches of one tree may
+    read different pairs, which is still a sum of pair terms.
+    """
+    names = list(feature_names or booster.feature_name())
+    owners = position_owners(names)
+    dump = booster.dump_model()
+    if dump.get("num_class", 1) != 1:
+        return Decomposability(False, f"{dump.get('num_class')} classes; only a single raw score decomposes")
+    n_leaves, pairs_read, tree_positions = 0, set(), []
+    for t, tree in enumerate(dump["tree_info"]):
+        stack = [(tree["tree_structure"], frozenset())]
+        in_tree: set = set()
+        while stack:
+            node, seen = stack.pop()
+            if "leaf_value" in node or "split_feature" not in node:
+                n_leaves += 1
+                in_tree |= seen
+                if len(seen) == 2:
+                    pairs_read.add(tuple(sorted(seen)))
+                continue
+            f = node["split_feature"]
+            own = owners[f]
+            if not own:
+                return Decomposability(False, f"tree {t} splits on {names[f]!r}, which belongs to no "
+                                              "position (it reads the whole combination)")
+            seen = seen | own
+            if len(seen) > 2:
+                where = ", ".join(POSITION_NAMES[p] for p in sorted(seen))
+                return Decomposability(False, f"tree {t} has a path reading positions {where} "
+                                              "(train with models.train interaction constraints)")
+            stack.append((node["left_child"], seen))
+            stack.append((node["right_child"], seen))
+        tree_positions.append(frozenset(in_tree))
+    return Decomposability(True, "every leaf path reads at most two positions",
+                           len(dump["tree_info"]), n_leaves, pairs_read, tree_positions)
+
+
+# Cost model of one Booster.predict call (measured with LightGBM 4.7, 320 dense features): a fixed
+# cost per call, a cost per row (reading the row's features) and a cost per row and tree.
+_COST_CALL, _COST_ROW, _COST_TREE_ROW = 50e-6, 1.1e-6, 18e-9
+_TYPICAL_CANDIDATES = (15, 15, 15, 4, 4)
+
+
+def _probe_rows(positions: frozenset) -> int:
+    P = sorted(positions)
+    m = len(P)
+    rows = 1 if (m - 1) * (m - 2) // 2 else 0
+    if m != 2:
+        rows += sum(_TYPICAL_CANDIDATES[p] for p in P)
+    for a, i in enumerate(P):
+        for j in P[a + 1:]:
+            same = (i < 3) == (j < 3)
+            rows += _TYPICAL_CANDIDATES[i] * (_TYPICAL_CANDIDATES[j] - same)
+    return rows
+
+
+def _group_cost(positions: frozenset, n_trees: int) -> float:
+    return _COST_CALL + _probe_rows(positions) * (_COST_ROW + _COST_TREE_ROW * n_trees)
+
+
+def merge_tree_groups(by_set: dict) -> dict:
+    """Greedily merge tree groups (positions -> trees) while the modelled predict cost drops.
+
+    Small groups cost more in per-call and per-row overhead than their trees save; a model with
+    many trees splits into a few groups, a small one stays whole.
+    """
+    groups = {k: list(v) for k, v in by_set.items()}
+    while len(groups) > 1:
+        keys = list(groups)
+        best, gain = None, 0.0
+        for a in range(len(keys)):
+            for b in range(a + 1, len(keys)):
+                ka, kb = keys[a], keys[b]
+                merged = ka | kb
+                before = _group_cost(ka, len(groups[ka])) + _group_cost(kb, len(groups[kb]))
+                if merged in groups and merged not in (ka, kb):
+                    before += _group_cost(merged, len(groups[merged]))
+                    after = _group_cost(merged, len(groups[ka]) + len(groups[kb]) + len(groups[merged]))
+                else:
+                    after = _group_cost(merged, len(groups[ka]) + len(groups[kb]))
+                if before - after > gain:
+                    best, gain = (ka, kb), before - after
+        if best is None:
+            break
+        ka, kb = best
+        trees = groups.pop(ka) + groups.pop(kb) + groups.pop(ka | kb, [])
+        groups[ka | kb] = sorted(trees)
+    return groups
+
+
+def split_booster(booster, tree_sets: Sequence[Sequence[int]]) -> list:
+    """Boosters holding the given subsets of the trees (same order), from the model text.
+
+    The raw score of the full model is the sum of the parts' raw scores (up to summation order).
+    """
+    import lightgbm as lgb
+
+    text = booster.model_to_string()
+    start, end = text.index("Tree=0\n"), text.index("end of trees")
+    header = re.sub(r"(?m)^tree_sizes=.*\n", "", text[:start])
+    blocks = [b for b in re.split(r"(?m)^(?=Tree=\d+\n)", text[start:end]) if b.strip()]
+    if len(blocks) != booster.num_trees():
+        raise ValueError(f"parsed {len(blocks)} trees, booster has {booster.num_trees()}")
+    out = []
+    for trees in tree_sets:
+        body = "".join(f"Tree={j}\n" + blocks[t].split("\n", 1)[1] for j, t in enumerate(trees))
+        out.append(lgb.Booster(model_str=header + body + text[end:]))
+    return out
+
+
+@dataclass
+class ScoredGroup:
+    """One ad group's result: the K best rows (enumeration row numbers), their exact raw scores."""
+    top_rows: np.ndarray  # int64, best first; ties go to the lower row number
+    top_raw: np.ndarray  # float64, Booster.predict(raw_score=True) of those rows
+    n_scored: int
+    method: str  # "pairwise" or "predict"
+    model_rows: int  # rows that went through Booster.predict (probes + checks, or all rows)
+    seconds: float
+    max_check_error: float = 0.0  # |assembled - Booster.predict| over the re-scored rows
+    all_raw: np.ndarray | None = None  # every score in enumeration order, when asked for
+
+
+class PairwiseScorer:
+    """Scores AdGroupCombinations exactly: pair tables when the model allows, blocks otherwise."""
+
+    def __init__(self, booster, feature_names: Sequence[str] | None = None, num_threads: int = 1,
+                 force_predict: bool = False, verify_every: int = VERIFY_EVERY,
+                 split_trees: bool = True):
+        self.booster = booster
+        self.num_threads = num_threads
+        names = list(feature_names or booster.feature_name())
+        self.check = check_decomposable(booster, names)
+        self.decomposable = self.check.ok and not force_predict
+        self.verify_every = max(1, verify_every)
+        self._groups_scored = 0
+        # Column groups by owner: re-scored rows are gathered from probe rows column-wise.
+        owners = position_owners(names)
+        self._cols = {}
+        for c, own in enumerate(owners):
+            key = tuple(sorted(own)) if 1 <= len(own) <= 2 else ()
+            self._cols.setdefault(key, []).append(c)
+        self._cols = {k: np.array(v) for k, v in self._cols.items()}
+        if not self.check.ok:
+            log.warning("model is not decomposable into position-pair terms (%s); scoring every "
+                        "combination with Booster.predict instead", self.check.reason)
+        # Probes for all trees at once, unless split_trees groups trees by the positions they read.
+        self.tree_groups = [(frozenset(range(N_POSITIONS)), booster)]
+        if self.decomposable and split_trees:
+            self.tree_groups = self._tree_groups(booster, names)
+
+    def _tree_groups(self, booster, names):
+        """[(positions, booster of the trees reading exactly those positions)], checked to add up.
+
+        A tree reading positions P (|P| <= 2 per path, any number per tree) needs probes only
+        over P: a single-pair tree is just its pair table, a single-position tree its own list.
+        """
+        by_set: dict[frozenset, list[int]] = {}
+        for t, ps in enumerate(self.check.tree_positions):
+            by_set.setdefault(ps, []).append(t)
+        by_set = merge_tree_groups(by_set)
+        if len(by_set) == 1:
+            return [(frozenset(range(N_POSITIONS)), booster)]
+        keys = sorted(by_set, key=lambda k: (len(k), sorted(k)))
+        try:
+            parts = split_booster(booster, [by_set[k] for k in keys])
+            rng = np.random.default_rng(0)
+            X = rng.normal(0, 3, size=(64, len(names))) * rng.integers(0, 2, size=(64, len(names)))
+            X = np.vstack([X, np.abs(X) * 50]).astype(np.float32)
+            whole = booster.predict(X, raw_score=True)
+            summed = sum(b.predict(X, raw_score=True) for b in parts)
+            err = float(np.max(np.abs(whole - summed)))
+            if not err < 1e-10:
+                raise ValueError(f"split trees add up to within {err:.3g} only")
+        except Exception as exc:  # never wrong, at worst slower: probe with the whole model
+            log.warning("could not split the model's trees by positions (%s); probing with all trees", exc)
+            return [(frozenset(range(N_POSITIONS)), booster)]
+        return list(zip(keys, parts))
+
+    # ---- model calls ----------------------------------------------------------------------------
+
+    def _predict(self, X: np.ndarray) -> np.ndarray:
+        return np.asarray(self.booster.predict(X, raw_score=True, num_threads=self.num_threads),
+                          dtype=np.float64)
+
+    def predict_rows(self, group, rows: np.ndarray) -> np.ndarray:
+        """Exact raw scores of the given enumeration rows, in blocks."""
+        out = np.empty(len(rows), dtype=np.float64)
+        for s in range(0, len(rows), BLOCK_ROWS):
+            out[s:s + BLOCK_ROWS] = self._predict(group.features(group.rows(rows[s:s + BLOCK_ROWS])))
+        return out
+
+    # ---- pair tables ------------------------------------------------------------------------------
+
+    @staticmethod
+    def probe_combos(group):
+        """(probe index combos (M, 5), candidate assets per position, reference r, row maps).
+
+        Row maps: single[i][asset] and pair[i, j][asset_i, asset_j] give the probe row that
+        replaces position i (and j) of r; -1 where no probe exists.
+        """
+        t, p = group.triples, group.pairs
+        cands = [np.unique(t[:, i]) for i in range(3)] + [np.unique(p[:, j]) for j in range(2)]
+        size = [len(group.headline_ids)] * 3 + [len(group.description_ids)] * 2
+        r = np.concatenate([t[0], p[0]]).astype(np.int32)
+        blocks = [r[None, :]]
+        row = 1
+        single, pair, spans = [], {}, {"r": (0, 1)}
+        for i in range(N_POSITIONS):
+            b = np.repeat(r[None, :], len(cands[i]), axis=0)
+            b[:, i] = cands[i]
+            blocks.append(b)
+            m = np.full(size[i], -1, dtype=np.int64)
+            m[cands[i]] = np.arange(row, row + len(b))
+            single.append(m)
+            spans[i] = (row, row + len(b))
+            row += len(b)
+        for i in range(N_POSITIONS):
+            for j in range(i + 1, N_POSITIONS):
+                a, c = np.meshgrid(cands[i], cands[j], indexing="ij")
+                a, c = a.ravel(), c.ravel()
+                if (i < 3) == (j < 3):  # same asset kind: an asset never fills both positions
+                    keep = a != c
+                    a, c = a[keep], c[keep]
+                b = np.repeat(r[None, :], len(a), axis=0)
+                b[:, i], b[:, j] = a, c
+                blocks.append(b)
+                m = np.full((size[i], size[j]), -1, dtype=np.int64)
+                m[a, c] = np.arange(row, row + len(b))
+                pair[i, j] = m
+                spans[i, j] = (row, row + len(b))
+                row += len(b)
+        return np.concatenate(blocks).astype(np.int32), cands, r, (single, pair, spans)
+
+    def probe_values(self, Xp: np.ndarray, spans: dict) -> np.ndarray:
+        """Inclusion-exclusion weighted model values per probe row, summed over tree groups.
+
+        For trees reading positions P (m = |P|) and any combination c,
+            F_P(c) = sum_{p<q in P} F_P(r|p,q) - (m-2) sum_{p in P} F_P(r|p) + C(m-1, 2) F_P(r),
+        so each group adds weight 1 to its pair rows, -(m-2) to its single rows and C(m-1, 2)
+        to r. The weighted rows are the tables `assemble` sums.
+        """
+        V = np.zeros(len(Xp))
+        for positions, booster in self.tree_groups:
+            P = sorted(positions)
+            m = len(P)
+            parts = []
+            if (m - 1) * (m - 2) // 2:
+                parts.append((spans["r"], (m - 1) * (m - 2) // 2))
+            if m != 2:
+                parts += [(spans[i], -(m - 2)) for i in P]
+            parts += [(spans[i, j], 1) for a, i in enumerate(P) for j in P[a + 1:]]
+            if not parts:
+                continue
+            idx = np.concatenate([np.arange(a, b) for (a, b), _ in parts])
+            X = Xp if len(idx) == len(Xp) and (idx == np.arange(len(Xp))).all() else Xp[idx]
+            vals = np.asarray(booster.predict(X, raw_score=True, num_threads=self.num_threads))
+            k = 0
+            for (a, b), coef in parts:
+                V[a:b] += coef * vals[k:k + b - a]
+                k += b - a
+        return V
+
+    def rows_from_probes(self, Xp: np.ndarray, maps, combos: np.ndarray) -> np.ndarray:
+        """Model input rows of valid combos gathered column-wise from the probe rows Xp.
+
+        A column owned by position i comes from the probe replacing i by the combo's asset; a
+        column owned by (i, j) from the probe replacing both. Columns owned by no single position
+        or pair are never split on by a decomposable model; they keep r's values.
+        """
+        single, pair = maps[0], maps[1]
+        out = np.repeat(Xp[:1], len(combos), axis=0)
+        for key, cols in self._cols.items():
+            if len(key) == 1:
+                src = single[key[0]][combos[:, key[0]]]
+            elif len(key) == 2:
+                src = pair[key][combos[:, key[0]], combos[:, key[1]]]
+            else:
+                continue
+            out[:, cols] = Xp[src[:, None], cols[None, :]]
+        return out
+
+    @staticmethod
+    def assemble(group, values: np.ndarray, cands: list[np.ndarray]) -> np.ndarray:
+        """All T x P raw scores (enumeration order) from the weighted probe values
+        (probe_values, in probe_combos order): constant + single tables + pair tables."""
+        n_h, n_d = len(group.headline_ids), len(group.description_ids)
+        size = [n_h] * 3 + [n_d] * 2
+        f_r = values[0]
+        k = 1
+        S = []
+        for i in range(N_POSITIONS):
+            s = np.zeros(size[i])
+            s[cands[i]] = values[k:k + len(cands[i])]
+            k += len(cands[i])
+            S.append(s)
+        T = {}
+        for i in range(N_POSITIONS):
+            for j in range(i + 1, N_POSITIONS):
+                a, c = np.meshgrid(cands[i], cands[j], indexing="ij")
+                a, c = a.ravel(), c.ravel()
+                if (i < 3) == (j < 3):
+                    keep = a != c
+                    a, c = a[keep], c[keep]
+                m = np.zeros((size[i], size[j]))
+                m[a, c] = values[k:k + len(a)]
+                k += len(a)
+                T[i, j] = m
+        assert k == len(values)
+        tr, pr = group.triples, group.pairs
+        h1, h2, h3 = tr[:, 0], tr[:, 1], tr[:, 2]
+        d1, d2 = pr[:, 0], pr[:, 1]
+        s_h = T[0, 1][h1, h2] + T[0, 2][h1, h3] + T[1, 2][h2, h3] + S[0][h1] + S[1][h2] + S[2][h3]
+        s_d = T[3, 4][d1, d2] + S[3][d1] + S[4][d2] + f_r
+        m3 = T[0, 3][h1] + T[1, 3][h2] + T[2, 3][h3]  # (T, n_d): headline x D1 terms per triple
+        m4 = T[0, 4][h1] + T[1, 4][h2] + T[2, 4][h3]
+        out = s_h[:, None] + s_d[None, :]
+        out += m3[:, d1]
+        out += m4[:, d2]
+        return out.ravel()
+
+    # ---- the entry point ----------------------------------------------------------------------------
+
+    def score(self, group, k: int, keep_all: bool = False, seed: int = 0) -> ScoredGroup:
+        start = time.perf_counter()
+        n = len(group)
+        if n == 0:
+            return ScoredGroup(np.empty(0, np.int64), np.empty(0), 0, "none", 0, 0.0)
+        if self.decomposable:
+            out = self._score_pairwise(group, k, keep_all, seed)
+            if out is not None:
+                out.seconds = time.perf_counter() - start
+                return out
+        raw = self.predict_rows(group, np.arange(n))
+        top = top_k_indices(raw, k)
+        return ScoredGroup(top, raw[top], n, "predict", n, time.perf_counter() - start,
+                           all_raw=raw if keep_all else None)
+
+    def _score_pairwise(self, group, k: int, keep_all: bool, seed: int) -> ScoredGroup | None:
+        n = len(group)
+        probes, cands, _, maps = self.probe_combos(group)
+        if len(probes) >= n:  # tiny pool: the tables would cost more than the rows themselves
+            return None
+        Xp = group.features(probes)
+        assembled = self.assemble(group, self.probe_values(Xp, maps[2]), cands)
+        order = top_k_indices(assembled, k)
+        kth = assembled[order[-1]]
+        candidates = np.flatnonzero(assembled >= kth - MARGIN)
+        rng = np.random.default_rng(seed)
+        sampled = rng.integers(0, n, size=min(VERIFY_ROWS, n))
+        check_rows = np.unique(np.concatenate([candidates, sampled]))
+        independent = self._groups_scored % self.verify_every == 0
+        self._groups_scored += 1
+        combos = group.rows(check_rows)
+        X = group.features(combos) if independent else self.rows_from_probes(Xp, maps, combos)
+        exact = self._predict(X)
+        err = float(np.max(np.abs(exact - assembled[check_rows])))
+        if not err < MARGIN / 4:
+            log.warning("pair-table scores differ from Booster.predict by %.3g on ad group with %d "
+                        "combinations; scoring it with Booster.predict", err, n)
+            return None
+        in_cand = np.isin(check_rows, candidates)
+        cand_rows, cand_exact = check_rows[in_cand], exact[in_cand]
+        sel = top_k_indices(cand_exact, k)  # cand_rows ascending: ties still go to the lower row
+        return ScoredGroup(cand_rows[sel], cand_exact[sel], n, "pairwise",
+                           len(probes) + len(check_rows), 0.0, err,
+                           all_raw=assembled if keep_all else None)

@@ -1,0 +1,232 @@
+"""Pair-table scoring is exact: equal to Booster.predict on every combination, top-K = brute force."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from models.pairwise import PairwiseScorer, check_decomposable, position_owners
+from models.topk import top_k_indices
+from transforms.combinations import build_ad_group_combinations
+from transforms.features import COMBINATION_FEATURE_NAMES
+
+# The shipped defaults are tuned for the product (and change); these tests need big, deep trees
+# so that exactness is tested on many leaves and branches that read different pairs.
+DEEP = {"num_leaves": 31, "min_data_in_leaf": 20, "min_sum_hessian_in_leaf": 1e-3, "feature_fraction": 0.8,
+        "learning_rate": 0.1, "max_bin": 63}
+
+
+@pytest.fixture(scope="module")
+def sp(tiny_snapshot):
+    from transforms.tokenizer import load_processor
+
+    return load_processor(tiny_snapshot["tokenizer"])
+
+
+@pytest.fixture(scope="module")
+def pools(tiny_world):
+    keywords = {ad["ad_group_id"]: ad["keyword"] for ad in tiny_world.ads()}
+    df = pd.DataFrame(tiny_world.asset_pools())
+    return [(keywords.get(g, ""), a.to_dict("records")) for g, a in df.groupby("ad_group_id")]
+
+
+def _training_rows(pools, sp, per_group=1500, seed=0):
+    rng = np.random.default_rng(seed)
+    X = []
+    for keyword, assets in pools:
+        g = build_ad_group_combinations(keyword, assets, sp)
+        if len(g):
+            X.append(g.X[rng.integers(0, len(g), min(per_group, len(g)))])
+    X = np.concatenate(X)
+    a = COMBINATION_FEATURE_NAMES.index("h1__n_chars")
+    pair = [i for i, n in enumerate(COMBINATION_FEATURE_NAMES) if n.startswith("h1_h2__")][0]
+    logit = -3 + 0.05 * X[:, a] - 2 * X[:, pair] + rng.normal(0, 0.5, len(X))
+    y = (rng.random(len(X)) < 1 / (1 + np.exp(-logit))).astype(float)
+    return X, y
+
+
+@pytest.fixture(scope="module")
+def constrained_booster(pools, sp):
+    """The shipped default configuration's constraints on synthetic labels (strong pair effects)."""
+    import lightgbm as lgb
+
+    from models.train import DEFAULT_PARAMS, interaction_groups
+
+    X, y = _training_rows(pools, sp)
+    params = {**DEFAULT_PARAMS, **DEEP, "interaction_constraints": interaction_groups(COMBINATION_FEATURE_NAMES)}
+    return lgb.train(params, lgb.Dataset(X, y, feature_name=COMBINATION_FEATURE_NAMES), num_boost_round=80)
+
+
+@pytest.fixture(scope="module")
+def unconstrained_booster(pools, sp):
+    import lightgbm as lgb
+
+    from models.train import DEFAULT_PARAMS
+
+    X, y = _training_rows(pools, sp, per_group=400)
+    return lgb.train({**DEFAULT_PARAMS, **DEEP}, lgb.Dataset(X, y, feature_name=COMBINATION_FEATURE_NAMES),
+                     num_boost_round=10)
+
+
+def _vary(assets, rng):
+    """Random pins, over-wide assets and duplicated texts (exact ties) on a pool."""
+    out = [dict(a) for a in assets]
+    heads = [a for a in out if a["asset_type"] == "HEADLINE"]
+    descs = [a for a in out if a["asset_type"] == "DESCRIPTION"]
+    for a in out:
+        a["pinned_field"] = ""
+    kind = rng.integers(4)
+    if kind == 1:
+        heads[0]["pinned_field"] = "HEADLINE_1"
+        heads[1]["pinned_field"] = "HEADLINE_1"
+    elif kind == 2:
+        heads[2]["pinned_field"] = "HEADLINE_3"
+        descs[0]["pinned_field"] = "DESCRIPTION_2"
+    if len(heads) > 5:
+        heads[-1]["text"] = "あ" * 16  # display width 32 > 30: never used
+        heads[-2]["text"] = heads[-3]["text"]  # identical features: ties in brute force
+    if len(descs) > 3:
+        descs[-1]["text"] = descs[0]["text"]
+    return out
+
+
+def _brute(booster, g):
+    return booster.predict(g.X, raw_score=True)
+
+
+def test_structure_check_is_per_path_not_per_tree(unconstrained_booster):
+    """Trees whose branches read different pairs (h1-h2 on one side, h1-d1 on the other) are fine."""
+    import lightgbm as lgb
+
+    from models.train import DEFAULT_PARAMS, interaction_groups
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(6000, len(COMBINATION_FEATURE_NAMES))).astype(np.float32)
+    col = COMBINATION_FEATURE_NAMES.index
+    a, b, c = X[:, col("h1__n_chars")], X[:, col("h2__n_chars")], X[:, col("d1__n_chars")]
+    logit = 1.5 * a + np.where(a > 0, 2 * b, 2 * c)
+    y = (rng.random(len(X)) < 1 / (1 + np.exp(-logit))).astype(float)
+    params = {**DEFAULT_PARAMS, **DEEP, "interaction_constraints": interaction_groups(COMBINATION_FEATURE_NAMES)}
+    booster = lgb.train(params, lgb.Dataset(X, y, feature_name=COMBINATION_FEATURE_NAMES), num_boost_round=20)
+    check = check_decomposable(booster)
+    assert check.ok, check.reason
+    assert check.n_trees == booster.num_trees() == 20
+    assert {(0, 1), (0, 3)} <= check.pairs_read
+    owners = position_owners(booster.feature_name())
+    per_tree = []
+    for t in booster.dump_model()["tree_info"]:
+        seen, stack = set(), [t["tree_structure"]]
+        while stack:
+            node = stack.pop()
+            if "split_feature" in node:
+                seen |= owners[node["split_feature"]]
+                stack += [node["left_child"], node["right_child"]]
+        per_tree.append(len(seen))
+    assert max(per_tree) > 2  # a whole tree reads three positions; each path only two
+    # ...and the pair tables reproduce it exactly (a pure function of the features' owners).
+    bad = check_decomposable(unconstrained_booster)
+    assert not bad.ok and "positions" in bad.reason
+
+
+def test_position_owners_from_names():
+    assert position_owners(["h1__n_chars", "d2__width", "h1_d2__jaccard", "h2_h3__x", "total_width"]) == [
+        frozenset({0}), frozenset({4}), frozenset({0, 4}), frozenset({1, 2}), frozenset()]
+
+
+@pytest.mark.parametrize("k", [1, 5, 40])
+def test_every_score_and_top_k_equal_booster_predict(constrained_booster, pools, sp, k, caplog):
+    scorer = PairwiseScorer(constrained_booster, verify_every=3)
+    rng = np.random.default_rng(k)
+    n_pairwise = 0
+    for keyword, assets in pools:
+        g = build_ad_group_combinations(keyword, _vary(assets, rng), sp)
+        if not len(g):
+            continue
+        want = _brute(constrained_booster, g)
+        got = scorer.score(g, k, keep_all=True, seed=int(rng.integers(1 << 30)))
+        n_pairwise += got.method == "pairwise"
+        np.testing.assert_allclose(got.all_raw, want, rtol=0, atol=1e-9)
+        top = top_k_indices(want, k)
+        np.testing.assert_array_equal(got.top_rows, top)
+        np.testing.assert_array_equal(got.top_raw, want[top])  # published scores: Booster.predict's own
+        assert got.n_scored == len(g)
+        assert got.model_rows <= len(g)
+        if len(g) > 5000:
+            assert got.method == "pairwise" and got.model_rows < len(g) / 5
+    assert n_pairwise >= len(pools) // 2  # the rest are pools so pinned that rows < probes
+    assert "differ from Booster.predict" not in caplog.text
+
+
+def test_ties_break_by_enumeration_order(constrained_booster, pools, sp):
+    keyword, assets = max(pools, key=lambda p: len(p[1]))
+    heads = [a for a in assets if a["asset_type"] == "HEADLINE"]
+    # Every headline text twice: each combination has exact twins in brute force.
+    twins = [dict(a, asset_id=a["asset_id"] + "-twin") for a in heads[:6]]
+    g = build_ad_group_combinations(keyword, [dict(a, pinned_field="") for a in assets] + twins, sp)
+    want = _brute(constrained_booster, g)
+    top = top_k_indices(want, 60)
+    assert len(np.unique(want[top])) < len(top)  # there are ties among the best
+    got = PairwiseScorer(constrained_booster).score(g, 60)
+    assert got.method == "pairwise"
+    np.testing.assert_array_equal(got.top_rows, top)
+
+
+def test_non_decomposable_model_falls_back_to_exact_blocks(unconstrained_booster, pools, sp):
+    scorer = PairwiseScorer(unconstrained_booster)
+    assert not scorer.decomposable
+    keyword, assets = pools[0]
+    g = build_ad_group_combinations(keyword, assets, sp)
+    got = scorer.score(g, 5, keep_all=True)
+    want = _brute(unconstrained_booster, g)
+    assert got.method == "predict" and got.model_rows == len(g)
+    np.testing.assert_array_equal(got.all_raw, want)
+    np.testing.assert_array_equal(got.top_rows, top_k_indices(want, 5))
+
+
+def test_a_wrong_table_is_caught_and_the_group_rescored(constrained_booster, pools, sp, monkeypatch):
+    scorer = PairwiseScorer(constrained_booster)
+    keyword, assets = pools[1]
+    g = build_ad_group_combinations(keyword, assets, sp)
+    real = PairwiseScorer.assemble
+    monkeypatch.setattr(PairwiseScorer, "assemble", staticmethod(lambda *a: real(*a) + 1e-6))
+    got = scorer.score(g, 5)
+    want = _brute(constrained_booster, g)
+    assert got.method == "predict"
+    np.testing.assert_array_equal(got.top_rows, top_k_indices(want, 5))
+
+
+def test_empty_group_scores_nothing(constrained_booster, sp):
+    assets = [{"asset_id": f"h{i}", "asset_type": "HEADLINE", "text": "あ" * 16, "pinned_field": ""} for i in range(4)]
+    assets += [{"asset_id": f"d{i}", "asset_type": "DESCRIPTION", "text": "説明文です", "pinned_field": ""} for i in range(2)]
+    g = build_ad_group_combinations("k", assets, sp)
+    got = PairwiseScorer(constrained_booster).score(g, 5)
+    assert got.n_scored == 0 and len(got.top_rows) == 0
+
+
+def test_trees_grouped_by_positions_stay_exact(constrained_booster, pools, sp, monkeypatch):
+    """Every tree group (one per set of positions read, unmerged) probed on its own positions."""
+    import models.pairwise as pw
+
+    monkeypatch.setattr(pw, "merge_tree_groups", lambda by_set: by_set)
+    scorer = PairwiseScorer(constrained_booster)
+    assert len(scorer.tree_groups) > 3
+    assert sum(b.num_trees() for _, b in scorer.tree_groups) == constrained_booster.num_trees()
+    whole = PairwiseScorer(constrained_booster, split_trees=False)
+    assert len(whole.tree_groups) == 1
+    for keyword, assets in pools[:4]:
+        g = build_ad_group_combinations(keyword, assets, sp)
+        want = _brute(constrained_booster, g)
+        for s in (scorer, whole):
+            got = s.score(g, 5, keep_all=True)
+            np.testing.assert_allclose(got.all_raw, want, rtol=0, atol=1e-9)
+            np.testing.assert_array_equal(got.top_rows, top_k_indices(want, 5))
+
+
+def test_merge_keeps_every_tree_once():
+    from models.pairwise import merge_tree_groups
+
+    by_set = {frozenset({0, 1}): [0, 5], frozenset({0}): [1], frozenset({0, 1, 3}): [2], frozenset(): [3],
+              frozenset({3, 4}): list(range(6, 200))}
+    merged = merge_tree_groups(by_set)
+    assert sorted(t for ts in merged.values() for t in ts) == [0, 1, 2, 3] + list(range(5, 200))
+    assert all(set().union(*[k for k, v in by_set.items() if t in v]) <= key
+               for key, ts in merged.items() for t in ts)
