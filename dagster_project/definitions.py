@@ -19,6 +19,7 @@ from dagster_project import assets, checks
 from dagster_project.resources import (
     AdMediaApiResource,
     BeamRunnerResource,
+    DataflowResource,
     LocalPaths,
     WarehouseResource,
 )
@@ -36,7 +37,7 @@ def build_definitions(settings: Settings) -> Definitions:
         schedules=SCHEDULES,
         sensors=SENSORS,
         resources={
-            "paths": LocalPaths(home=settings.home),
+            "paths": LocalPaths(home=settings.home, remote_root=settings.gcs_root),
             "warehouse": WarehouseResource(
                 backend=settings.warehouse,
                 duckdb_path=os.path.join(settings.home, "warehouse.duckdb"),
@@ -48,6 +49,16 @@ def build_definitions(settings: Settings) -> Definitions:
                 creatives_path=os.path.join(settings.home, "simulator", "creatives.json"),
             ),
             "beam_runner": BeamRunnerResource(profile=settings.runner_profile, workers=settings.beam_workers),
+            "dataflow": DataflowResource(
+                project=settings.gcp_project,
+                region=settings.gcp_region,
+                template=settings.dataflow_template,
+                temp_location=os.environ.get("ADCOMBO_GCS_TEMP", ""),
+                sdk_container_image=os.environ.get("ADCOMBO_SDK_CONTAINER_IMAGE", ""),
+                machine_type=os.environ.get("ADCOMBO_DATAFLOW_MACHINE_TYPE", "n2-highcpu-8"),
+                max_workers=int(os.environ.get("ADCOMBO_DATAFLOW_MAX_WORKERS", "20")),
+                service_account=os.environ.get("ADCOMBO_DATAFLOW_SERVICE_ACCOUNT", ""),
+            ),
         },
         # One process at a time: the embedded DuckDB file takes a single writer, and Beam
         # already uses every core inside the steps that need them.

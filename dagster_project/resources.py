@@ -17,9 +17,17 @@ class LocalPaths(ConfigurableResource):
     """The data folder; every local artifact has one fixed place under it."""
 
     home: str
+    remote_root: str = ""  # gs:// folder that remote (Dataflow) stages read and write
 
     def path(self, *parts: str) -> str:
         return os.path.join(self.home, *parts)
+
+    def remote(self, *parts: str) -> str:
+        from pipelines.storage import join
+
+        if not self.remote_root:
+            raise ValueError("a remote runner needs ADCOMBO_GCS_ROOT (gs://bucket/folder) for stage files")
+        return join(self.remote_root, *parts)
 
     def snapshot(self, table: str) -> str:
         return self.path("snapshots", f"{table.replace('.', '__')}.parquet")
@@ -173,3 +181,32 @@ class BeamRunnerResource(ConfigurableResource):
                 return [f"--runner={self.runner}", *self.extra_flags]
             return local_runner_flags(workers or self.workers) + list(self.extra_flags)
         return profile_flags(profile, workers or self.workers) + list(self.extra_flags)
+
+
+class DataflowResource(ConfigurableResource):
+    """Where and how scoring jobs launch on Dataflow (Flex Template) and how they are followed."""
+
+    project: str = ""
+    region: str = "asia-northeast1"
+    template: str = ""  # gs:// Flex Template spec; empty: jobs are submitted from this process
+    temp_location: str = ""
+    sdk_container_image: str = ""
+    machine_type: str = "n2-highcpu-8"
+    max_workers: int = 20
+    service_account: str = ""
+    poll_seconds: float = 30.0
+
+    def jobs(self):
+        from pipelines.dataflow_jobs import DataflowJobs
+
+        return DataflowJobs(self.project, self.region)
+
+    def environment(self) -> dict:
+        env = {"max_workers": self.max_workers, "machine_type": self.machine_type}
+        if self.temp_location:
+            env["temp_location"] = self.temp_location
+        if self.sdk_container_image:
+            env["sdk_container_image"] = self.sdk_container_image
+        if self.service_account:
+            env["service_account_email"] = self.service_account
+        return env

@@ -6,10 +6,10 @@ import os
 import shutil
 import time
 
-from dagster import AssetExecutionContext, Config, MaterializeResult, MetadataValue, asset
+from dagster import AssetExecutionContext, Config, Failure, MaterializeResult, MetadataValue, asset
 from pydantic import Field
 
-from dagster_project.resources import BeamRunnerResource, LocalPaths, WarehouseResource
+from dagster_project.resources import BeamRunnerResource, DataflowResource, LocalPaths, WarehouseResource
 from warehouse.schemas import TOP_COMBINATIONS_TABLE
 
 GROUP = "scoring"
@@ -21,7 +21,7 @@ class ScoringConfig(Config):
 
 @asset(
     group_name=GROUP,
-    deps=["ctr_model", "warehouse_snapshot"],
+    deps=["production_model", "warehouse_snapshot"],
     compute_kind="beam",
     description="Best K combinations per ad group (Beam: enumerate, featurise, exact pair-table scoring, top-K) "
     "→ serving.top_combinations",
@@ -32,6 +32,7 @@ def top_combinations(
     paths: LocalPaths,
     beam_runner: BeamRunnerResource,
     warehouse: WarehouseResource,
+    dataflow: DataflowResource,
 ):
     import pandas as pd
 
@@ -42,20 +43,24 @@ def top_combinations(
     out_dir = paths.path("scores", "top_k")
     tmp_dir = out_dir + ".tmp"
     shutil.rmtree(tmp_dir, ignore_errors=True)
-    context.log.info(f"scoring with bundle {bundle} on {beam_runner.runner} ({beam_runner.workers} workers)")
+    context.log.info(f"scoring with bundle {bundle} on the {beam_runner.resolved_profile()} profile")
     started = time.perf_counter()
-    result = pipeline.run(
-        beam_runner.flags()
-        + [
-            f"--pools={paths.snapshot('raw.asset_pools')}",
-            f"--ads={paths.snapshot('raw.ads')}",
-            f"--bundle={bundle}",
-            f"--output={os.path.join(tmp_dir, 'part')}",
-            f"--top_k={config.top_k}",
-        ]
-    )
+    inputs = {
+        "pools": paths.snapshot("raw.asset_pools"),
+        "ads": paths.snapshot("raw.ads"),
+        "bundle": bundle,
+        "top_k": config.top_k,
+    }
+    if beam_runner.is_local:
+        result = pipeline.run(
+            beam_runner.flags()
+            + [f"--{k}={v}" for k, v in inputs.items()]
+            + [f"--output={os.path.join(tmp_dir, 'part')}"]
+        )
+        beam_metrics, job_metadata = metrics_summary(result), {}
+    else:
+        beam_metrics, job_metadata = _score_remotely(context, inputs, tmp_dir, paths, beam_runner, dataflow)
     elapsed = time.perf_counter() - started
-    beam_metrics = metrics_summary(result)
     shutil.rmtree(out_dir, ignore_errors=True)
     os.replace(tmp_dir, out_dir)
     files = sorted(glob.glob(os.path.join(out_dir, "*.parquet")))
@@ -65,6 +70,8 @@ def top_combinations(
     with warehouse.open() as wh:
         wh.replace_table(TOP_COMBINATIONS_TABLE, top)
     scored = int(beam_metrics.get("combinations_scored", 0))
+    if not scored and len(top):  # a template launch reports no Beam metrics here; the rows say it
+        scored = int(top.groupby("ad_group_id")["n_combinations"].first().sum())
     rate = scored / max(elapsed, 1e-9)
     cores = beam_runner.cores()
     rate_per_core = rate / cores if cores else None
@@ -101,5 +108,63 @@ def top_combinations(
             "table": TOP_COMBINATIONS_TABLE,
             "beam_metrics": MetadataValue.json(beam_metrics),
             "preview": MetadataValue.md(preview.to_markdown(index=False, floatfmt=".4f")),
+            **job_metadata,
         }
     )
+
+
+def _score_remotely(context, inputs: dict, local_out: str, paths: LocalPaths, beam_runner, dataflow):
+    """Run the scoring pipeline on Dataflow: stage inputs to gs://, launch (Flex Template, or a
+    direct submission without one), follow the job to a terminal state, fetch the top-K shards.
+
+    Returns (Beam metrics, job metadata). A failed or cancelled job fails the step with the job's
+    own error, and its id and console link in the failure's metadata.
+    """
+    from pipelines import score as pipeline
+    from pipelines.dataflow_jobs import DataflowJobError, JobStatus, console_url
+    from pipelines.options import metrics_summary
+    from pipelines.storage import delete_matching, download_matching, join, upload
+
+    stage = paths.remote("runs", context.run_id)
+    version = os.path.basename(inputs["bundle"].rstrip("/"))
+    params = {
+        "pools": upload(inputs["pools"], join(stage, "raw__asset_pools.parquet")),
+        "ads": upload(inputs["ads"], join(stage, "raw__ads.parquet")),
+        "bundle": upload(inputs["bundle"], paths.remote("models", "bundles", version)),
+        "output": join(stage, "top_k", "part"),
+        "top_k": inputs["top_k"],
+    }
+    delete_matching(params["output"] + "*")  # a retried step must not read an earlier attempt's shards
+    metrics = {}
+    if dataflow.template:
+        jobs = dataflow.jobs()
+        if dataflow.sdk_container_image:
+            params.update(sdk_container_image=dataflow.sdk_container_image, sdk_location="container")
+        job_id = jobs.launch(f"adcombo-score-{context.run_id[:8]}", dataflow.template, params, dataflow.environment())
+        context.log.info(f"Dataflow job {job_id}: {console_url(dataflow.project, dataflow.region, job_id)}")
+        try:
+            status = jobs.wait(job_id, poll_seconds=dataflow.poll_seconds,
+                               on_poll=lambda st: context.log.info(f"Dataflow job {st.job_id}: {st.state}"))
+        except DataflowJobError as exc:
+            raise Failure(description=str(exc), metadata={
+                "dataflow_job_id": exc.status.job_id, "final_state": exc.status.state,
+                "console_url": MetadataValue.url(exc.status.console_url)}) from None
+    else:
+        result = pipeline.run(beam_runner.flags() + [f"--{k}={v}" for k, v in params.items()], wait=False)
+        job_id = result.job_id()
+        url = console_url(dataflow.project, dataflow.region, job_id)
+        context.log.info(f"Dataflow job {job_id}: {url}")
+        state = str(result.wait_until_finish())
+        status = JobStatus(job_id, state if state.startswith("JOB_STATE") else f"JOB_STATE_{state}", url, polls=1)
+        if not status.succeeded:
+            raise Failure(description=f"Dataflow job {job_id} ended {status.state} ({url})",
+                          metadata={"dataflow_job_id": job_id, "final_state": status.state, "console_url": MetadataValue.url(url)})
+        metrics = metrics_summary(result)
+    shards = download_matching(params["output"] + "*", local_out)
+    context.log.info(f"Dataflow job {status.job_id} {status.state}: fetched {len(shards)} top-K shards")
+    return metrics, {
+        "dataflow_job_id": status.job_id,
+        "console_url": MetadataValue.url(status.console_url),
+        "final_state": status.state,
+        "polls": status.polls,
+    }

@@ -17,11 +17,11 @@ def test_definitions_load_with_every_asset_and_resource(tmp_path):
     defs = build_definitions(Settings.from_env({"ADCOMBO_HOME": str(tmp_path)}))
     keys = {k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()}
     assert keys == ASSETS
-    assert set(defs.resources) == {"paths", "warehouse", "admedia", "beam_runner"}
+    assert set(defs.resources) == {"paths", "warehouse", "admedia", "beam_runner", "dataflow"}
     job = defs.resolve_implicit_global_asset_job_def()
     assert job is not None
     graph = defs.resolve_asset_graph()
-    assert AssetKey("ctr_model") in graph.get(AssetKey("top_combinations")).parent_keys
+    assert AssetKey("production_model") in graph.get(AssetKey("top_combinations")).parent_keys
 
 
 def test_code_location_loads_without_heavy_imports():
