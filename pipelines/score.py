@@ -77,6 +77,9 @@ class ScoreOptions(PipelineOptions):
         parser.add_argument("--all_scores_output", default="",
                             help="also write every combination's raw score as Parquet shards under "
                                  "this prefix (off by default: hundreds of millions of rows)")
+        parser.add_argument("--output_table", default="",
+                            help="also (or instead of --output) load the top-K rows into this BigQuery "
+                                 "table, PROJECT:DATASET.TABLE, with file loads (WRITE_TRUNCATE)")
         parser.add_argument("--scoring_method", default="auto", choices=("auto", "predict"),
                             help="auto: exact pair tables when the model decomposes, Booster.predict "
                                  "blocks otherwise; predict: always Booster.predict blocks")
@@ -151,6 +154,28 @@ def _assemble(element):
     return ad_group_id, {"keyword": keyword, "industry": industry, "assets": assets}
 
 
+BIGQUERY_PREFIX = "bq://"
+
+
+def read_rows(source: str, validate: bool = True) -> beam.PTransform:
+    """Rows as dicts from Parquet files, or from a BigQuery table named `bq://PROJECT.DATASET.TABLE`.
+
+    BigQuery is read with the Storage Read API (DIRECT_READ): no export job and no temp files,
+    which pays off when the snapshot would otherwise be exported to Parquet first.
+    """
+    if source.startswith(BIGQUERY_PREFIX):
+        table = source[len(BIGQUERY_PREFIX):]
+        project, _, rest = table.partition(".")
+        # The table is checked when the read session opens (DIRECT_READ takes no `validate`).
+        return beam.io.ReadFromBigQuery(table=f"{project}:{rest}", method=beam.io.ReadFromBigQuery.Method.DIRECT_READ)
+    return beam.io.ReadFromParquet(source, validate=validate)
+
+
+def bigquery_schema(schema: pa.Schema) -> str:
+    kinds = {pa.string(): "STRING", pa.int64(): "INTEGER", pa.int32(): "INTEGER", pa.float64(): "FLOAT"}
+    return ",".join(f"{f.name}:{kinds[f.type]}" for f in schema)
+
+
 class ScoreOutputs(NamedTuple):
     rows: beam.PCollection  # TOP_K_SCHEMA dicts
     all_scores: beam.PCollection | None  # pa.Table per ad group, when asked for
@@ -173,12 +198,12 @@ def build_outputs(pipeline: beam.Pipeline, pools_path: str, ads_path: str, bundl
     tokenizer = f"{bundle_path.rstrip('/')}/{TOKENIZER_FILE}"
     assets = (
         pipeline
-        | "ReadPools" >> beam.io.ReadFromParquet(pools_path, validate=validate)
+        | "ReadPools" >> read_rows(pools_path, validate)
         | "KeyAssets" >> beam.Map(lambda a: (a["ad_group_id"], a))
     )
     meta = (
         pipeline
-        | "ReadAds" >> beam.io.ReadFromParquet(ads_path, validate=validate)
+        | "ReadAds" >> read_rows(ads_path, validate)
         | "AdGroupMeta" >> beam.Map(_ad_group_meta)
     )
     handler = LightGBMBundleHandler(
@@ -211,13 +236,23 @@ def build_pipeline(argv=None) -> tuple[beam.Pipeline, dict]:
     """The whole scoring job (reads, scoring, writes) from command-line flags, not yet run."""
     options = pipeline_options(argv)
     opts, io = options.view_as(ScoreOptions), options.view_as(SnapshotOptions)
-    require(io, ("pools", "ads", "output"))
+    require(io, ("pools", "ads"))
     require(opts, ("bundle",))
+    if not io.output and not opts.output_table:
+        raise SystemExit("missing required flags: --output or --output_table")
     pipeline = beam.Pipeline(options=options)
     out = build_outputs(pipeline, io.pools, io.ads, opts.bundle, opts.top_k,
                         all_scores=bool(opts.all_scores_output), scoring_method=opts.scoring_method,
                         validate=not options.view_as(TestOptions).dry_run)
-    out.rows | "Write" >> beam.io.WriteToParquet(io.output, TOP_K_SCHEMA, file_name_suffix=".parquet")
+    if io.output:
+        out.rows | "Write" >> beam.io.WriteToParquet(io.output, TOP_K_SCHEMA, file_name_suffix=".parquet")
+    if opts.output_table:
+        # File loads, not streaming inserts: one atomic load job per run, no per-row quota.
+        out.rows | "WriteBigQuery" >> beam.io.WriteToBigQuery(
+            opts.output_table, schema=bigquery_schema(TOP_K_SCHEMA),
+            method=beam.io.WriteToBigQuery.Method.FILE_LOADS,
+            write_disposition=beam.io.BigQueryDisposition.WRITE_TRUNCATE,
+            create_disposition=beam.io.BigQueryDisposition.CREATE_IF_NEEDED)
     if out.all_scores is not None:
         out.all_scores | "WriteAllScores" >> beam.io.WriteToParquetBatched(
             opts.all_scores_output, ALL_SCORES_SCHEMA, file_name_suffix=".parquet")

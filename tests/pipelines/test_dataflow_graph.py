@@ -97,3 +97,24 @@ def test_runner_profile_flag_expands_and_explicit_flags_win():
     opts = pipeline_options(["--runner_profile=dataflow", "--machine_type=n2-standard-4", "--project=x"])
     assert opts.view_as(StandardOptions).runner == "DataflowRunner"
     assert opts.view_as(WorkerOptions).machine_type == "n2-standard-4"
+
+
+def test_bigquery_read_and_write_options(tiny_bundle):
+    flags = profile_flags("dataflow", env=DATAFLOW_ENV) + [
+        "--dry_run=True", "--no_auth",
+        "--pools=bq://adcombo-test.raw.asset_pools", "--ads=bq://adcombo-test.raw.ads",
+        f"--bundle={tiny_bundle}", "--output_table=adcombo-test:serving.top_combinations",
+    ]
+    pipeline, _ = score.build_pipeline(flags)
+    job = pipeline.run().job
+    graph = _transform_graph(job.proto_pipeline)
+    assert "WriteBigQuery" in graph and "Write" not in graph
+    names = " ".join(t.unique_name for t in job.proto_pipeline.components.transforms.values())
+    assert "ReadPools" in names and "ReadAds" in names
+    assert "FileLoads" in names or "TriggerLoadJobs" in names  # file loads, not streaming inserts
+
+
+def test_bigquery_schema_covers_every_top_k_column():
+    schema = score.bigquery_schema(score.TOP_K_SCHEMA)
+    assert schema.startswith("ad_group_id:STRING,rank:INTEGER")
+    assert len(schema.split(",")) == len(score.TOP_K_SCHEMA)
