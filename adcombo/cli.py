@@ -134,7 +134,7 @@ def run(home: Optional[Path] = typer.Option(None, help="data folder (default: $A
 @app.command()
 def demo(
     home: Optional[Path] = typer.Option(None, help="data folder (default: $ADCOMBO_HOME)"),
-    world: str = typer.Option("demo", help="simulator world preset: tiny, demo, default"),
+    world: str = typer.Option("demo", help="simulator world preset: tiny, small, demo, shifted, default"),
     fresh: bool = typer.Option(True, help="start from an empty warehouse and no artifacts"),
 ):
     """The whole job on the local defaults: simulator → DuckDB → Beam → LightGBM → Beam scoring."""

@@ -479,7 +479,7 @@ def _wait_healthy(base_url: str, server: uvicorn.Server, thread: threading.Threa
 
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(prog="python -m admedia.server", description="Serve the ad-media API simulator.")
-    p.add_argument("--preset", default="demo", choices=["tiny", "demo", "default"])
+    p.add_argument("--preset", default="demo", choices=["tiny", "small", "demo", "shifted", "default"])
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8765)

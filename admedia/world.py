@@ -90,6 +90,8 @@ class WorldConfig:
             # For tests: generates and serves in a few tens of milliseconds.
             "tiny": dict(n_advertisers=3, n_ad_groups=12, served_ads_per_group=4, days=10,
                          mean_daily_impressions=300.0),
+            # For the experiment test: big enough for a model that beats random, small enough to run in CI.
+            "small": dict(n_advertisers=8, n_ad_groups=80, served_ads_per_group=8, days=21),
             "demo": dict(n_advertisers=24, n_ad_groups=240, served_ads_per_group=8, days=30),
             "default": dict(n_advertisers=80, n_ad_groups=1000, served_ads_per_group=8, days=60),
             # The demo world after most advertisers rewrote their pools for a new industry: the

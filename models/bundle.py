@@ -40,8 +40,9 @@ def sha256_file(path: str) -> str:
 
 
 def new_version(data_fingerprint: str, now: dt.datetime | None = None) -> str:
+    """Sortable by time; milliseconds keep two trainings on the same data in one second apart."""
     now = now or dt.datetime.now(dt.timezone.utc)
-    return f"{now:%Y%m%dT%H%M%S}-{data_fingerprint[:8]}"
+    return f"{now:%Y%m%dT%H%M%S}{now.microsecond // 1000:03d}-{data_fingerprint[:8]}"
 
 
 def save_bundle(
