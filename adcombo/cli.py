@@ -268,6 +268,18 @@ def ui(
 
 
 @app.command()
+def evaluate(
+    world: str = typer.Option("default", help="simulator world preset to evaluate on"),
+    out: Path = typer.Option(Path("evaluation.json"), help="JSON report"),
+    seed: int = typer.Option(7),
+):
+    """Model vs baselines on held-out ad groups, against the simulator's ground truth."""
+    from models.evaluate import main as evaluate_main
+
+    raise typer.Exit(evaluate_main(["--world", world, "--seed", str(seed), "--out", str(out)]))
+
+
+@app.command()
 def simulator(
     port: int = typer.Option(8765),
     world: str = typer.Option("demo"),
