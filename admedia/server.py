@@ -193,6 +193,18 @@ def _parse_date(name: str, raw: str | None) -> dt.date:
 # --------------------------------------------------------------------------------------------
 
 
+def _date_range(request: Request) -> tuple[dt.date, dt.date]:
+    """start_date..end_date of a report request, checked like a real reporting API would."""
+    q = request.query_params
+    start = _parse_date("start_date", q.get("start_date"))
+    end = _parse_date("end_date", q.get("end_date"))
+    if start > end:
+        raise ApiError(400, f"start_date {start} is after end_date {end}")
+    if (end - start).days > 366:
+        raise ApiError(400, "date range is limited to 366 days per request")
+    return start, end
+
+
 def create_app(world: World, token: str, faults: FaultConfig | None = None,
                creatives: CreativeStore | None = None) -> FastAPI:
     """The simulator app over one world. ``faults`` injects request faults and bad data;
@@ -255,13 +267,7 @@ def create_app(world: World, token: str, faults: FaultConfig | None = None,
     @app.get("/v1/reports/ad_daily_performance")
     def ad_daily_performance(request: Request) -> dict:
         """Synchronous report (final numbers); real platforms prefer the job flow below."""
-        q = request.query_params
-        start = _parse_date("start_date", q.get("start_date"))
-        end = _parse_date("end_date", q.get("end_date"))
-        if start > end:
-            raise ApiError(400, f"start_date {start} is after end_date {end}")
-        if (end - start).days > 366:
-            raise ApiError(400, "date range is limited to 366 days per request")
+        start, end = _date_range(request)
         rows = chaos.apply_malformed("ad_daily_performance", final_rows(start, end), fc.malformed_rate, fc.seed)
         return _page(rows, request, f"perf:{start}:{end}")
 
@@ -278,13 +284,7 @@ def create_app(world: World, token: str, faults: FaultConfig | None = None,
 
     @app.get("/v1/reports/creative_performance")
     def creative_performance(request: Request) -> dict:
-        q = request.query_params
-        start = _parse_date("start_date", q.get("start_date"))
-        end = _parse_date("end_date", q.get("end_date"))
-        if start > end:
-            raise ApiError(400, f"start_date {start} is after end_date {end}")
-        if (end - start).days > 366:
-            raise ApiError(400, "date range is limited to 366 days per request")
+        start, end = _date_range(request)
         return _page(creative_delivery(world, store.all(), start, end), request, f"creatives:{start}:{end}")
 
     # ---- asynchronous report jobs (create, poll, download pages), as Meta / Yahoo! JAPAN ----

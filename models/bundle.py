@@ -13,7 +13,6 @@ will use, a tokenizer other than the bundle's own.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import os
 import shutil
@@ -32,11 +31,10 @@ class BundleError(RuntimeError):
 
 
 def sha256_file(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+    """The checksum the tokenizer spec records too (imported late: sentencepiece is heavy)."""
+    from transforms.tokenizer import model_sha256
+
+    return model_sha256(path)
 
 
 def new_version(data_fingerprint: str, now: dt.datetime | None = None) -> str:
