@@ -22,6 +22,7 @@ from apache_beam.metrics import Metrics
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipelines.options import SnapshotOptions, pipeline_options, require
+from transforms.dofns import local_copy
 from transforms.features import featurize_served_ads
 from transforms.tokenizer import load_processor
 
@@ -66,8 +67,8 @@ class FeaturizeAdGroupAds(beam.DoFn):
         self.texts = Metrics.counter("adcombo", "distinct_texts_featurized")
 
     def setup(self):
-        # Once per DoFn instance (worker), never per element.
-        self._sp = load_processor(self._tokenizer_path)
+        # Once per DoFn instance (worker), never per element; a gs:// model is copied locally once.
+        self._sp = load_processor(local_copy(self._tokenizer_path))
 
     def process(self, element):
         _, ads = element

@@ -21,7 +21,7 @@ NAMESPACE = "adcombo.transforms"
 INVALID_TAG = "invalid"  # optional dead-letter output of EnumerateAndFeaturize
 
 
-def _local_copy(path: str) -> str:
+def local_copy(path: str) -> str:
     """A local file for `path`; remote ones (gs://) are copied once per worker process."""
     if "://" not in path or path.startswith("file://"):
         return path
@@ -50,7 +50,7 @@ class FeaturizeServedAd(beam.DoFn):
 
     def setup(self):
         # Once per DoFn instance (i.e. per worker thread), never per element.
-        self._sp = load_processor(self._tokenizer_path)
+        self._sp = load_processor(local_copy(self._tokenizer_path))
 
     def process(self, ad: dict):
         out = dict(ad)
@@ -81,7 +81,7 @@ class EnumerateAndFeaturize(beam.DoFn):
         self._featurize_ms = Metrics.distribution(NAMESPACE, "featurize_ms")
 
     def setup(self):
-        self._sp = load_processor(_local_copy(self._tokenizer_path))
+        self._sp = load_processor(local_copy(self._tokenizer_path))
 
     def process(self, element):
         ad_group_id, group = element

@@ -91,17 +91,26 @@ def training_set(
     out_dir, tmp_dir = paths.training_set_dir, paths.training_set_dir + ".tmp"
     shutil.rmtree(tmp_dir, ignore_errors=True)
     started = time.perf_counter()
+    inputs = {"ads": paths.snapshot("raw.ads"), "performance": perf_path, "tokenizer": paths.tokenizer}
+    output = os.path.join(tmp_dir, "part")
+    if not beam_runner.is_local:
+        # Dataflow workers cannot see this disk: stage the inputs to gs:// and fetch the shards back.
+        from pipelines.storage import delete_matching, join, upload
+
+        stage = paths.remote("runs", context.run_id)
+        inputs = {k: upload(v, join(stage, os.path.basename(v))) for k, v in inputs.items()}
+        output = join(stage, "training_set", "part")
+        delete_matching(output + "*")
     result = pipeline.run(
         beam_runner.flags(workers=1)
-        + [
-            f"--ads={paths.snapshot('raw.ads')}",
-            f"--performance={perf_path}",
-            f"--tokenizer={paths.tokenizer}",
-            f"--valid_from={valid_from.isoformat()}",
-            f"--output={os.path.join(tmp_dir, 'part')}",
-        ]
+        + [f"--{k}={v}" for k, v in inputs.items()]
+        + [f"--valid_from={valid_from.isoformat()}", f"--output={output}"]
     )
     beam_metrics = metrics_summary(result)
+    if not beam_runner.is_local:
+        from pipelines.storage import download_matching
+
+        download_matching(output + "*", tmp_dir)
     # Swap the finished folder in: the model never reads a half-written training set.
     shutil.rmtree(out_dir, ignore_errors=True)
     os.replace(tmp_dir, out_dir)
