@@ -68,9 +68,9 @@ def _materialize_all(ingest_only: bool = False) -> bool:
         typer.echo(f"importing files from {ingestion.SETTINGS.import_path}")
     with DagsterInstance.get() as instance:
         first = job.execute_in_process(instance=instance, asset_selection=raw, tags=tags, raise_on_error=False)
+        _warn_failed_checks(first)
         if not first.success or ingest_only:
             return first.success
-        _warn_failed_checks(first)
         result = job.execute_in_process(instance=instance, asset_selection=rest, raise_on_error=False)
         _warn_failed_checks(result)
     return result.success
@@ -97,9 +97,13 @@ def _latest_metadata(asset: str) -> dict:
 
 def _top_frame(home: str, ad_group: Optional[str], k: int):
     from dagster_project.resources import WarehouseResource
+    from dagster_project.settings import Settings
     from warehouse.schemas import TOP_COMBINATIONS_TABLE
 
-    wh_res = WarehouseResource(duckdb_path=os.path.join(home, "warehouse.duckdb"))
+    settings = Settings.from_env()  # the same warehouse the definitions use (DuckDB or BigQuery)
+    wh_res = WarehouseResource(backend=settings.warehouse, duckdb_path=os.path.join(home, "warehouse.duckdb"),
+                               bigquery_project=settings.bigquery_project,
+                               bigquery_location=settings.bigquery_location)
     with wh_res.open() as wh:
         if not wh.table_exists(TOP_COMBINATIONS_TABLE):
             raise typer.BadParameter(f"no results in {home}: run `adcombo run` (or `adcombo demo`) first")
@@ -138,6 +142,12 @@ def demo(
     fresh: bool = typer.Option(True, help="start from an empty warehouse and no artifacts"),
 ):
     """The whole job on the local defaults: simulator → DuckDB → Beam → LightGBM → Beam scoring."""
+    from admedia.world import WorldConfig
+
+    try:
+        WorldConfig.preset(world)  # before anything is deleted
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--world") from None
     data = _configure(home, world)
     if fresh:
         for name in MANAGED:
@@ -207,6 +217,7 @@ def import_(
     # Recorded in the data folder so `run`, `top` and the UI keep using these files.
     write_source_file(data, "files", folder)
     os.environ.pop("ADCOMBO_SOURCE", None)
+    os.environ.pop("ADCOMBO_IMPORT_PATH", None)  # the folder just recorded is the one to load
     if not _materialize_all(ingest_only=True):
         typer.echo("import failed: see the errors above", err=True)
         raise typer.Exit(1)

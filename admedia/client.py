@@ -226,9 +226,6 @@ class AdMediaClient:
         cap = min(self.backoff_max, self.backoff_initial * 2 ** (state.attempt_number - 1))
         return random.uniform(0, cap)
 
-    def _get_with_retries(self, path: str, params: dict[str, Any]) -> dict:
-        return self._request("GET", path, params=params)
-
     def _request(self, method: str, path: str, params: dict | None = None, json: dict | None = None) -> dict:
         retrying = Retrying(
             stop=stop_after_attempt(self.max_attempts),

@@ -24,7 +24,7 @@ import threading
 import time
 import zlib
 from dataclasses import dataclass
-from typing import Callable, Iterator
+from typing import Iterator
 
 import numpy as np
 import uvicorn

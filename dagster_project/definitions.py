@@ -56,6 +56,7 @@ def build_definitions(settings: Settings) -> Definitions:
                 temp_location=os.environ.get("ADCOMBO_GCS_TEMP", ""),
                 sdk_container_image=os.environ.get("ADCOMBO_SDK_CONTAINER_IMAGE", ""),
                 machine_type=os.environ.get("ADCOMBO_DATAFLOW_MACHINE_TYPE", "n2-highcpu-8"),
+                num_workers=int(os.environ.get("ADCOMBO_DATAFLOW_NUM_WORKERS", "2")),
                 max_workers=int(os.environ.get("ADCOMBO_DATAFLOW_MAX_WORKERS", "20")),
                 service_account=os.environ.get("ADCOMBO_DATAFLOW_SERVICE_ACCOUNT", ""),
             ),

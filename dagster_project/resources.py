@@ -192,6 +192,7 @@ class DataflowResource(ConfigurableResource):
     temp_location: str = ""
     sdk_container_image: str = ""
     machine_type: str = "n2-highcpu-8"
+    num_workers: int = 2
     max_workers: int = 20
     service_account: str = ""
     poll_seconds: float = 30.0
@@ -202,7 +203,7 @@ class DataflowResource(ConfigurableResource):
         return DataflowJobs(self.project, self.region)
 
     def environment(self) -> dict:
-        env = {"max_workers": self.max_workers, "machine_type": self.machine_type}
+        env = {"num_workers": self.num_workers, "max_workers": self.max_workers, "machine_type": self.machine_type}
         if self.temp_location:
             env["temp_location"] = self.temp_location
         if self.sdk_container_image:

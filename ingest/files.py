@@ -62,6 +62,3 @@ def read_rows(table: str, path: str) -> list[dict]:
     frame = frame.astype(object).where(frame.notna(), None)
     return frame.to_dict("records")
 
-
-def read_folder(folder: str) -> dict[str, list[dict]]:
-    return {table: read_rows(table, path) for table, path in find_files(folder).items()}

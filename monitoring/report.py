@@ -47,7 +47,11 @@ class DriftReport:
         if oov != "ok":
             self.reasons.append(f"tokenizer <unk> rate {self.oov_score:.1%} vs {self.oov_train:.1%} in training")
         score = severity(self.score_psi, PSI_WARN, PSI_ERROR)
-        if score != "ok":
+        if not np.isfinite(self.score_psi):
+            # No scores on one side (no training set, or no valid combination sampled): say so.
+            score = "warn"
+            self.reasons.append("score drift could not be measured (no scores on one side)")
+        elif score != "ok":
             self.reasons.append(f"score PSI {self.score_psi:.3f}")
         warn_features = [f.feature for f in self.features if f.severity != "ok"]
         if "error" in (oov, score) or self.error_share >= FEATURE_ERROR_SHARE:

@@ -11,7 +11,7 @@ import os
 import sys
 from typing import Mapping, Sequence
 
-from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions, StandardOptions
+from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
 LOCAL_RUNNER = "FnApiRunner"
 PROFILE_ENV = "ADCOMBO_RUNNER_PROFILE"
@@ -147,4 +147,4 @@ def metrics_summary(result) -> dict:
     return out
 
 
-__all__ = ["pipeline_options", "local_runner_flags", "profile_flags", "metrics_summary", "DirectOptions", "LOCAL_RUNNER"]
+__all__ = ["pipeline_options", "local_runner_flags", "profile_flags", "metrics_summary", "LOCAL_RUNNER"]

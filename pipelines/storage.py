@@ -13,11 +13,9 @@ import shutil
 
 from apache_beam.io.filesystems import FileSystems
 
+from models.staging import is_remote
+
 CHUNK = 1 << 20
-
-
-def is_remote(path: str) -> bool:
-    return "://" in path and not path.startswith("file://")
 
 
 def join(root: str, *parts: str) -> str:

@@ -84,13 +84,6 @@ def _atomic_write(path: str, data: bytes) -> None:
         raise
 
 
-def tokenizer_spec(model_path: str) -> dict:
-    """What identifies a tokenizer: the code version that trained it, its checksum and size."""
-    sp = load_processor(model_path)
-    return {"version": TOKENIZER_VERSION, "sha256": model_sha256(model_path),
-            "vocab_size": int(sp.get_piece_size())}
-
-
 def load_processor(model_path: str) -> spm.SentencePieceProcessor:
     return spm.SentencePieceProcessor(model_file=str(model_path))
 

@@ -148,7 +148,7 @@ def ab_assignments(context: AssetExecutionContext, config: ExperimentConfig, pat
     )
 
 
-def _latest_experiment(wh) -> "pd.DataFrame":  # noqa: F821
+def _latest_experiment(wh):
     if not wh.table_exists(ASSIGNMENTS_TABLE):
         raise FileNotFoundError("no assignments yet: materialise ab_assignments first")
     return wh.query(

@@ -19,7 +19,6 @@ from dagster import BetaWarning
 
 from dagster_project.resources import AdMediaApiResource, WarehouseResource
 from dagster_project.settings import Settings
-from warehouse.schemas import RAW_SCHEMAS
 
 warnings.filterwarnings("ignore", category=BetaWarning, message=".*backfill_policy.*")
 

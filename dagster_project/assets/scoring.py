@@ -91,6 +91,7 @@ def top_combinations(
             "ad_groups": n_groups,
             "ad_groups_read": int(beam_metrics.get("ad_groups", 0)),
             "ad_groups_without_valid_combination": int(beam_metrics.get("ad_groups_without_valid_combination", 0)),
+            "ad_groups_invalid_pin": int(beam_metrics.get("ad_groups_invalid_pin", 0)),
             "combinations_scored": scored,
             "combinations_rejected": int(beam_metrics.get("combinations_rejected", 0)),
             # per ad group: enumerate + featurise, then score (pair tables or Booster.predict blocks)
@@ -154,7 +155,12 @@ def _score_remotely(context, inputs: dict, local_out: str, paths: LocalPaths, be
         job_id = result.job_id()
         url = console_url(dataflow.project, dataflow.region, job_id)
         context.log.info(f"Dataflow job {job_id}: {url}")
-        state = str(result.wait_until_finish())
+        try:
+            state = str(result.wait_until_finish())
+        except Exception as exc:  # Beam raises DataflowRuntimeException on FAILED / CANCELLED
+            raise Failure(description=f"Dataflow job {job_id} failed: {exc} ({url})",
+                          metadata={"dataflow_job_id": job_id, "final_state": str(result.state),
+                                    "console_url": MetadataValue.url(url)}) from None
         status = JobStatus(job_id, state if state.startswith("JOB_STATE") else f"JOB_STATE_{state}", url, polls=1)
         if not status.succeeded:
             raise Failure(description=f"Dataflow job {job_id} ended {status.state} ({url})",

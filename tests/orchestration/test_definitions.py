@@ -39,3 +39,15 @@ def test_settings_reject_bad_numbers():
 
     with pytest.raises(ValueError, match="ADCOMBO_BEAM_WORKERS"):
         Settings.from_env({"ADCOMBO_BEAM_WORKERS": "two"})
+
+
+def test_demo_refuses_an_unknown_world_before_deleting_anything(tmp_path):
+    from pathlib import Path
+
+    marker = tmp_path / "warehouse.duckdb"
+    marker.write_text("keep me")
+    adcombo = str(Path(sys.executable).with_name("adcombo"))
+    out = subprocess.run([adcombo, "demo", "--world", "bogus", "--home", str(tmp_path)],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode != 0 and "unknown preset 'bogus'" in out.stdout + out.stderr
+    assert marker.read_text() == "keep me"

@@ -63,3 +63,9 @@ def test_timeout_reports_the_running_state():
 def test_needs_project_and_region():
     with pytest.raises(ValueError, match="project and a region"):
         DataflowJobs("", "r")
+
+
+def test_stopped_means_not_started_yet_and_polling_goes_on():
+    fake = FakeDataflow(["JOB_STATE_STOPPED", "JOB_STATE_PENDING", "JOB_STATE_RUNNING", "JOB_STATE_DONE"])
+    status = jobs_for(fake).wait("j1", sleep=lambda s: None)
+    assert status.succeeded and status.polls == 4

@@ -16,6 +16,7 @@ PLACEHOLDERS = {
     "ADCOMBO_GCP_PROJECT": "example-project",
     "ADCOMBO_GCS_ROOT": "gs://example-bucket/adcombo",
     "ADCOMBO_GCS_TEMP": "gs://example-bucket/tmp",
+    "ADCOMBO_PARTITION_START": "2026-01-01",
     "ADCOMBO_SDK_CONTAINER_IMAGE": "asia-northeast1-docker.pkg.dev/example-project/adcombo/adcombo:1",
 }
 
@@ -40,6 +41,7 @@ def test_every_resource_switches(production_env):
     assert "--project=example-project" in flags
     assert any(f.startswith("--sdk_container_image=") for f in flags)
     assert any(f.startswith("--temp_location=gs://example-bucket/tmp") for f in flags)
+    assert resources["dataflow"].environment()["num_workers"] == 2
 
 
 def test_missing_production_settings_fail_fast_with_names():
