@@ -146,6 +146,16 @@ def _ad_group_meta(ad: dict):
     return ad["ad_group_id"], (ad.get("keyword") or "", ad.get("industry") or "")
 
 
+def ad_group_keywords(ads: Iterable[dict]) -> dict[str, str]:
+    """The keyword each ad group is scored with: the smallest (keyword, industry) of its ads, so
+    every consumer (scoring, drift, challenger) picks the same one when ads disagree."""
+    best: dict[str, tuple[str, str]] = {}
+    for ad in ads:
+        ag, meta = _ad_group_meta(ad)
+        best[ag] = min(best.get(ag, meta), meta)
+    return {ag: kw for ag, (kw, _) in best.items()}
+
+
 def _assemble(element):
     ad_group_id, grouped = element
     assets = sorted(grouped["assets"], key=lambda a: (a["asset_type"], a["asset_id"]))

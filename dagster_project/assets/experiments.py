@@ -90,7 +90,9 @@ def ab_assignments(context: AssetExecutionContext, config: ExperimentConfig, pat
         with_challenger=bool(config.challenger_bundle)
     )
     ads = pq.read_table(paths.snapshot("raw.ads")).to_pandas()
-    keywords = ads.groupby("ad_group_id")["keyword"].first().fillna("").to_dict()
+    from pipelines.score import ad_group_keywords
+
+    keywords = ad_group_keywords(ads.astype(object).where(ads.notna(), None).to_dict("records"))
     campaigns = ads.groupby("ad_group_id")["campaign_id"].first().fillna("").to_dict()
     pools = _pools_by_group(paths)
     with warehouse.open() as wh:

@@ -96,7 +96,9 @@ def drift_report(context: AssetExecutionContext, paths: LocalPaths, warehouse: W
     sp = load_processor(bundle.tokenizer_path)
     ads = pq.read_table(paths.snapshot("raw.ads")).to_pandas()
     pools = pq.read_table(paths.snapshot("raw.asset_pools")).to_pandas()
-    keywords = ads.groupby("ad_group_id")["keyword"].first().fillna("").to_dict()
+    from pipelines.score import ad_group_keywords
+
+    keywords = ad_group_keywords(ads.astype(object).where(ads.notna(), None).to_dict("records"))
     text_cols = ["headline_1", "headline_2", "headline_3", "description_1", "description_2"]
     train_pairs = [(t, kw) for col in text_cols for t, kw in zip(ads[col].fillna(""), ads["keyword"].fillna(""))]
     score_pairs = [(t, keywords.get(ag, "")) for t, ag in zip(pools["text"].fillna(""), pools["ad_group_id"])]

@@ -120,3 +120,10 @@ def test_all_scores_output_and_metrics(tiny_world, tiny_snapshot, tiny_bundle):
     assert m["ad_groups_scored"] == len(want)
     assert m["ad_groups_pairwise"] + m.get("ad_groups_predict", 0) == len(want)
     assert m["score_block_ms_max"] >= 0
+
+
+def test_ad_group_keyword_is_chosen_the_same_way_everywhere():
+    ads = [{"ad_group_id": "ag1", "keyword": "保険", "industry": "金融"},
+           {"ad_group_id": "ag1", "keyword": "カード", "industry": "金融"},
+           {"ad_group_id": "ag2", "keyword": None, "industry": None}]
+    assert score.ad_group_keywords(ads) == {"ag1": min("保険", "カード"), "ag2": ""}
