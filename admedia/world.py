@@ -480,8 +480,8 @@ class World:
 
     @staticmethod
     def _make_pool(config: WorldConfig, rng: np.random.Generator, ag_id: str, ind: textgen.Industry,
-                   brand: str, keyword: str, style: textgen.TextStyle) -> tuple[list[Asset], list[Asset]]:
-        """A pool in ``style`` under the same rules as the original ones (sizes, widths, pins)."""
+                   brand: str, keyword: str, style: textgen.TextStyle | None = None) -> tuple[list[Asset], list[Asset]]:
+        """A pool of the ad group's texts (in ``style``, default the original one): sizes, widths, pins."""
         n_h = int(rng.integers(config.min_headlines, config.max_headlines + 1))
         n_d = int(rng.integers(config.min_descriptions, config.max_descriptions + 1))
         h_texts = textgen.asset_texts(rng, ind, brand, keyword, n_h, "HEADLINE", style=style)
@@ -490,6 +490,7 @@ class World:
         descriptions = [Asset(f"{ag_id}-d{i + 1:02d}", "DESCRIPTION", t) for i, t in enumerate(d_texts)]
         makers = ((headlines, 3, functools.partial(textgen.headline, style=style)),
                   (descriptions, 2, functools.partial(textgen.description, style=style)))
+        # A pool must be servable without pins: replace over-long assets if too few remain.
         for assets, need, make in makers:
             texts = {a.text for a in assets}
             for a in assets:
@@ -512,27 +513,7 @@ class World:
         keyword = ind.keywords[int(rng.integers(len(ind.keywords)))]
         brand = adv["brand"]
         ag_id = f"ag{g + 1:05d}"
-        n_h = int(rng.integers(config.min_headlines, config.max_headlines + 1))
-        n_d = int(rng.integers(config.min_descriptions, config.max_descriptions + 1))
-        h_texts = textgen.asset_texts(rng, ind, brand, keyword, n_h, "HEADLINE")
-        d_texts = textgen.asset_texts(rng, ind, brand, keyword, n_d, "DESCRIPTION")
-        headlines = [Asset(f"{ag_id}-h{i + 1:02d}", "HEADLINE", t) for i, t in enumerate(h_texts)]
-        descriptions = [Asset(f"{ag_id}-d{i + 1:02d}", "DESCRIPTION", t) for i, t in enumerate(d_texts)]
-        # A pool must be servable without pins: replace over-long assets if too few remain.
-        for assets, need, make in ((headlines, 3, textgen.headline), (descriptions, 2, textgen.description)):
-            texts = {a.text for a in assets}
-            for a in assets:
-                if sum(x.within_limit for x in assets) >= need:
-                    break
-                if not a.within_limit:
-                    t = make(rng, ind, brand, keyword)
-                    while t in texts:
-                        t = make(rng, ind, brand, keyword)
-                    texts.add(t)
-                    a.text = t
-
-        if rng.random() < config.pin_rate:
-            World._pin(rng, headlines, descriptions)
+        headlines, descriptions = World._make_pool(config, rng, ag_id, ind, brand, keyword)
 
         volume = float(rng.lognormal(math.log(config.mean_daily_impressions) - 0.32, 0.8))
         base_ctr = _INDUSTRY_BASE_CTR[ind.name]
