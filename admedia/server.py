@@ -193,15 +193,15 @@ def _parse_date(name: str, raw: str | None) -> dt.date:
 # --------------------------------------------------------------------------------------------
 
 
-def _date_range(request: Request) -> tuple[dt.date, dt.date]:
-    """start_date..end_date of a report request, checked like a real reporting API would."""
-    q = request.query_params
-    start = _parse_date("start_date", q.get("start_date"))
-    end = _parse_date("end_date", q.get("end_date"))
+def _date_range(params, per: str = "request") -> tuple[dt.date, dt.date]:
+    """start_date..end_date of a report (query parameters or a job body), checked like a real
+    reporting API would."""
+    start = _parse_date("start_date", params.get("start_date"))
+    end = _parse_date("end_date", params.get("end_date"))
     if start > end:
         raise ApiError(400, f"start_date {start} is after end_date {end}")
     if (end - start).days > 366:
-        raise ApiError(400, "date range is limited to 366 days per request")
+        raise ApiError(400, f"date range is limited to 366 days per {per}")
     return start, end
 
 
@@ -267,7 +267,7 @@ def create_app(world: World, token: str, faults: FaultConfig | None = None,
     @app.get("/v1/reports/ad_daily_performance")
     def ad_daily_performance(request: Request) -> dict:
         """Synchronous report (final numbers); real platforms prefer the job flow below."""
-        start, end = _date_range(request)
+        start, end = _date_range(request.query_params)
         rows = chaos.apply_malformed("ad_daily_performance", final_rows(start, end), fc.malformed_rate, fc.seed)
         return _page(rows, request, f"perf:{start}:{end}")
 
@@ -284,7 +284,7 @@ def create_app(world: World, token: str, faults: FaultConfig | None = None,
 
     @app.get("/v1/reports/creative_performance")
     def creative_performance(request: Request) -> dict:
-        start, end = _date_range(request)
+        start, end = _date_range(request.query_params)
         return _page(creative_delivery(world, store.all(), start, end), request, f"creatives:{start}:{end}")
 
     # ---- asynchronous report jobs (create, poll, download pages), as Meta / Yahoo! JAPAN ----
@@ -294,12 +294,7 @@ def create_app(world: World, token: str, faults: FaultConfig | None = None,
         body = await _json_body(request)
         if body.get("report") != "ad_daily_performance":
             raise ApiError(400, "report must be 'ad_daily_performance'")
-        start = _parse_date("start_date", body.get("start_date"))
-        end = _parse_date("end_date", body.get("end_date"))
-        if start > end:
-            raise ApiError(400, f"start_date {start} is after end_date {end}")
-        if (end - start).days > 366:
-            raise ApiError(400, "date range is limited to 366 days per job")
+        start, end = _date_range(body, per="job")
         job_id = f"job-{next(ids)}"
         keep(jobs, job_id, {"rows": perf_report(start, end), "polls": 0})
         return {"job_id": job_id, "status": "PENDING"}

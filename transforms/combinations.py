@@ -4,6 +4,7 @@ Validity (pins, widths, distinctness) is decided here, never by features.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
@@ -196,6 +197,41 @@ def _sorted_assets(assets: Sequence[dict], asset_type: str) -> list[dict]:
     return sorted(chosen, key=lambda a: str(a.get("asset_id")))
 
 
+@dataclass(frozen=True)
+class Pool:
+    """One ad group's assets split by type in asset_id order: what enumeration needs.
+
+    Every consumer (scoring, drift sampling, experiment control arms) reads a pool this way, so
+    combination row i means the same creative everywhere.
+    """
+
+    headline_ids: list[str]
+    headline_texts: list[str]
+    headline_pins: list[str]
+    description_ids: list[str]
+    description_texts: list[str]
+    description_pins: list[str]
+
+    @classmethod
+    def from_assets(cls, assets: Sequence[dict]) -> "Pool":
+        """Assets as dicts (asset_id, asset_type, text, pinned_field), in any order."""
+        heads, descs = _sorted_assets(assets, "HEADLINE"), _sorted_assets(assets, "DESCRIPTION")
+        return cls(
+            headline_ids=[str(a.get("asset_id")) for a in heads],
+            headline_texts=[a.get("text") or "" for a in heads],
+            headline_pins=[(a.get("pinned_field") or "").strip() for a in heads],
+            description_ids=[str(a.get("asset_id")) for a in descs],
+            description_texts=[a.get("text") or "" for a in descs],
+            description_pins=[(a.get("pinned_field") or "").strip() for a in descs],
+        )
+
+    def enumerate_factored(self) -> tuple[np.ndarray, np.ndarray]:
+        """Valid headline triples and description pairs (pins, width limits, distinct assets)."""
+        return enumerate_factored(self.headline_pins, self.description_pins,
+                                  valid_assets(self.headline_texts, HEADLINE_MAX_WIDTH),
+                                  valid_assets(self.description_texts, DESCRIPTION_MAX_WIDTH))
+
+
 def build_ad_group_combinations(keyword: str, assets: Sequence[dict], sp,
                                 industry: str = "") -> AdGroupCombinations:
     """Enumerate and featurise one ad group's pool (len 0 when no valid combination exists).
@@ -204,25 +240,18 @@ def build_ad_group_combinations(keyword: str, assets: Sequence[dict], sp,
     output does not depend on input order. Each asset is featurised once; combination rows are
     gathered only on demand (`X`, `features`). Invalid pins raise ValueError.
     """
-    heads = _sorted_assets(assets, "HEADLINE")
-    descs = _sorted_assets(assets, "DESCRIPTION")
-    h_texts = [a.get("text") or "" for a in heads]
-    d_texts = [a.get("text") or "" for a in descs]
-    h_pins = [(a.get("pinned_field") or "").strip() for a in heads]
-    d_pins = [(a.get("pinned_field") or "").strip() for a in descs]
-    triples, pairs = enumerate_factored(h_pins, d_pins,
-                                        valid_assets(h_texts, HEADLINE_MAX_WIDTH),
-                                        valid_assets(d_texts, DESCRIPTION_MAX_WIDTH))
+    pool = Pool.from_assets(assets)
+    triples, pairs = pool.enumerate_factored()
     n = len(triples) * len(pairs)
     h_block = d_block = None
     if n:  # nothing to score: skip tokenising the pool
-        h_block = featurize_assets(h_texts, keyword, sp)
-        d_block = featurize_assets(d_texts, keyword, sp)
+        h_block = featurize_assets(pool.headline_texts, keyword, sp)
+        d_block = featurize_assets(pool.description_texts, keyword, sp)
     return AdGroupCombinations(
         triples=triples, pairs=pairs, headlines=h_block, descriptions=d_block,
-        headline_ids=[str(a.get("asset_id")) for a in heads], headline_texts=h_texts,
-        description_ids=[str(a.get("asset_id")) for a in descs], description_texts=d_texts,
-        n_rejected=unconstrained_count(len(heads), len(descs)) - n,
+        headline_ids=pool.headline_ids, headline_texts=pool.headline_texts,
+        description_ids=pool.description_ids, description_texts=pool.description_texts,
+        n_rejected=unconstrained_count(len(pool.headline_ids), len(pool.description_ids)) - n,
         keyword=keyword or "", industry=industry or "",
-        headline_pins=h_pins, description_pins=d_pins,
+        headline_pins=pool.headline_pins, description_pins=pool.description_pins,
     )

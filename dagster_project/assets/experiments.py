@@ -45,8 +45,10 @@ def _experiment_start(wh) -> dt.date:
 def _pools_by_group(paths: LocalPaths):
     import pyarrow.parquet as pq
 
-    pools = pq.read_table(paths.snapshot("raw.asset_pools")).to_pandas()
-    return {ag: g.to_dict("records") for ag, g in pools.groupby("ad_group_id")}
+    by_group: dict[str, list[dict]] = {}
+    for row in pq.read_table(paths.snapshot("raw.asset_pools")).to_pylist():  # nulls as None
+        by_group.setdefault(row["ad_group_id"], []).append(row)
+    return by_group
 
 
 def _challenger_top1(bundle_path: str, keywords: dict, pools: dict) -> dict:
@@ -81,8 +83,8 @@ def ab_assignments(context: AssetExecutionContext, config: ExperimentConfig, pat
 
     from experiments.assign import CHALLENGER, CONTROL, PRODUCTION, ArmShares, Creative, assign_ad_group, control_index, pick
     from experiments.export import GOOGLE_ADS_EDITOR_COLUMNS, google_ads_editor_rows, to_csv
-    from transforms.combinations import enumerate_combinations, valid_assets
-    from transforms.text import DESCRIPTION_MAX_WIDTH, HEADLINE_MAX_WIDTH
+    from pipelines.score import ad_group_keywords
+    from transforms.combinations import Pool, product_rows
 
     model_version = os.path.basename(paths.current_bundle())
     experiment = config.experiment_id or f"exp-{model_version}"
@@ -90,8 +92,6 @@ def ab_assignments(context: AssetExecutionContext, config: ExperimentConfig, pat
         with_challenger=bool(config.challenger_bundle)
     )
     ads = pq.read_table(paths.snapshot("raw.ads")).to_pandas()
-    from pipelines.score import ad_group_keywords
-
     keywords = ad_group_keywords(ads.astype(object).where(ads.notna(), None).to_dict("records"))
     campaigns = ads.groupby("ad_group_id")["campaign_id"].first().fillna("").to_dict()
     pools = _pools_by_group(paths)
@@ -102,16 +102,12 @@ def ab_assignments(context: AssetExecutionContext, config: ExperimentConfig, pat
 
     rows = []
     for r in top1.itertuples():
-        assets = pools.get(r.ad_group_id, [])
-        heads = sorted((a for a in assets if a["asset_type"] == "HEADLINE"), key=lambda a: a["asset_id"])
-        descs = sorted((a for a in assets if a["asset_type"] == "DESCRIPTION"), key=lambda a: a["asset_id"])
-        h_texts, d_texts = [a["text"] or "" for a in heads], [a["text"] or "" for a in descs]
-        combos = enumerate_combinations(
-            [a["pinned_field"] or "" for a in heads], [a["pinned_field"] or "" for a in descs],
-            valid_assets(h_texts, HEADLINE_MAX_WIDTH), valid_assets(d_texts, DESCRIPTION_MAX_WIDTH),
-        )
-        ids = ([a["asset_id"] for a in heads], [a["asset_id"] for a in descs])
-        c_ids, c_texts = pick(combos, ids, (h_texts, d_texts), control_index(experiment, config.salt, r.ad_group_id, len(combos)))
+        pool = Pool.from_assets(pools.get(r.ad_group_id, []))
+        triples, pairs = pool.enumerate_factored()
+        # Only the control's row is built: the pick is an index into the enumeration order.
+        control = control_index(experiment, config.salt, r.ad_group_id, len(triples) * len(pairs))
+        c_ids, c_texts = pick(product_rows(triples, pairs, [control]), (pool.headline_ids, pool.description_ids),
+                              (pool.headline_texts, pool.description_texts), 0)
         arms = {
             PRODUCTION: Creative(
                 (r.h1_asset_id, r.h2_asset_id, r.h3_asset_id, r.d1_asset_id, r.d2_asset_id),

@@ -45,24 +45,25 @@ def _sample_scores(pools, keywords: dict, sp, booster, seed: int = 7):
     import numpy as np
 
     from monitoring.report import sample_valid_combinations
-    from transforms.combinations import valid_assets
+    from transforms.combinations import Pool, valid_assets
     from transforms.features import combination_features, featurize_assets
     from transforms.text import DESCRIPTION_MAX_WIDTH, HEADLINE_MAX_WIDTH
 
-    ad_groups = sorted(pools["ad_group_id"].unique())
+    # One pass over the pools (not one filter per ad group); missing values as None, not NaN.
+    pools = pools.astype(object).where(pools.notna(), None)
+    by_group = {ag: g.to_dict("records") for ag, g in pools.groupby("ad_group_id")}
+    ad_groups = sorted(by_group)
     rng = np.random.default_rng(seed)
     if len(ad_groups) > SAMPLE_AD_GROUPS:
         ad_groups = sorted(rng.choice(ad_groups, SAMPLE_AD_GROUPS, replace=False))
     scores = []
     for i, ag in enumerate(ad_groups):
-        pool = pools[pools["ad_group_id"] == ag].sort_values("asset_id")
-        heads = pool[pool["asset_type"] == "HEADLINE"]
-        descs = pool[pool["asset_type"] == "DESCRIPTION"]
-        h_texts, d_texts = heads["text"].fillna("").tolist(), descs["text"].fillna("").tolist()
+        pool = Pool.from_assets(by_group[ag])
         try:
             combos = sample_valid_combinations(
-                heads["pinned_field"].fillna("").tolist(), descs["pinned_field"].fillna("").tolist(),
-                valid_assets(h_texts, HEADLINE_MAX_WIDTH), valid_assets(d_texts, DESCRIPTION_MAX_WIDTH),
+                pool.headline_pins, pool.description_pins,
+                valid_assets(pool.headline_texts, HEADLINE_MAX_WIDTH),
+                valid_assets(pool.description_texts, DESCRIPTION_MAX_WIDTH),
                 SAMPLE_PER_AD_GROUP, seed + i,
             )
         except ValueError:
@@ -70,7 +71,8 @@ def _sample_scores(pools, keywords: dict, sp, booster, seed: int = 7):
         if len(combos) == 0:
             continue
         kw = keywords.get(ag, "")
-        X = combination_features(featurize_assets(h_texts, kw, sp), featurize_assets(d_texts, kw, sp), combos)
+        X = combination_features(featurize_assets(pool.headline_texts, kw, sp),
+                                 featurize_assets(pool.description_texts, kw, sp), combos)
         scores.append(booster.predict(X))
     return np.concatenate(scores) if scores else np.empty(0)
 
