@@ -1,27 +1,7 @@
-from types import SimpleNamespace
-
 import pytest
+from _fake_dataflow import FakeDataflow
 
 from pipelines.dataflow_jobs import DataflowJobError, DataflowJobs
-
-
-class FakeDataflow:
-    """Stands in for the three Dataflow API clients: a job walks through given states."""
-
-    def __init__(self, states, errors=()):
-        self.states, self.errors, self.launched = list(states), list(errors), []
-
-    def launch_flex_template(self, request):
-        self.launched.append(request)
-        return SimpleNamespace(job=SimpleNamespace(id="2026-11-27_01_02_03-123"))
-
-    def get_job(self, request):
-        state = self.states.pop(0) if len(self.states) > 1 else self.states[0]
-        return SimpleNamespace(current_state=SimpleNamespace(name=state))
-
-    def list_job_messages(self, request):
-        assert request["minimum_importance"] == "JOB_MESSAGE_ERROR"
-        return SimpleNamespace(job_messages=[SimpleNamespace(message_text=e) for e in self.errors])
 
 
 def jobs_for(fake):

@@ -5,12 +5,11 @@ fake job writes top-K shards into it when it reaches DONE, as the real job would
 """
 
 import os
-from types import SimpleNamespace
 
-import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from _fake_dataflow import FakeDataflow
 from dagster import DagsterInstance, materialize
 
 from dagster_project.assets.scoring import top_combinations
@@ -19,25 +18,14 @@ from pipelines.dataflow_jobs import DataflowJobs
 from pipelines.score import TOP_K_SCHEMA
 
 
-class FakeDataflowApi:
+class FakeDataflowApi(FakeDataflow):
+    """The job writes its top-K shard under the output prefix when it reaches DONE."""
+
     def __init__(self, states, errors=()):
-        self.states, self.errors, self.requests = list(states), list(errors), []
+        super().__init__(states, errors, job_id="2026-11-27_03_04_05-42")
 
-    def launch_flex_template(self, request):
-        self.requests.append(request)
-        return SimpleNamespace(job=SimpleNamespace(id="2026-11-27_03_04_05-42"))
-
-    def get_job(self, request):
-        state = self.states.pop(0) if len(self.states) > 1 else self.states[0]
-        if state == "JOB_STATE_DONE":
-            self._write_output()
-        return SimpleNamespace(current_state=SimpleNamespace(name=state))
-
-    def list_job_messages(self, request):
-        return SimpleNamespace(job_messages=[SimpleNamespace(message_text=e) for e in self.errors])
-
-    def _write_output(self):
-        params = self.requests[-1]["launch_parameter"]["parameters"]
+    def on_done(self):
+        params = self.launched[-1]["launch_parameter"]["parameters"]
         rows = [{"ad_group_id": "ag1", "rank": r, "h1_asset_id": "h1", "h2_asset_id": "h2", "h3_asset_id": "h3",
                  "d1_asset_id": "d1", "d2_asset_id": "d2", "headline_1": "A", "headline_2": "B", "headline_3": "C",
                  "description_1": "D", "description_2": "E", "score": 0.05 - r / 1000, "raw_score": -3.0,
@@ -48,7 +36,7 @@ class FakeDataflowApi:
         pq.write_table(pa.Table.from_pylist(rows, schema=TOP_K_SCHEMA), params["output"] + "-00000-of-00001.parquet")
 
 
-class FakeDataflow(DataflowResource):
+class FakeDataflowResource(DataflowResource):
     def jobs(self):
         api = FAKE["api"]
         return DataflowJobs(self.project, self.region, templates_client=api, jobs_client=api, messages_client=api)
@@ -77,7 +65,7 @@ def run(home, states, errors=()):
         "paths": LocalPaths(home=str(home), remote_root=str(stage)),
         "beam_runner": BeamRunnerResource(profile="dataflow"),
         "warehouse": WarehouseResource(duckdb_path=str(home / "warehouse.duckdb")),
-        "dataflow": FakeDataflow(project="proj", region="asia-northeast1", template="gs://b/t.json",
+        "dataflow": FakeDataflowResource(project="proj", region="asia-northeast1", template="gs://b/t.json",
                                  sdk_container_image="img:1", poll_seconds=0),
     }
     return materialize([top_combinations], resources=resources, instance=DagsterInstance.ephemeral(),
@@ -92,7 +80,7 @@ def test_running_then_done_records_job_and_loads_the_shards(home):
     assert meta["final_state"].value == "JOB_STATE_DONE"
     assert "asia-northeast1/2026-11-27_03_04_05-42" in meta["console_url"].value
     assert meta["combinations_scored"].value == 32760 and meta["rows"].value == 2
-    launched = FAKE["api"].requests[0]["launch_parameter"]
+    launched = FAKE["api"].launched[0]["launch_parameter"]
     assert launched["parameters"]["sdk_location"] == "container" and launched["parameters"]["top_k"] == "5"
     assert launched["parameters"]["bundle"].startswith(str(stage))
     assert os.path.exists(os.path.join(launched["parameters"]["bundle"], "booster.txt"))  # bundle staged
