@@ -96,15 +96,11 @@ def _latest_metadata(asset: str) -> dict:
 
 
 def _top_frame(home: str, ad_group: Optional[str], k: int):
-    from dagster_project.resources import WarehouseResource
+    from dagster_project.definitions import warehouse_resource
     from dagster_project.settings import Settings
     from warehouse.schemas import TOP_COMBINATIONS_TABLE
 
-    settings = Settings.from_env()  # the same warehouse the definitions use (DuckDB or BigQuery)
-    wh_res = WarehouseResource(backend=settings.warehouse, duckdb_path=os.path.join(home, "warehouse.duckdb"),
-                               bigquery_project=settings.bigquery_project,
-                               bigquery_location=settings.bigquery_location)
-    with wh_res.open() as wh:
+    with warehouse_resource(Settings.from_env()).open() as wh:  # the warehouse the definitions use
         if not wh.table_exists(TOP_COMBINATIONS_TABLE):
             raise typer.BadParameter(f"no results in {home}: run `adcombo run` (or `adcombo demo`) first")
         sql = (

@@ -28,6 +28,16 @@ from dagster_project.sensors import SENSORS
 from dagster_project.settings import Settings
 
 
+def warehouse_resource(settings: Settings) -> WarehouseResource:
+    """The configured warehouse; the CLI reads results through the same one."""
+    return WarehouseResource(
+        backend=settings.warehouse,
+        duckdb_path=os.path.join(settings.home, "warehouse.duckdb"),
+        bigquery_project=settings.bigquery_project,
+        bigquery_location=settings.bigquery_location,
+    )
+
+
 def build_definitions(settings: Settings) -> Definitions:
     api_token = EnvVar("ADCOMBO_API_TOKEN") if os.environ.get("ADCOMBO_API_TOKEN") else ""
     return Definitions(
@@ -38,12 +48,7 @@ def build_definitions(settings: Settings) -> Definitions:
         sensors=SENSORS,
         resources={
             "paths": LocalPaths(home=settings.home, remote_root=settings.gcs_root),
-            "warehouse": WarehouseResource(
-                backend=settings.warehouse,
-                duckdb_path=os.path.join(settings.home, "warehouse.duckdb"),
-                bigquery_project=settings.bigquery_project,
-                bigquery_location=settings.bigquery_location,
-            ),
+            "warehouse": warehouse_resource(settings),
             "admedia": AdMediaApiResource(
                 base_url=settings.api_url, token=api_token, world=settings.world, seed=settings.seed,
                 creatives_path=os.path.join(settings.home, "simulator", "creatives.json"),
