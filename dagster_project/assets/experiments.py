@@ -7,6 +7,7 @@ arm's lift over control.
 """
 
 import datetime as dt
+import math
 import os
 
 from dagster import AssetExecutionContext, Config, MaterializeResult, MetadataValue, asset
@@ -67,7 +68,7 @@ def _challenger_top1(bundle_path: str, keywords: dict, pools: dict) -> dict:
         if len(block):
             raw = bundle.booster.predict(block.X, raw_score=True)
             i = int(top_k_indices(raw, 1)[0])
-            best[ag] = (block, i, float(1 / (1 + __import__("math").exp(-raw[i]))))
+            best[ag] = (block, i, float(1 / (1 + math.exp(-raw[i]))))
     return best
 
 

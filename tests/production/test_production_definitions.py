@@ -1,5 +1,6 @@
 """One switch: ADCOMBO_ENV=production turns every resource to its production counterpart."""
 
+import os
 import subprocess
 import sys
 
@@ -56,7 +57,7 @@ def test_the_code_location_loads_in_production_mode_without_network(production_e
         "from dagster_project.definitions import defs; "
         "print(sorted(k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys())[:3])"
     )
-    out = subprocess.run([sys.executable, "-c", code], env={**__import__("os").environ, **production_env},
+    out = subprocess.run([sys.executable, "-c", code], env={**os.environ, **production_env},
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-3000:]
     assert "ab_assignments" in out.stdout
