@@ -98,3 +98,24 @@ def test_baselines():
     lr = LogisticCTR().fit(X, imp, clk)
     p = lr.predict(X)
     assert p.shape == (len(X),) and 0.8 < evaluate(p, imp, clk)["calibration"] < 1.25
+
+
+def test_early_stopping_holds_out_ad_groups_and_refits_on_all():
+    from models.evaluate import is_holdout
+    from models.train import NUM_BOOST_ROUND, is_early_stopping_group
+
+    tr = grouped(150, 8, 5)
+    va = grouped(150, 8, 6)
+    va = (va[0], va[1], np.random.default_rng(7).binomial(va[1], 1 / (1 + np.exp(-va[4]))), va[3])
+    held = {g for g in tr[3] if is_early_stopping_group(g)}
+    assert 15 < len(held) < 50 and held == {g for g in tr[3] if is_early_stopping_group(g)}
+    assert held != {g for g in tr[3] if is_holdout(g, 0.2)}  # not the evaluation's holdout
+    result = train_ctr_model(*tr[:3], *va[:3], NAMES, groups_train=tr[3], groups_valid=va[3])
+    early = result.metrics["early_stopping"]
+    assert early["method"] == "held-out ad groups" and early["ad_groups"] == len(held)
+    # Stopped well before the cap (three weak linear effects), and the refit kept that many trees.
+    assert 0 < early["best_iteration"] < NUM_BOOST_ROUND // 2
+    assert result.booster.num_trees() == early["best_iteration"]
+    # Without groups there is nothing to hold out: plain early stopping on the validation rows.
+    plain = train_ctr_model(*tr[:3], *va[:3], NAMES)
+    assert plain.metrics["early_stopping"]["method"] == "validation rows"
