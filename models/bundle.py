@@ -1,7 +1,8 @@
 """The model bundle: everything scoring needs, versioned, checked on load.
 
 A bundle is a directory `<root>/<version>/` holding the LightGBM booster, the SentencePiece model
-it was trained with and a manifest (feature spec, checksums, metrics, training-data fingerprint).
+it was trained with, the per-asset history effects fitted with that booster (models.asset_effects;
+possibly empty) and a manifest (feature spec, checksums, metrics, training-data fingerprint).
 It is written to a temporary sibling and renamed, so a reader never sees half a bundle.
 
 Loading refuses, with a message that says what to fix: a missing or corrupt manifest, a file
@@ -23,7 +24,9 @@ from typing import Any
 BOOSTER_FILE = "booster.txt"
 TOKENIZER_FILE = "tokenizer.model"
 MANIFEST_FILE = "manifest.json"
-BUNDLE_FORMAT = 2  # 2: manifest records the tokenizer spec; extra files (plots)
+ASSET_EFFECTS_FILE = "asset_effects.parquet"
+# 2: manifest records the tokenizer spec; extra files (plots). 3: asset_effects.parquet.
+BUNDLE_FORMAT = 3
 
 
 class BundleError(RuntimeError):
@@ -53,11 +56,17 @@ def save_bundle(
     data_fingerprint: str,
     version: str | None = None,
     extra_files: dict[str, bytes] | None = None,
+    asset_effects=None,
 ) -> str:
     """Write a new bundle under `root` atomically and return its directory.
 
     extra_files (name → bytes, e.g. calibration.png) are stored and checksummed with the rest.
+    asset_effects: the DataFrame of models.asset_effects.asset_effects for this booster (None: no
+    ad group has history; scoring then uses the text model alone).
     """
+    import pandas as pd
+
+    from models.asset_effects import EFFECT_COLUMNS
     from transforms.tokenizer import TOKENIZER_VERSION
     version = version or new_version(data_fingerprint)
     final = os.path.join(root, version)
@@ -69,9 +78,17 @@ def save_bundle(
         with open(os.path.join(tmp, BOOSTER_FILE), "w", encoding="utf-8") as f:
             f.write(booster_text)
         shutil.copyfile(tokenizer_path, os.path.join(tmp, TOKENIZER_FILE))
-        names = [BOOSTER_FILE, TOKENIZER_FILE]
+        effects = pd.DataFrame(columns=EFFECT_COLUMNS) if asset_effects is None else asset_effects
+        missing = set(EFFECT_COLUMNS) - set(effects.columns)
+        if missing:
+            raise BundleError(f"asset effects lack columns {sorted(missing)}")
+        effects[EFFECT_COLUMNS].astype({"ad_group_id": str, "kind": str, "text": str, "effect": "float64",
+                                        "impressions": "int64", "ads": "int64"}) \
+            .to_parquet(os.path.join(tmp, ASSET_EFFECTS_FILE), index=False)
+        names = [BOOSTER_FILE, TOKENIZER_FILE, ASSET_EFFECTS_FILE]
+        reserved = (BOOSTER_FILE, TOKENIZER_FILE, MANIFEST_FILE, ASSET_EFFECTS_FILE)
         for name, data in (extra_files or {}).items():
-            if os.path.basename(name) != name or name in (BOOSTER_FILE, TOKENIZER_FILE, MANIFEST_FILE):
+            if os.path.basename(name) != name or name in reserved:
                 raise BundleError(f"extra bundle file name {name!r} is not allowed")
             with open(os.path.join(tmp, name), "wb") as f:
                 f.write(data)
@@ -85,6 +102,7 @@ def save_bundle(
             "tokenizer": {"version": TOKENIZER_VERSION,
                           "sha256": sha256_file(os.path.join(tmp, TOKENIZER_FILE))},
             "training_data_fingerprint": data_fingerprint,
+            "asset_effects": {"rows": int(len(effects)), "ad_groups": int(effects["ad_group_id"].nunique())},
             "metrics": metrics,
             "params": params,
         }
@@ -108,6 +126,7 @@ class ModelBundle:
     path: str
     manifest: dict
     booster: Any  # lightgbm.Booster
+    effects: Any = None  # models.asset_effects.AssetEffects
 
     @property
     def version(self) -> str:
@@ -148,8 +167,9 @@ def check_bundle(path: str, expected_spec: dict | None, expected_tokenizer_sha25
     for key in ("version", "feature_spec", "files", "tokenizer"):
         if key not in manifest:
             raise BundleError(f"manifest of bundle {path} has no {key!r}: it is incomplete; retrain the model")
-    if TOKENIZER_FILE not in manifest["files"] or BOOSTER_FILE not in manifest["files"]:
-        raise BundleError(f"manifest of bundle {path} does not list {BOOSTER_FILE} and {TOKENIZER_FILE}")
+    if not {BOOSTER_FILE, TOKENIZER_FILE, ASSET_EFFECTS_FILE} <= set(manifest["files"]):
+        raise BundleError(f"manifest of bundle {path} does not list {BOOSTER_FILE}, {TOKENIZER_FILE} "
+                          f"and {ASSET_EFFECTS_FILE}")
     for name, digest in manifest.get("files", {}).items():
         file_path = os.path.join(path, name)
         if not os.path.exists(file_path):
@@ -191,6 +211,9 @@ def load_bundle(path: str, expected_spec: dict | None = None,
                 expected_tokenizer_sha256: str | None = None) -> ModelBundle:
     """Load and verify a bundle. `expected_spec` is normally `transforms.features.feature_spec()`."""
     import lightgbm as lgb
+    import pandas as pd
+
+    from models.asset_effects import AssetEffects
 
     manifest = check_bundle(path, expected_spec, expected_tokenizer_sha256)
     booster = lgb.Booster(model_file=os.path.join(path, BOOSTER_FILE))
@@ -199,4 +222,5 @@ def load_bundle(path: str, expected_spec: dict | None = None,
         raise BundleError(
             f"booster in {path} expects {booster.num_feature()} features, manifest lists {len(names)}"
         )
-    return ModelBundle(path=path, manifest=manifest, booster=booster)
+    effects = AssetEffects(pd.read_parquet(os.path.join(path, ASSET_EFFECTS_FILE)))
+    return ModelBundle(path=path, manifest=manifest, booster=booster, effects=effects)

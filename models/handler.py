@@ -6,7 +6,8 @@ process: RunInference shares it between the worker's threads.
 An example is either
 - one ad group (transforms.combinations.AdGroupCombinations): the result is a
   models.pairwise.ScoredGroup with the exact top K (pair tables when the model decomposes,
-  Booster.predict blocks otherwise), or
+  Booster.predict blocks otherwise) of the booster's raw score plus the bundle's per-asset history
+  effects for that ad group (models.asset_effects; none when it has no history), or
 - a single feature row (1-D array): rows of a batch are stacked into one Booster.predict call,
   which is how the one-element-per-combination approach uses it (the benchmark's baseline).
 """
@@ -54,6 +55,7 @@ class LightGBMBundleHandler(ModelHandler[Any, PredictionResult, LoadedModel]):
         self._model_rows = Metrics.counter(NAMESPACE, "model_rows")
         self._pairwise = Metrics.counter(NAMESPACE, "ad_groups_pairwise")
         self._fallback = Metrics.counter(NAMESPACE, "ad_groups_predict")
+        self._with_history = Metrics.counter(NAMESPACE, "ad_groups_with_asset_history")
 
     def load_model(self) -> LoadedModel:
         from models.pairwise import PairwiseScorer
@@ -64,9 +66,9 @@ class LightGBMBundleHandler(ModelHandler[Any, PredictionResult, LoadedModel]):
         bundle = load_bundle(local_bundle(self.bundle_path), expected_spec=feature_spec())
         scorer = PairwiseScorer(bundle.booster, bundle.feature_names, num_threads=self.num_threads,
                                 force_predict=self.force_predict)
-        log.info("model %s: %s (%d trees, %d leaves); scoring by %s", bundle.version,
-                 scorer.check.reason, scorer.check.n_trees, scorer.check.n_leaves,
-                 "pair tables" if scorer.decomposable else "Booster.predict blocks")
+        log.info("model %s: %s (%d trees, %d leaves); scoring by %s; history effects for %d assets",
+                 bundle.version, scorer.check.reason, scorer.check.n_trees, scorer.check.n_leaves,
+                 "pair tables" if scorer.decomposable else "Booster.predict blocks", len(bundle.effects or ()))
         return LoadedModel(bundle, scorer)
 
     def _predict_rows(self, model: LoadedModel, X: np.ndarray) -> np.ndarray:
@@ -79,7 +81,11 @@ class LightGBMBundleHandler(ModelHandler[Any, PredictionResult, LoadedModel]):
 
     def _score_group(self, model: LoadedModel, group) -> Any:
         seed = zlib.crc32("\x1f".join(group.headline_ids + group.description_ids).encode("utf-8"))
-        out = model.scorer.score(group, self.top_k, keep_all=self.keep_all_scores, seed=seed)
+        effects = model.bundle.effects.for_pool(group.ad_group_id, group.headline_texts, group.description_texts) \
+            if model.bundle.effects is not None else None
+        if effects is not None:
+            self._with_history.inc()
+        out = model.scorer.score(group, self.top_k, keep_all=self.keep_all_scores, seed=seed, effects=effects)
         self._block_ms.update(int(round(out.seconds * 1000)))
         self._scored.inc(out.n_scored)
         self._model_rows.inc(out.model_rows)

@@ -41,6 +41,7 @@ from typing import Sequence
 
 import numpy as np
 
+from models.asset_effects import combination_effects
 from models.topk import top_k_indices
 
 log = logging.getLogger(__name__)
@@ -201,7 +202,7 @@ def split_booster(booster, tree_sets: Sequence[Sequence[int]]) -> list:
 class ScoredGroup:
     """One ad group's result: the K best rows (enumeration row numbers), their exact raw scores."""
     top_rows: np.ndarray  # int64, best first; ties go to the lower row number
-    top_raw: np.ndarray  # float64, Booster.predict(raw_score=True) of those rows
+    top_raw: np.ndarray  # float64, Booster.predict(raw_score=True) of those rows (+ asset effects)
     n_scored: int
     method: str  # "pairwise" or "predict"
     model_rows: int  # rows that went through Booster.predict (probes + checks, or all rows)
@@ -408,30 +409,44 @@ class PairwiseScorer:
         out += m4[:, d2]
         return out.ravel()
 
+    @staticmethod
+    def effects_in_order(group, effects) -> np.ndarray:
+        """Per-asset effects (headline array, description array) summed per row, enumeration order."""
+        h, d = effects
+        t, p = group.triples, group.pairs
+        return ((h[t[:, 0]] + h[t[:, 1]] + h[t[:, 2]])[:, None] + (d[p[:, 0]] + d[p[:, 1]])[None, :]).ravel()
+
     # ---- the entry point ----------------------------------------------------------------------------
 
-    def score(self, group, k: int, keep_all: bool = False, seed: int = 0) -> ScoredGroup:
+    def score(self, group, k: int, keep_all: bool = False, seed: int = 0, effects=None) -> ScoredGroup:
+        """Exact top K of an ad group. effects: optional (headline, description) arrays of
+        per-asset history effects (models.asset_effects) added to every row's raw score; a
+        per-position term, so the pair tables stay exact."""
         start = time.perf_counter()
         n = len(group)
         if n == 0:
             return ScoredGroup(np.empty(0, np.int64), np.empty(0), 0, "none", 0, 0.0)
         if self.decomposable:
-            out = self._score_pairwise(group, k, keep_all, seed)
+            out = self._score_pairwise(group, k, keep_all, seed, effects)
             if out is not None:
                 out.seconds = time.perf_counter() - start
                 return out
         raw = self.predict_rows(group, np.arange(n))
+        if effects is not None:
+            raw = raw + self.effects_in_order(group, effects)
         top = top_k_indices(raw, k)
         return ScoredGroup(top, raw[top], n, "predict", n, time.perf_counter() - start,
                            all_raw=raw if keep_all else None)
 
-    def _score_pairwise(self, group, k: int, keep_all: bool, seed: int) -> ScoredGroup | None:
+    def _score_pairwise(self, group, k: int, keep_all: bool, seed: int, effects=None) -> ScoredGroup | None:
         n = len(group)
         probes, cands, _, maps = self.probe_combos(group)
         if len(probes) >= n:  # tiny pool: the tables would cost more than the rows themselves
             return None
         Xp = group.features(probes)
         assembled = self.assemble(group, self.probe_values(Xp, maps[2]), cands)
+        if effects is not None:
+            assembled += self.effects_in_order(group, effects)
         order = top_k_indices(assembled, k)
         kth = assembled[order[-1]]
         candidates = np.flatnonzero(assembled >= kth - MARGIN)
@@ -443,6 +458,8 @@ class PairwiseScorer:
         combos = group.rows(check_rows)
         X = group.features(combos) if independent else self.rows_from_probes(Xp, maps, combos)
         exact = self._predict(X)
+        if effects is not None:
+            exact = exact + combination_effects(effects, combos)
         err = float(np.max(np.abs(exact - assembled[check_rows])))
         if not err < MARGIN / 4:
             log.warning("pair-table scores differ from Booster.predict by %.3g on ad group with %d "

@@ -47,6 +47,7 @@ def tiny_bundle(tiny_world, tiny_snapshot, tmp_path_factory):
     import numpy as np
     import pandas as pd
 
+    from models.asset_effects import asset_effects
     from models.bundle import save_bundle
     from models.train import train_ctr_model
     from transforms.features import COMBINATION_FEATURE_NAMES, feature_spec, featurize_served_ad
@@ -64,7 +65,10 @@ def tiny_bundle(tiny_world, tiny_snapshot, tmp_path_factory):
         return X[mask], sums.impressions.to_numpy()[mask], sums.clicks.to_numpy()[mask]
 
     result = train_ctr_model(*part(~sums.valid.to_numpy()), *part(sums.valid.to_numpy()), COMBINATION_FEATURE_NAMES)
+    # per-asset history effects from all served days, as the ctr_model asset fits them
+    effects = asset_effects([ads[a] for a in sums.ad_id], result.booster.predict(X, raw_score=True),
+                            sums.impressions.to_numpy(), sums.clicks.to_numpy())
     return save_bundle(
         str(tmp_path_factory.mktemp("bundles")), result.booster.model_to_string(), tiny_snapshot["tokenizer"],
-        feature_spec(), result.metrics, {}, "tinyworld0000",
+        feature_spec(), result.metrics, {}, "tinyworld0000", asset_effects=effects,
     )

@@ -145,13 +145,14 @@ class AdGroupCombinations:
                  descriptions: AssetBlock | None, headline_ids: list[str], headline_texts: list[str],
                  description_ids: list[str], description_texts: list[str], n_rejected: int,
                  keyword: str = "", industry: str = "", headline_pins: list[str] | None = None,
-                 description_pins: list[str] | None = None):
+                 description_pins: list[str] | None = None, ad_group_id: str = ""):
         self.triples, self.pairs = triples, pairs
         self.headlines, self.descriptions = headlines, descriptions  # None when nothing is valid
         self.headline_ids, self.headline_texts = headline_ids, headline_texts
         self.description_ids, self.description_texts = description_ids, description_texts
         self.n_rejected = n_rejected  # unconstrained_count(n_h, n_d) - N: cut by pins and widths
         self.keyword, self.industry = keyword, industry
+        self.ad_group_id = ad_group_id  # the model's per-asset history effects are keyed by it
         self.headline_pins = list(headline_pins or [])
         self.description_pins = list(description_pins or [])
         self._combos = self._X = None
@@ -233,7 +234,7 @@ class Pool:
 
 
 def build_ad_group_combinations(keyword: str, assets: Sequence[dict], sp,
-                                industry: str = "") -> AdGroupCombinations:
+                                industry: str = "", ad_group_id: str = "") -> AdGroupCombinations:
     """Enumerate and featurise one ad group's pool (len 0 when no valid combination exists).
 
     Assets (dicts with asset_id, asset_type, text, pinned_field) are sorted by asset_id so the
@@ -254,4 +255,5 @@ def build_ad_group_combinations(keyword: str, assets: Sequence[dict], sp,
         n_rejected=unconstrained_count(len(pool.headline_ids), len(pool.description_ids)) - n,
         keyword=keyword or "", industry=industry or "",
         headline_pins=pool.headline_pins, description_pins=pool.description_pins,
+        ad_group_id=str(ad_group_id or ""),
     )

@@ -90,7 +90,7 @@ class EnumerateAndFeaturize(beam.DoFn):
         try:
             result = build_ad_group_combinations(
                 group.get("keyword") or "", group.get("assets") or [], self._sp,
-                industry=group.get("industry") or "")
+                industry=group.get("industry") or "", ad_group_id=ad_group_id)
         except ValueError as exc:
             self._invalid.inc()
             log.warning("ad group %s skipped: %s", ad_group_id, exc)

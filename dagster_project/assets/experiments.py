@@ -53,7 +53,9 @@ def _pools_by_group(paths: LocalPaths):
 
 
 def _challenger_top1(bundle_path: str, keywords: dict, pools: dict) -> dict:
-    """Best combination per ad group under a challenger model (pure functions, in process)."""
+    """Best combination per ad group under a challenger model (pure functions, in process), scored
+    as the scoring pipeline does: the booster plus the bundle's per-asset history effects."""
+    from models.asset_effects import combination_effects
     from models.bundle import load_bundle
     from models.topk import top_k_indices
     from transforms.combinations import build_ad_group_combinations
@@ -64,9 +66,12 @@ def _challenger_top1(bundle_path: str, keywords: dict, pools: dict) -> dict:
     sp = load_processor(bundle.tokenizer_path)
     best = {}
     for ag, assets in pools.items():
-        block = build_ad_group_combinations(keywords.get(ag, ""), assets, sp)
+        block = build_ad_group_combinations(keywords.get(ag, ""), assets, sp, ad_group_id=ag)
         if len(block):
             raw = bundle.booster.predict(block.X, raw_score=True)
+            effects = bundle.effects.for_pool(ag, block.headline_texts, block.description_texts)
+            if effects is not None:
+                raw = raw + combination_effects(effects, block.combos)
             i = int(top_k_indices(raw, 1)[0])
             best[ag] = (block, i, float(1 / (1 + math.exp(-raw[i]))))
     return best

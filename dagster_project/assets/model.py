@@ -104,6 +104,23 @@ def _md_image(name: str, data: bytes) -> str:
     return f"![{name}](data:image/png;base64,{base64.b64encode(data).decode('ascii')})"
 
 
+def history_effects(booster, train, valid, ads_snapshot: str):
+    """Per-asset history effects (models.asset_effects) from every served day of the training set:
+    each example's ad texts from the raw.ads snapshot, its raw score from the new booster."""
+    import pandas as pd
+    import pyarrow.parquet as pq
+
+    from models.asset_effects import asset_effects
+
+    examples = pd.concat([train, valid], ignore_index=True)
+    by_id = {str(r["ad_id"]): r for r in pq.read_table(ads_snapshot).to_pylist()}
+    known = examples["ad_id"].astype(str).map(lambda a: a in by_id).to_numpy()
+    examples = examples[known]
+    X, imp, clk, _ = arrays(examples)
+    ads = [by_id[str(a)] for a in examples["ad_id"]]
+    return asset_effects(ads, booster.predict(X, raw_score=True), imp, clk)
+
+
 @asset(
     group_name=GROUP,
     deps=["training_set", "tokenizer"],
@@ -130,6 +147,7 @@ def ctr_model(context: AssetExecutionContext, paths: LocalPaths):
         .sort_values("gain", ascending=False)
     )
     images = plots(calibration, importance)
+    effects = history_effects(result.booster, train, valid, paths.snapshot("raw.ads"))
     bundle_path = save_bundle(
         paths.bundles_dir,
         result.booster.model_to_string(),
@@ -139,6 +157,7 @@ def ctr_model(context: AssetExecutionContext, paths: LocalPaths):
         {k: v for k, v in result.params.items() if k != "interaction_constraints"},
         _fingerprint(files),
         extra_files=images,
+        asset_effects=effects,
     )
     version = os.path.basename(bundle_path)
     tmp = candidate_file(paths) + ".tmp"
@@ -163,6 +182,10 @@ def ctr_model(context: AssetExecutionContext, paths: LocalPaths):
             "valid_logloss_with_group_offsets": m["valid_with_group_offsets"]["logloss"],
             "valid_auc_with_group_offsets": m["valid_with_group_offsets"]["auc"],
             "num_trees": m["num_trees"],
+            "early_stopping": MetadataValue.json(m["early_stopping"]),
+            "assets_with_history_effects": len(effects),
+            "ad_groups_with_history_effects": int(effects["ad_group_id"].nunique()),
+            "history_effect_sd": float(effects["effect"].std()) if len(effects) > 1 else 0.0,
             "train_seconds": round(elapsed, 2),
             "metrics": MetadataValue.md(metrics_table.to_markdown(index=False, floatfmt=".5g")),
             "calibration_table": MetadataValue.md(calibration.to_markdown(index=False, floatfmt=".5g")),

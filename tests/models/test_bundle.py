@@ -122,7 +122,10 @@ def test_old_format_and_incomplete_manifest_fail_fast(bundle):
     _edit_manifest(bundle, format=1)
     with pytest.raises(BundleError, match="format 1.*retrain"):
         check_bundle(bundle, SPEC)
-    _edit_manifest(bundle, format=2, tokenizer=None)
+    _edit_manifest(bundle, format=2)  # before asset effects
+    with pytest.raises(BundleError, match="format 2.*retrain"):
+        check_bundle(bundle, SPEC)
+    _edit_manifest(bundle, format=3, tokenizer=None)
     with pytest.raises(BundleError):
         check_bundle(bundle, SPEC)
 
@@ -137,3 +140,26 @@ def test_extra_files_are_checksummed(tmp_path, trained):
         f.write(b"x")
     with pytest.raises(BundleError, match="calibration.png does not match its checksum"):
         check_bundle(path, SPEC)
+
+
+def test_asset_effects_travel_with_the_bundle(tmp_path, trained):
+    import pandas as pd
+
+    tok = tmp_path / "tok.model"
+    tok.write_bytes(b"tok")
+    table = pd.DataFrame({"ad_group_id": ["g1", "g1"], "kind": ["H", "D"], "text": ["送料無料", "今すぐ購入"],
+                          "effect": [0.2, -0.1], "impressions": [1000, 500], "ads": [3, 1]})
+    path = save_bundle(str(tmp_path / "b"), trained.booster.model_to_string(), str(tok), SPEC, {}, {},
+                       "feedbeef", asset_effects=table)
+    loaded = load_bundle(path, SPEC)
+    assert check_bundle(path, SPEC)["asset_effects"] == {"rows": 2, "ad_groups": 1}
+    h, d = loaded.effects.for_pool("g1", ["送料無料", "other"], ["今すぐ購入"])
+    assert h.tolist() == [0.2, 0.0] and d.tolist() == [-0.1]
+    assert loaded.effects.for_pool("g2", ["送料無料"], ["今すぐ購入"]) is None
+    # a bundle saved without effects has an empty table: scoring falls back to the text model
+    plain = save_bundle(str(tmp_path / "c"), trained.booster.model_to_string(), str(tok), SPEC, {}, {}, "feedbeef")
+    assert len(load_bundle(plain, SPEC).effects) == 0
+    with open(os.path.join(path, "asset_effects.parquet"), "ab") as f:
+        f.write(b"x")
+    with pytest.raises(BundleError, match="asset_effects.parquet does not match its checksum"):
+        load_bundle(path, SPEC)

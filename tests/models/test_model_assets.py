@@ -19,6 +19,8 @@ def home(tiny_snapshot, tiny_world, tmp_path_factory):
     paths = LocalPaths(home=str(home))
     os.makedirs(os.path.dirname(paths.tokenizer))
     shutil.copyfile(tiny_snapshot["tokenizer"], paths.tokenizer)
+    os.makedirs(os.path.dirname(paths.snapshot("raw.ads")))
+    shutil.copyfile(tiny_snapshot["raw.ads"], paths.snapshot("raw.ads"))  # texts of the history effects
     training_set.run([
         "--runner=FnApiRunner", f"--ads={tiny_snapshot['raw.ads']}",
         f"--performance={tiny_snapshot['raw.ad_daily_performance']}", f"--tokenizer={paths.tokenizer}",
@@ -42,6 +44,9 @@ def test_promotes_only_after_the_check(home):
     assert meta["calibration_plot"].value.startswith("![calibration](data:image/png;base64,")
     first = meta["version"].value
     assert os.path.exists(os.path.join(home.bundles_dir, first, "feature_importance.png"))
+    # every ad group of the tiny world has served history: each gets per-asset effects
+    assert meta["ad_groups_with_history_effects"].value == 12
+    assert meta["assets_with_history_effects"].value > 12 * 5
     assert os.path.basename(home.current_bundle()) == first
 
     # Same data, deterministic training: not worse, promoted again.

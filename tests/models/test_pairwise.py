@@ -156,6 +156,27 @@ def test_every_score_and_top_k_equal_booster_predict(constrained_booster, pools,
     assert "differ from Booster.predict" not in caplog.text
 
 
+@pytest.mark.parametrize("force_predict", [False, True])
+def test_asset_history_effects_are_added_exactly_on_both_paths(constrained_booster, pools, sp, force_predict):
+    """Effects are a per-position term: pair tables stay exact and top-K is brute force of the sum."""
+    from models.asset_effects import combination_effects
+
+    scorer = PairwiseScorer(constrained_booster, force_predict=force_predict)
+    rng = np.random.default_rng(11)
+    keyword, assets = max(pools, key=lambda p: len(p[1]))
+    g = build_ad_group_combinations(keyword, assets, sp)
+    effects = (rng.normal(0, 0.3, len(g.headline_ids)), rng.normal(0, 0.3, len(g.description_ids)))
+    want = _brute(constrained_booster, g) + combination_effects(effects, g.combos)
+    got = scorer.score(g, 5, keep_all=True, effects=effects)
+    assert got.method == ("predict" if force_predict else "pairwise")
+    np.testing.assert_allclose(got.all_raw, want, rtol=0, atol=1e-9)
+    top = top_k_indices(want, 5)
+    np.testing.assert_array_equal(got.top_rows, top)
+    np.testing.assert_allclose(got.top_raw, want[top], rtol=0, atol=1e-12)
+    plain = scorer.score(g, 5)
+    assert not np.array_equal(plain.top_rows, got.top_rows)  # the effects moved the ranking
+
+
 def test_ties_break_by_enumeration_order(constrained_booster, pools, sp):
     keyword, assets = max(pools, key=lambda p: len(p[1]))
     heads = [a for a in assets if a["asset_type"] == "HEADLINE"]

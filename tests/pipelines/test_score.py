@@ -5,6 +5,7 @@ import pytest
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that
 
+from models.asset_effects import combination_effects
 from models.bundle import BundleError, load_bundle
 from models.topk import top_k_indices
 from pipelines import score
@@ -15,8 +16,17 @@ from transforms.tokenizer import load_processor
 K = 4
 
 
+def exact_raw(bundle, block, ad_group_id):
+    """What scoring must publish for every row: Booster.predict plus the asset history effects."""
+    raw = bundle.booster.predict(block.X, raw_score=True)
+    effects = bundle.effects.for_pool(ad_group_id, block.headline_texts, block.description_texts)
+    assert effects is not None and np.abs(effects[0]).max() > 0  # every tiny-world group has history
+    return raw + combination_effects(effects, block.combos)
+
+
 def brute_force_top(tiny_world, bundle_path):
-    """Every valid combination of every ad group scored by Booster.predict, top K by (score, order)."""
+    """Every valid combination of every ad group scored by Booster.predict plus the bundle's per-asset
+    history effects, top K by (score, order)."""
     bundle = load_bundle(bundle_path, feature_spec())
     sp = load_processor(bundle.tokenizer_path)
     keywords = {ad["ad_group_id"]: ad["keyword"] for ad in tiny_world.ads()}
@@ -26,7 +36,7 @@ def brute_force_top(tiny_world, bundle_path):
         block = build_ad_group_combinations(keywords.get(ad_group_id, ""), assets.to_dict("records"), sp)
         if len(block) == 0:
             continue
-        raw = bundle.booster.predict(block.X, raw_score=True)
+        raw = exact_raw(bundle, block, ad_group_id)
         expected[ad_group_id] = [(block.row_asset_ids(i), float(raw[i])) for i in top_k_indices(raw, K)]
     return expected
 
@@ -81,7 +91,7 @@ def test_run_on_multiprocess_local_runner_writes_top_k(tiny_snapshot, tiny_bundl
 
 
 def test_all_scores_output_and_metrics(tiny_world, tiny_snapshot, tiny_bundle):
-    """Optional output: every combination's score (equal to Booster.predict within 1e-9), and the
+    """Optional output: every combination's score (Booster.predict + effects within 1e-9), and the
     Beam metrics that reach Dagster (ad groups, combinations scored and rejected, block latency)."""
     from pipelines.options import metrics_summary
 
@@ -94,7 +104,7 @@ def test_all_scores_output_and_metrics(tiny_world, tiny_snapshot, tiny_bundle):
         block = build_ad_group_combinations(keywords.get(ad_group_id, ""), assets.to_dict("records"), sp)
         rejected += block.n_rejected
         if len(block):
-            want[ad_group_id] = bundle.booster.predict(block.X, raw_score=True)
+            want[ad_group_id] = exact_raw(bundle, block, ad_group_id)
 
     def check(tables):
         got = {}
@@ -119,6 +129,7 @@ def test_all_scores_output_and_metrics(tiny_world, tiny_snapshot, tiny_bundle):
     assert m["ad_groups"] == pools["ad_group_id"].nunique()
     assert m["ad_groups_scored"] == len(want)
     assert m["ad_groups_pairwise"] + m.get("ad_groups_predict", 0) == len(want)
+    assert m["ad_groups_with_asset_history"] == len(want)
     assert m["score_block_ms_max"] >= 0
 
 
