@@ -34,6 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from models.asset_effects import ASSET_PRIOR_SD, AssetEffects, asset_effects, combination_effects
 from models.baselines import AssetMeanCTR, LogisticCTR
 from models.train import evaluate as observed_metrics
 from models.train import fit_group_offsets
@@ -92,41 +93,6 @@ def _arrays(prep: Prepared, part: pd.DataFrame):
     return X, part.impressions.to_numpy(), part.clicks.to_numpy()
 
 
-ASSET_PRIOR_SD = 0.1
-
-
-def fit_asset_residuals(raw, impressions, clicks, members: list[list[int]], n_assets: int,
-                        asset_prior_sd: float = ASSET_PRIOR_SD, group_prior_sd: float = 0.5,
-                        iterations: int = 20) -> tuple[float, np.ndarray]:
-    """One ad group's history → (offset, per-asset log-odds residuals) on top of the model.
-
-    logit(CTR of served ad i) = raw_i + offset + sum of r_a over the assets a it shows, with
-    Normal priors (residuals shrink to 0 unless the asset's own delivery says otherwise). Full
-    Newton on a handful of unknowns. What a text model cannot see (the hidden quality of one
-    particular asset) shows up here once the asset has been served.
-    """
-    n = len(raw)
-    A = np.zeros((n, 1 + n_assets))
-    A[:, 0] = 1.0
-    for i, m in enumerate(members):
-        for a in m:
-            A[i, 1 + a] += 1.0
-    prec = np.full(1 + n_assets, 1.0 / asset_prior_sd**2)
-    prec[0] = 1.0 / group_prior_sd**2
-    imp = np.asarray(impressions, dtype=np.float64)
-    clk = np.minimum(np.asarray(clicks, dtype=np.float64), imp)
-    theta = np.zeros(1 + n_assets)
-    for _ in range(iterations):
-        p = 1 / (1 + np.exp(-(raw + A @ theta)))
-        grad = A.T @ (clk - imp * p) - prec * theta
-        H = (A * (imp * p * (1 - p))[:, None]).T @ A + np.diag(prec)
-        step = np.linalg.solve(H, grad)
-        theta += step
-        if np.max(np.abs(step)) < 1e-10:
-            break
-    return float(theta[0]), theta[1:]
-
-
 def truth_metrics(pred: np.ndarray, true: np.ndarray) -> dict:
     from scipy.stats import spearmanr
 
@@ -150,7 +116,8 @@ def summarise_truth(rows: list[dict]) -> dict:
 
 
 def run_evaluation(world, workdir: str, params: dict | None = None, holdout_share: float = 0.2,
-                   valid_days: int = 7, max_truth_groups: int | None = None, log=print) -> dict:
+                   valid_days: int = 7, max_truth_groups: int | None = None, log=print,
+                   asset_prior_sd: float = ASSET_PRIOR_SD) -> dict:
     from transforms.features import COMBINATION_FEATURE_NAMES, combination_features, featurize_assets
 
     t0 = time.perf_counter()
@@ -181,15 +148,26 @@ def run_evaluation(world, workdir: str, params: dict | None = None, holdout_shar
     Xh, imp_h, clk_h = _arrays(prep, hold_valid)
     hist = (*_arrays(prep, hold_hist), hold_hist.ad_group_id.to_numpy())
 
-    def with_history(raw_fn):
+    # The shipped scorer adds per-asset history effects (models.asset_effects) fitted on each
+    # ad group's served history; here the held-out groups' training days, as for asset_mean_ctr.
+    hist_ads = [prep.ads[a] for a in hold_hist.ad_id]
+    effects = AssetEffects(asset_effects(hist_ads, result.booster.predict(hist[0], raw_score=True),
+                                         hold_hist.impressions.to_numpy(), hold_hist.clicks.to_numpy(),
+                                         asset_prior_sd=asset_prior_sd))
+    hist_eff = effects.for_ads(hist_ads)
+    valid_eff = effects.for_ads([prep.ads[a] for a in hold_valid.ad_id])
+
+    def with_history(raw_fn, hist_add=0.0, valid_add=0.0):
         # Each held-out ad group's level fitted on its own training days (model fixed), as the
         # asset-mean baseline uses that history too.
-        offsets = fit_group_offsets(raw_fn(hist[0]), hist[1], hist[2], hist[3])
-        raw = raw_fn(Xh) + np.array([offsets.get(g, 0.0) for g in hold_valid.ad_group_id])
+        offsets = fit_group_offsets(raw_fn(hist[0]) + hist_add, hist[1], hist[2], hist[3])
+        raw = raw_fn(Xh) + valid_add + np.array([offsets.get(g, 0.0) for g in hold_valid.ad_group_id])
         return observed_metrics(1 / (1 + np.exp(-raw)), imp_h, clk_h)
 
+    lgb_raw_fn = lambda X: result.booster.predict(X, raw_score=True)  # noqa: E731
     observed = {
-        "lightgbm": with_history(lambda X: result.booster.predict(X, raw_score=True)),
+        "lightgbm": with_history(lgb_raw_fn, hist_eff, valid_eff),
+        "lightgbm_text_only": with_history(lgb_raw_fn),
         "logistic_regression": with_history(lr.decision_function),
         "asset_mean_ctr": observed_metrics(asset_mean.predict_ads([prep.ads[a] for a in hold_valid.ad_id]),
                                            imp_h, clk_h),
@@ -200,7 +178,7 @@ def run_evaluation(world, workdir: str, params: dict | None = None, holdout_shar
     if max_truth_groups:
         served_groups = served_groups[:max_truth_groups]
     keyword = {a["ad_group_id"]: a["keyword"] for a in prep.ads.values()}
-    truth_rows: dict[str, list] = {k: [] for k in ("lightgbm", "lightgbm_plus_asset_history", *list(observed)[1:])}
+    truth_rows: dict[str, list] = {k: [] for k in observed}
     n_combos = 0
     for g in served_groups:
         heads, descs = world.pool(g)
@@ -213,21 +191,10 @@ def run_evaluation(world, workdir: str, params: dict | None = None, holdout_shar
                                  featurize_assets(d_texts, keyword[g], prep.sp), combos)
         n_combos += len(combos)
         lgb_raw = result.booster.predict(X, raw_score=True)
-        # Per-asset residuals from this ad group's own served history (training days only).
-        h_pos = {t: i for i, t in enumerate(h_texts)}
-        d_pos = {t: len(h_texts) + i for i, t in enumerate(d_texts)}
-        g_hist = hold_hist[hold_hist.ad_group_id == g]
-        members = [[h_pos[prep.ads[a][c]] for c in TEXT_COLUMNS[:3] if prep.ads[a][c] in h_pos]
-                   + [d_pos[prep.ads[a][c]] for c in TEXT_COLUMNS[3:] if prep.ads[a][c] in d_pos]
-                   for a in g_hist.ad_id]
-        Xg = prep.X[[prep.X_by_ad[a] for a in g_hist.ad_id]]
-        _, resid = fit_asset_residuals(result.booster.predict(Xg, raw_score=True), g_hist.impressions.to_numpy(),
-                                       g_hist.clicks.to_numpy(), members, len(h_texts) + len(d_texts))
-        rh, rd = resid[:len(h_texts)], resid[len(h_texts):]
+        eff = effects.for_pool(g, h_texts, d_texts)
         preds = {
-            "lightgbm": lgb_raw,
-            "lightgbm_plus_asset_history": lgb_raw + rh[combos[:, 0]] + rh[combos[:, 1]] + rh[combos[:, 2]]
-            + rd[combos[:, 3]] + rd[combos[:, 4]],
+            "lightgbm": lgb_raw + (combination_effects(eff, combos) if eff is not None else 0.0),
+            "lightgbm_text_only": lgb_raw,
             "logistic_regression": lr.decision_function(X),
             "asset_mean_ctr": asset_mean.predict_combinations(g, h_texts, d_texts, combos),
         }
@@ -246,6 +213,7 @@ def run_evaluation(world, workdir: str, params: dict | None = None, holdout_shar
             k: v for k, v in result.params.items() if k != "interaction_constraints"},
             "valid_same_groups": result.metrics["valid"]},
         "logistic_regression": {"C": best_c},
+        "asset_effects": {"prior_sd": asset_prior_sd, "assets": len(effects)},
         "observed_holdout_valid": observed,
         "ground_truth_holdout": truth,
         "seconds": round(time.perf_counter() - t0, 1),
@@ -277,6 +245,8 @@ def main(argv=None) -> int:
     ap.add_argument("--valid_days", type=int, default=7)
     ap.add_argument("--out", default="evaluation.json", help="JSON report path")
     ap.add_argument("--params", default="", help="JSON object of LightGBM params overriding the defaults")
+    ap.add_argument("--asset_prior_sd", type=float, default=ASSET_PRIOR_SD,
+                    help="prior sd of the per-asset history effects (log-odds)")
     args = ap.parse_args(argv)
     config = WorldConfig.preset(args.world, seed=args.seed)
     t0 = time.perf_counter()
@@ -286,7 +256,7 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory(prefix="adcombo-eval-") as workdir:
         report = run_evaluation(world, workdir, params=json.loads(args.params) if args.params else None,
                                 holdout_share=args.holdout_share, valid_days=args.valid_days,
-                                log=lambda m: print(m, file=sys.stderr))
+                                log=lambda m: print(m, file=sys.stderr), asset_prior_sd=args.asset_prior_sd)
     report["world"]["preset"] = args.world
     print(format_table(report))
     s = report["split"]
