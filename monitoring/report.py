@@ -13,7 +13,8 @@ from typing import Sequence
 import numpy as np
 
 from monitoring.drift import (
-    OOV_ERROR, OOV_WARN, PSI_ERROR, PSI_WARN, FeatureDrift, empty_rate, feature_drift, ks, oov_rate, psi, severity,
+    OOV_ERROR, OOV_WARN, PSI_ERROR, PSI_WARN, SCORE_DRIFT_P, FeatureDrift, empty_rate, feature_drift, ks, ks_pvalue,
+    oov_rate, psi, severity,
 )
 
 # A few noisy features should not page anyone: the run is an ERROR when this share of features
@@ -32,6 +33,7 @@ class DriftReport:
     score_ks: float
     n_train_texts: int
     n_score_texts: int
+    score_ks_pvalue: float = 0.0
     reasons: list[str] = field(default_factory=list)
 
     @property
@@ -51,6 +53,8 @@ class DriftReport:
             # No scores on one side (no training set, or no valid combination sampled): say so.
             score = "warn"
             self.reasons.append("score drift could not be measured (no scores on one side)")
+        elif score != "ok" and not self.score_ks_pvalue < SCORE_DRIFT_P:
+            score = "ok"  # a PSI this large happens by chance on samples this small (docs/monitoring.md)
         elif score != "ok":
             self.reasons.append(f"score PSI {self.score_psi:.3f}")
         warn_features = [f.feature for f in self.features if f.severity != "ok"]
@@ -108,6 +112,7 @@ def build_report(
         empty_score=empty_rate([t for t, _ in score_pairs]),
         score_psi=psi(train_scores, sample_scores),
         score_ks=ks(train_scores, sample_scores),
+        score_ks_pvalue=ks_pvalue(train_scores, sample_scores),
         n_train_texts=len(train_u),
         n_score_texts=len(score_u),
     )

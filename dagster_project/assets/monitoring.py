@@ -150,6 +150,7 @@ def drift_report(context: AssetExecutionContext, paths: LocalPaths, warehouse: W
             "empty_text_rate": report.empty_score,
             "score_psi": report.score_psi,
             "score_ks": report.score_ks,
+            "score_ks_pvalue": report.score_ks_pvalue,
             "features_at_error": int(sum(f.severity == "error" for f in report.features)),
             "top_features": MetadataValue.md(top.to_markdown(index=False, floatfmt=".3f")),
             "psi_plot": figure_markdown(fig, "PSI per feature"),

@@ -27,3 +27,24 @@ def test_feature_drift_severity_and_rates():
     assert severity(0.15, 0.1, 0.25) == "warn"
     assert oov_rate([[1, 0, 2], [0]], unk_id=0) == 0.5
     assert empty_rate(["a", "", " "]) == 2 / 3
+
+
+def test_score_drift_must_be_significant_to_count():
+    from monitoring.report import DriftReport
+
+    rng = np.random.default_rng(3)
+
+    def report(train, sample):
+        from monitoring.drift import ks, ks_pvalue, psi
+
+        return DriftReport(features=[], oov_train=0.0, oov_score=0.0, empty_train=0.0, empty_score=0.0,
+                           score_psi=psi(train, sample), score_ks=ks(train, sample), n_train_texts=1,
+                           n_score_texts=1, score_ks_pvalue=ks_pvalue(train, sample))
+
+    # Same distribution, tiny samples: PSI over ten bins is large by chance alone; not drift.
+    small = [report(rng.normal(0, 1, 60), rng.normal(0, 1, 120)) for _ in range(40)]
+    assert max(r.score_psi for r in small) > 0.25
+    assert all(r.status == "ok" for r in small if r.score_ks_pvalue >= 0.01)
+    # A real shift on real volumes: significant and past PSI 0.25.
+    shifted = report(rng.normal(0, 1, 5000), rng.normal(0.8, 1, 5000))
+    assert shifted.status == "error" and "score PSI" in shifted.reasons[0]
