@@ -8,9 +8,11 @@ One run, one world, one split, everything compared on the same data:
    training-set pipeline does (shared featurisation, per-split sums; the most recent
    ``valid_days`` days are validation).
 2. A share of the ad groups is held out entirely (chosen by a stable hash of the id). The model
-   and the logistic baseline are trained on the other ad groups only (early stopping on their
-   validation days). The asset-mean baseline uses the held-out groups' own training-days history,
-   which is the only way it can work.
+   and the logistic baseline are trained on the other ad groups only (models.train's early
+   stopping). The held-out groups' own training-days history is what scoring would know of them:
+   the shipped model (`lightgbm`) gets its per-asset history effects from it
+   (models.asset_effects), and the asset-mean baseline its means, the only way it can work.
+   `lightgbm_text_only` is the booster alone.
 3. Observed metrics (log loss, AUC, calibration) on the held-out groups' validation days.
 4. Ground truth on the held-out groups: every valid combination of each pool is featurised and
    scored; per ad group the Spearman correlation between predicted and true CTR, and the true
@@ -164,7 +166,9 @@ def run_evaluation(world, workdir: str, params: dict | None = None, holdout_shar
         raw = raw_fn(Xh) + valid_add + np.array([offsets.get(g, 0.0) for g in hold_valid.ad_group_id])
         return observed_metrics(1 / (1 + np.exp(-raw)), imp_h, clk_h)
 
-    lgb_raw_fn = lambda X: result.booster.predict(X, raw_score=True)  # noqa: E731
+    def lgb_raw_fn(X):
+        return result.booster.predict(X, raw_score=True)
+
     observed = {
         "lightgbm": with_history(lgb_raw_fn, hist_eff, valid_eff),
         "lightgbm_text_only": with_history(lgb_raw_fn),
