@@ -186,6 +186,11 @@ def ctr_model(context: AssetExecutionContext, paths: LocalPaths):
             "assets_with_history_effects": len(effects),
             "ad_groups_with_history_effects": int(effects["ad_group_id"].nunique()),
             "history_effect_sd": float(effects["effect"].std()) if len(effects) > 1 else 0.0,
+            # the assets whose own delivery moved their scores most, for a look at what history adds
+            "strongest_history_effects": MetadataValue.md(
+                effects.loc[effects["effect"].abs().sort_values(ascending=False).index[:10],
+                            ["ad_group_id", "kind", "text", "effect", "impressions"]]
+                .to_markdown(index=False, floatfmt=".3f") if len(effects) else "none"),
             "train_seconds": round(elapsed, 2),
             "metrics": MetadataValue.md(metrics_table.to_markdown(index=False, floatfmt=".5g")),
             "calibration_table": MetadataValue.md(calibration.to_markdown(index=False, floatfmt=".5g")),

@@ -47,6 +47,7 @@ def test_promotes_only_after_the_check(home):
     # every ad group of the tiny world has served history: each gets per-asset effects
     assert meta["ad_groups_with_history_effects"].value == 12
     assert meta["assets_with_history_effects"].value > 12 * 5
+    assert meta["strongest_history_effects"].value.count("\n") == 11  # header, rule, 10 assets
     assert os.path.basename(home.current_bundle()) == first
 
     # Same data, deterministic training: not worse, promoted again.
