@@ -90,13 +90,14 @@ def asset_effects(ads: Sequence[Mapping], raw: np.ndarray, impressions: np.ndarr
         "impressions": np.asarray(impressions, dtype=np.float64),
         "clicks": np.asarray(clicks, dtype=np.float64),
     })
+    raw = np.asarray(raw, dtype=np.float64)
     rows = []
     for ad_group_id, part in frame[frame.impressions > 0].groupby("ad_group_id", sort=True):
         index: dict[tuple[str, str], int] = {}
         members = [[index.setdefault(k, len(index)) for k in _asset_keys(ads[i])] for i in part.i]
         if not index:
             continue
-        _, eff = fit_asset_residuals(np.asarray(raw, dtype=np.float64)[part.i.to_numpy()],
+        _, eff = fit_asset_residuals(raw[part.i.to_numpy()],
                                      part.impressions.to_numpy(), part.clicks.to_numpy(), members,
                                      len(index), asset_prior_sd=asset_prior_sd)
         imp = np.zeros(len(index))

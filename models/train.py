@@ -243,11 +243,14 @@ class HeldOutGroupStopping:
 
 
 def _fit_backfitted(params, feature_names, X_train, imp_train, clk_train, groups_train,
-                    X_valid, imp_valid, clk_valid, groups_valid, rounds: int, callbacks):
+                    X_valid, imp_valid, clk_valid, groups_valid, rounds: int, make_stop=None,
+                    patience: int | None = None):
     """Trees on top of per-group offsets, by backfitting (offsets → trees → offsets → trees).
 
-    callbacks() returns fresh callbacks per round; a HeldOutGroupStopping among them picks the
-    number of trees kept. Without groups: plain training, early stopping on the validation rows.
+    Up to `rounds` trees per round; the number kept is chosen by make_stop() (a fresh
+    HeldOutGroupStopping per round), or by LightGBM's early stopping on the validation rows with
+    `patience`, or is `rounds` when neither is given (then the validation rows are not evaluated).
+    Returns (booster, level, raw training scores, the last round's HeldOutGroupStopping or None).
     """
     import lightgbm as lgb
 
@@ -267,16 +270,18 @@ def _fit_backfitted(params, feature_names, X_train, imp_train, clk_train, groups
             off_v = np.array([offsets.get(g, level) for g in groups_valid])
         dtrain = lgb.Dataset(Xt, yt, weight=wt, feature_name=list(feature_names), free_raw_data=False,
                              init_score=None if off_t is None else off_t[it])
-        dvalid = lgb.Dataset(Xv, yv, weight=wv, reference=dtrain,
-                             init_score=None if off_v is None else off_v[iv])
-        cbs = callbacks()
-        booster = lgb.train(params, dtrain, num_boost_round=rounds, valid_sets=[dvalid], valid_names=["valid"],
-                            callbacks=cbs)
-        stop = next((c for c in cbs if isinstance(c, HeldOutGroupStopping)), None)
+        valid = {}
+        if patience:  # the validation rows are evaluated every round only when they decide
+            valid = {"valid_sets": [lgb.Dataset(Xv, yv, weight=wv, reference=dtrain,
+                                                init_score=None if off_v is None else off_v[iv])],
+                     "valid_names": ["valid"]}
+        stop = make_stop() if make_stop else None
+        cbs = [stop] if stop else [lgb.early_stopping(patience, verbose=False)] if patience else []
+        booster = lgb.train(params, dtrain, num_boost_round=rounds, callbacks=cbs, **valid)
         best = (stop.best_iteration if stop else booster.best_iteration) or booster.current_iteration()
         booster = lgb.Booster(model_str=booster.model_to_string(num_iteration=best))
         raw_train = booster.predict(X_train, raw_score=True)
-    return booster, level, stop
+    return booster, level, raw_train, stop
 
 
 def train_ctr_model(
@@ -292,8 +297,6 @@ def train_ctr_model(
     recent days) use the offsets fitted on their group's training rows.
     num_boost_round fixes the number of trees (no early stopping).
     """
-    import lightgbm as lgb
-
     params = {**DEFAULT_PARAMS, **(params or {})}
     params.setdefault("interaction_constraints", interaction_groups(list(feature_names)))
     use_groups = groups_train is not None and groups_valid is not None
@@ -302,6 +305,7 @@ def train_ctr_model(
     imp_valid, clk_valid = np.asarray(imp_valid), np.asarray(clk_valid)
     early = {"method": "fixed number of trees" if num_boost_round else "validation rows"}
     rounds = num_boost_round or NUM_BOOST_ROUND
+    fixed = bool(num_boost_round)
     if use_groups and not num_boost_round:
         groups_train, groups_valid = np.asarray(groups_train), np.asarray(groups_valid)
         held_t = np.array([is_early_stopping_group(g) for g in groups_train], dtype=bool)
@@ -310,19 +314,17 @@ def train_ctr_model(
         if n_held >= 2 and (~held_t).any() and (~held_v).any():
             hist = (X_train[held_t], imp_train[held_t], clk_train[held_t], groups_train[held_t])
             target = (X_valid[held_v], imp_valid[held_v], clk_valid[held_v], groups_valid[held_v])
-            _, _, stop = _fit_backfitted(
+            *_, stop = _fit_backfitted(
                 params, feature_names, X_train[~held_t], imp_train[~held_t], clk_train[~held_t],
                 groups_train[~held_t], X_valid[~held_v], imp_valid[~held_v], clk_valid[~held_v],
-                groups_valid[~held_v], NUM_BOOST_ROUND, lambda: [HeldOutGroupStopping(hist, target)])
-            rounds = max(stop.best_iteration, 1)
+                groups_valid[~held_v], NUM_BOOST_ROUND, make_stop=lambda: HeldOutGroupStopping(hist, target))
+            rounds, fixed = max(stop.best_iteration, 1), True
             early = {"method": "held-out ad groups", "ad_groups": n_held, "rows": int(held_v.sum()),
                      "best_iteration": rounds, "logloss": stop.best_logloss}
-    fixed = bool(num_boost_round) or early["method"] == "held-out ad groups"
-    booster, level, _ = _fit_backfitted(
+    booster, level, raw_train, _ = _fit_backfitted(
         params, feature_names, X_train, imp_train, clk_train, groups_train, X_valid, imp_valid, clk_valid,
-        groups_valid, rounds, lambda: [] if fixed else [lgb.early_stopping(PATIENCE // 4, verbose=False)])
+        groups_valid, rounds, patience=None if fixed else PATIENCE // 4)
     best = booster.current_iteration()
-    raw_train = booster.predict(X_train, raw_score=True)
     intercept = 0.0
     if use_groups:
         # Bake in the level of an average ad group: the offset that fits all training clicks.
