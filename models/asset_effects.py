@@ -36,6 +36,9 @@ HEADLINE, DESCRIPTION = "H", "D"
 HEADLINE_COLUMNS = ("headline_1", "headline_2", "headline_3")
 DESCRIPTION_COLUMNS = ("description_1", "description_2")
 EFFECT_COLUMNS = ["ad_group_id", "kind", "text", "effect", "impressions", "ads"]
+# One array per position (H1, H2, H3 indexed by the pool's headlines; D1, D2 by its descriptions):
+# an asset's effect may depend on its slot, and a per-position term keeps the scorer exact.
+PositionEffects = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
 
 def fit_asset_residuals(raw, impressions, clicks, members: Sequence[Sequence[int]], n_assets: int,
@@ -124,17 +127,17 @@ class AssetEffects:
         return sum(len(v) for v in self._by_group.values())
 
     def for_pool(self, ad_group_id: str, headline_texts: Sequence[str],
-                 description_texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray] | None:
-        """(headline effects, description effects) aligned with the pool's texts; None when the
-        ad group has no history (scores are then the text model's alone)."""
+                 description_texts: Sequence[str]) -> PositionEffects | None:
+        """Per-position effects aligned with the pool's texts (H1, H2, H3 over its headlines, D1,
+        D2 over its descriptions); None when the ad group has no history (scores are then the
+        text model's alone)."""
         known = self._by_group.get(str(ad_group_id))
         if not known:
             return None
         h = np.array([known.get((HEADLINE, normalize(t or "")), 0.0) for t in headline_texts], dtype=np.float64)
         d = np.array([known.get((DESCRIPTION, normalize(t or "")), 0.0) for t in description_texts],
                      dtype=np.float64)
-        return h, d
-
+        return (h, h, h, d, d)
 
     def for_ads(self, ads: Sequence[Mapping]) -> np.ndarray:
         """Sum of the effects of the assets each served ad shows (0 for unknown assets)."""
@@ -145,8 +148,7 @@ class AssetEffects:
         return out
 
 
-def combination_effects(effects: tuple[np.ndarray, np.ndarray], combos: np.ndarray) -> np.ndarray:
+def combination_effects(effects: PositionEffects, combos: np.ndarray) -> np.ndarray:
     """Sum of the five positions' asset effects of (N, 5) index combinations."""
-    h, d = effects
     c = np.asarray(combos, dtype=np.int64).reshape(-1, 5)
-    return h[c[:, 0]] + h[c[:, 1]] + h[c[:, 2]] + d[c[:, 3]] + d[c[:, 4]]
+    return sum(effects[p][c[:, p]] for p in range(5))

@@ -36,8 +36,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from models.asset_effects import ASSET_PRIOR_SD, AssetEffects, asset_effects, combination_effects
+from models.asset_effects import ASSET_PRIOR_SD, AssetEffects, asset_effects
 from models.baselines import AssetMeanCTR, LogisticCTR
+from models.scoring import PoolInput, ScoringModel, score_pool
 from models.train import evaluate as observed_metrics
 from models.train import fit_group_offsets
 from models.train import train_ctr_model
@@ -120,7 +121,8 @@ def summarise_truth(rows: list[dict]) -> dict:
 def run_evaluation(world, workdir: str, params: dict | None = None, holdout_share: float = 0.2,
                    valid_days: int = 7, max_truth_groups: int | None = None, log=print,
                    asset_prior_sd: float = ASSET_PRIOR_SD) -> dict:
-    from transforms.features import COMBINATION_FEATURE_NAMES, combination_features, featurize_assets
+    from transforms.combinations import ad_group_keywords
+    from transforms.features import COMBINATION_FEATURE_NAMES
 
     t0 = time.perf_counter()
     prep = prepare(world, workdir, holdout_share, valid_days)
@@ -181,26 +183,36 @@ def run_evaluation(world, workdir: str, params: dict | None = None, holdout_shar
     served_groups = sorted({prep.ads[a]["ad_group_id"] for a in hold_hist.ad_id})
     if max_truth_groups:
         served_groups = served_groups[:max_truth_groups]
-    keyword = {a["ad_group_id"]: a["keyword"] for a in prep.ads.values()}
+    # The shipped model and the booster alone are scored the way production scores a pool
+    # (models.scoring.score_pool); the baselines on the same enumerated combinations.
+    shipped = ScoringModel.from_booster(result.booster, prep.sp, effects)
+    text_only = ScoringModel.from_booster(result.booster, prep.sp, None)
+    keywords = ad_group_keywords(prep.ads.values())
     truth_rows: dict[str, list] = {k: [] for k in observed}
     n_combos = 0
     for g in served_groups:
         heads, descs = world.pool(g)
-        h_texts, d_texts = [a["text"] for a in heads], [a["text"] for a in descs]
-        combos = world.valid_combinations(g)
-        if len(combos) < 2:
+        keyword, industry = keywords.get(g, ("", ""))
+        pool = PoolInput(g, keyword, heads + descs, industry)
+        out = score_pool(shipped, pool, 1, keep_all=True)
+        if not out.ok or len(out.group) < 2:
             continue
-        true = world.true_ctr_combinations(g, combos)
-        X = combination_features(featurize_assets(h_texts, keyword[g], prep.sp),
-                                 featurize_assets(d_texts, keyword[g], prep.sp), combos)
+        group = out.group
+        # the enumeration indexes the pool in asset_id order; the world's truth takes its own order
+        h_index = {a["asset_id"]: i for i, a in enumerate(heads)}
+        d_index = {a["asset_id"]: i for i, a in enumerate(descs)}
+        h_world = np.array([h_index[x] for x in group.headline_ids], dtype=np.int64)
+        d_world = np.array([d_index[x] for x in group.description_ids], dtype=np.int64)
+        combos = group.combos
+        world_combos = np.concatenate([h_world[combos[:, :3]], d_world[combos[:, 3:]]], axis=1)
+        true = world.true_ctr_combinations(g, world_combos)
+        X = group.X
         n_combos += len(combos)
-        lgb_raw = result.booster.predict(X, raw_score=True)
-        eff = effects.for_pool(g, h_texts, d_texts)
         preds = {
-            "lightgbm": lgb_raw + (combination_effects(eff, combos) if eff is not None else 0.0),
-            "lightgbm_text_only": lgb_raw,
+            "lightgbm": out.scored.all_raw,
+            "lightgbm_text_only": score_pool(text_only, pool, 1, keep_all=True).scored.all_raw,
             "logistic_regression": lr.decision_function(X),
-            "asset_mean_ctr": asset_mean.predict_combinations(g, h_texts, d_texts, combos),
+            "asset_mean_ctr": asset_mean.predict_combinations(g, group.headline_texts, group.description_texts, combos),
         }
         for k, p in preds.items():
             truth_rows[k].append(truth_metrics(p, true))

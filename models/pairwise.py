@@ -411,16 +411,18 @@ class PairwiseScorer:
 
     @staticmethod
     def effects_in_order(group, effects) -> np.ndarray:
-        """Per-asset effects (headline array, description array) summed per row, enumeration order."""
-        h, d = effects
+        """Per-position asset effects (models.asset_effects.PositionEffects) summed per row, in
+        enumeration order."""
+        e = effects
         t, p = group.triples, group.pairs
-        return ((h[t[:, 0]] + h[t[:, 1]] + h[t[:, 2]])[:, None] + (d[p[:, 0]] + d[p[:, 1]])[None, :]).ravel()
+        return ((e[0][t[:, 0]] + e[1][t[:, 1]] + e[2][t[:, 2]])[:, None]
+                + (e[3][p[:, 0]] + e[4][p[:, 1]])[None, :]).ravel()
 
     # ---- the entry point ----------------------------------------------------------------------------
 
     def score(self, group, k: int, keep_all: bool = False, seed: int = 0, effects=None) -> ScoredGroup:
-        """Exact top K of an ad group. effects: optional (headline, description) arrays of
-        per-asset history effects (models.asset_effects) added to every row's raw score; a
+        """Exact top K of an ad group. effects: optional per-position arrays of per-asset history
+        effects (models.asset_effects.PositionEffects) added to every row's raw score; a
         per-position term, so the pair tables stay exact."""
         start = time.perf_counter()
         n = len(group)

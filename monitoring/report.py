@@ -120,12 +120,44 @@ def build_report(
     return report
 
 
-def sample_valid_combinations(h_pins, d_pins, h_ok, d_ok, n: int, seed: int) -> np.ndarray:
-    """Up to n valid combinations of one pool, uniformly, reproducible from the seed."""
-    from transforms.combinations import enumerate_combinations
+def sample_published_scores(model, pools, per_group: int = 20, max_groups: int = 300,
+                            seed: int = 7) -> "pd.DataFrame":
+    """Scores of a seeded sample of valid combinations, exactly as production publishes them.
 
-    combos = enumerate_combinations(h_pins, d_pins, h_ok, d_ok)
-    if len(combos) <= n:
-        return combos
+    Each sampled ad group goes through models.scoring.score_pool (the one scoring path: booster
+    plus per-asset history effects); up to `per_group` of its valid combinations are drawn
+    uniformly. Returns ad_group_id, row (enumeration order), raw_score, score (predicted CTR).
+    Unscorable pools are skipped: the scoring run lists them with their reason.
+    """
+    import pandas as pd
+
+    from models.scoring import score_pool, sigmoid
+
+    pools = sorted(pools, key=lambda p: p.ad_group_id)
     rng = np.random.default_rng(seed)
-    return combos[np.sort(rng.choice(len(combos), size=n, replace=False))]
+    if len(pools) > max_groups:
+        pools = [pools[i] for i in sorted(rng.choice(len(pools), max_groups, replace=False))]
+    frames = []
+    for i, pool in enumerate(pools):
+        out = score_pool(model, pool, 1, keep_all=True)
+        if not out.ok:
+            continue
+        n = len(out.group)
+        rows = np.arange(n) if n <= per_group else np.sort(
+            np.random.default_rng(seed + i).choice(n, size=per_group, replace=False))
+        raw = out.scored.all_raw[rows]
+        frames.append(pd.DataFrame({"ad_group_id": pool.ad_group_id, "row": rows, "raw_score": raw,
+                                    "score": sigmoid(raw)}))
+    columns = ["ad_group_id", "row", "raw_score", "score"]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
+
+
+def served_ad_scores(model, X: np.ndarray, ads) -> np.ndarray:
+    """Predicted CTR of served ads (their feature rows X) as production would publish them: the
+    booster plus the history effects of the assets each ad shows."""
+    from models.scoring import sigmoid
+
+    raw = np.asarray(model.booster.predict(X, raw_score=True), dtype=np.float64)
+    if model.effects is not None and len(ads):
+        raw = raw + model.effects.for_ads(ads)
+    return sigmoid(raw)

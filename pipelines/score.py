@@ -2,11 +2,12 @@
 
 An element is one ad group (its pool), never one combination: per-element overhead would
 dominate at hundreds of millions of rows. After grouping, a Reshuffle breaks fusion so a
-distributed runner spreads ad groups over workers; each worker enumerates the valid
-combinations (kept factored as headline triples x description pairs), featurises every asset
-once, and scores the ad group with RunInference (models.handler, model loaded once per worker):
-exact pair tables when the model decomposes into position-pair terms (models.pairwise),
-Booster.predict blocks otherwise; then keeps the top K. See docs/scoring.md.
+distributed runner spreads ad groups over workers; each worker scores an ad group with
+RunInference (models.handler, model loaded once per worker), which calls models.scoring.score_pool:
+enumerate the valid combinations (kept factored as headline triples x description pairs),
+featurise every asset once, exact pair tables when the model decomposes into position-pair terms
+(models.pairwise), Booster.predict blocks otherwise, per-asset history effects, top K. Ad groups
+that cannot be scored go to a side output with their reason. See docs/scoring.md.
 
     python -m pipelines.score --pools asset_pools.parquet --ads ads.parquet \
         --bundle models/bundles/<version> --output out/top_k --top_k 5 \
@@ -25,11 +26,12 @@ from apache_beam.metrics import Metrics
 from apache_beam.ml.inference.base import KeyedModelHandler, RunInference
 from apache_beam.options.pipeline_options import PipelineOptions, TestOptions
 
-from models.bundle import TOKENIZER_FILE, check_bundle
+from models.bundle import check_bundle
 from models.handler import LightGBMBundleHandler
+from models.scoring import PoolInput
 from models.staging import is_remote, local_bundle
 from pipelines.options import SnapshotOptions, pipeline_options, require
-from transforms.dofns import EnumerateAndFeaturize
+from transforms.combinations import pick_keyword
 from transforms.features import feature_spec
 
 TOP_K_SCHEMA = pa.schema(
@@ -53,6 +55,9 @@ TOP_K_SCHEMA = pa.schema(
     ]
 )
 
+
+UNSCORED_TAG = "unscored"
+UNSCORED_SCHEMA = pa.schema([("ad_group_id", pa.string()), ("reason", pa.string()), ("model_version", pa.string())])
 
 ALL_SCORES_TAG = "all_scores"
 ALL_SCORES_SCHEMA = pa.schema(
@@ -80,6 +85,10 @@ class ScoreOptions(PipelineOptions):
         parser.add_argument("--output_table", default="",
                             help="also (or instead of --output) load the top-K rows into this BigQuery "
                                  "table, PROJECT:DATASET.TABLE, with file loads (WRITE_TRUNCATE)")
+        parser.add_argument("--unscored_output", default="",
+                            help="Parquet prefix for ad groups that could not be scored, with the reason")
+        parser.add_argument("--unscored_table", default="",
+                            help="BigQuery table PROJECT:DATASET.TABLE for ad groups that could not be scored")
         parser.add_argument("--scoring_method", default="auto", choices=("auto", "predict"),
                             help="auto: exact pair tables when the model decomposes, Booster.predict "
                                  "blocks otherwise; predict: always Booster.predict blocks")
@@ -90,9 +99,10 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 
 
 class SelectTopK(beam.DoFn):
-    """(ad_group_id, PredictionResult(ad group, ScoredGroup)) -> the K best rows, best first.
+    """(ad_group_id, PredictionResult(PoolInput, PoolScores)) -> the K best rows, best first.
 
-    With all_scores=True, also one Arrow table of every score per ad group on ALL_SCORES_TAG.
+    An ad group that could not be scored goes to UNSCORED_TAG as {ad_group_id, reason}. With
+    all_scores=True, also one Arrow table of every score per ad group on ALL_SCORES_TAG.
     """
 
     def __init__(self, all_scores: bool = False):
@@ -102,7 +112,12 @@ class SelectTopK(beam.DoFn):
 
     def process(self, element) -> Iterable[dict]:
         ad_group_id, result = element
-        block, scored = result.example, result.inference
+        out = result.inference
+        if not out.ok:
+            yield beam.pvalue.TaggedOutput(UNSCORED_TAG, {"ad_group_id": ad_group_id, "reason": out.reason,
+                                                          "model_version": result.model_id})
+            return
+        block, scored = out.group, out.scored
         self.ad_groups.inc()
         combos = block.rows(scored.top_rows)
         for rank, (c, raw) in enumerate(zip(combos, scored.top_raw), start=1):
@@ -146,22 +161,11 @@ def _ad_group_meta(ad: dict):
     return ad["ad_group_id"], (ad.get("keyword") or "", ad.get("industry") or "")
 
 
-def ad_group_keywords(ads: Iterable[dict]) -> dict[str, str]:
-    """The keyword each ad group is scored with: the smallest (keyword, industry) of its ads, so
-    every consumer (scoring, drift, challenger) picks the same one when ads disagree."""
-    best: dict[str, tuple[str, str]] = {}
-    for ad in ads:
-        ag, meta = _ad_group_meta(ad)
-        best[ag] = min(best.get(ag, meta), meta)
-    return {ag: kw for ag, (kw, _) in best.items()}
-
-
-def _assemble(element):
+def _assemble(element) -> tuple[str, PoolInput]:
     ad_group_id, grouped = element
     assets = sorted(grouped["assets"], key=lambda a: (a["asset_type"], a["asset_id"]))
-    meta = sorted(set(grouped["meta"]))  # deterministic if an ad group's ads disagree
-    keyword, industry = meta[0] if meta else ("", "")
-    return ad_group_id, {"keyword": keyword, "industry": industry, "assets": assets}
+    keyword, industry = pick_keyword(grouped["meta"])  # the one rule, shared with every consumer
+    return ad_group_id, PoolInput(ad_group_id, keyword, tuple(assets), industry)
 
 
 BIGQUERY_PREFIX = "bq://"
@@ -190,6 +194,7 @@ class ScoreOutputs(NamedTuple):
     rows: beam.PCollection  # TOP_K_SCHEMA dicts
     all_scores: beam.PCollection | None  # pa.Table per ad group, when asked for
     manifest: dict
+    unscored: beam.PCollection | None = None  # UNSCORED_SCHEMA dicts
 
 
 def build_outputs(pipeline: beam.Pipeline, pools_path: str, ads_path: str, bundle_path: str,
@@ -205,7 +210,6 @@ def build_outputs(pipeline: beam.Pipeline, pools_path: str, ads_path: str, bundl
         manifest = {"version": "unchecked (dry run)"}
     if top_k < 1:
         raise ValueError(f"--top_k must be at least 1, got {top_k}")
-    tokenizer = f"{bundle_path.rstrip('/')}/{TOKENIZER_FILE}"
     assets = (
         pipeline
         | "ReadPools" >> read_rows(pools_path, validate)
@@ -229,11 +233,11 @@ def build_outputs(pipeline: beam.Pipeline, pools_path: str, ads_path: str, bundl
         | "Assemble" >> beam.Map(_assemble)
         # Fusion break: spread ad groups over workers before the expensive fan-out.
         | "SpreadAdGroups" >> beam.Reshuffle()
-        | "EnumerateAndFeaturize" >> beam.ParDo(EnumerateAndFeaturize(tokenizer))
         | "Predict" >> RunInference(KeyedModelHandler(handler))
-        | "TopK" >> beam.ParDo(SelectTopK(all_scores)).with_outputs(ALL_SCORES_TAG, main="top")
+        | "TopK" >> beam.ParDo(SelectTopK(all_scores)).with_outputs(ALL_SCORES_TAG, UNSCORED_TAG, main="top")
     )
-    return ScoreOutputs(scored.top, scored[ALL_SCORES_TAG] if all_scores else None, manifest)
+    return ScoreOutputs(scored.top, scored[ALL_SCORES_TAG] if all_scores else None, manifest,
+                        scored[UNSCORED_TAG])
 
 
 def build(pipeline: beam.Pipeline, pools_path: str, ads_path: str, bundle_path: str, top_k: int):
@@ -260,6 +264,15 @@ def build_pipeline(argv=None) -> tuple[beam.Pipeline, dict]:
         # File loads, not streaming inserts: one atomic load job per run, no per-row quota.
         out.rows | "WriteBigQuery" >> beam.io.WriteToBigQuery(
             opts.output_table, schema=bigquery_schema(TOP_K_SCHEMA),
+            method=beam.io.WriteToBigQuery.Method.FILE_LOADS,
+            write_disposition=beam.io.BigQueryDisposition.WRITE_TRUNCATE,
+            create_disposition=beam.io.BigQueryDisposition.CREATE_IF_NEEDED)
+    if opts.unscored_output:
+        out.unscored | "WriteUnscored" >> beam.io.WriteToParquet(
+            opts.unscored_output, UNSCORED_SCHEMA, file_name_suffix=".parquet")
+    if opts.unscored_table:
+        out.unscored | "WriteUnscoredBigQuery" >> beam.io.WriteToBigQuery(
+            opts.unscored_table, schema=bigquery_schema(UNSCORED_SCHEMA),
             method=beam.io.WriteToBigQuery.Method.FILE_LOADS,
             write_disposition=beam.io.BigQueryDisposition.WRITE_TRUNCATE,
             create_disposition=beam.io.BigQueryDisposition.CREATE_IF_NEEDED)

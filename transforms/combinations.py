@@ -257,3 +257,46 @@ def build_ad_group_combinations(keyword: str, assets: Sequence[dict], sp,
         headline_pins=pool.headline_pins, description_pins=pool.description_pins,
         ad_group_id=str(ad_group_id or ""),
     )
+
+
+def unscorable_reason(group: AdGroupCombinations) -> str:
+    """Why an ad group has no valid combination, in words a person can act on ("" if it has some)."""
+    if len(group):
+        return ""
+    reasons = []
+    for kind, texts, pins, positions, limit, need in (
+        ("headline", group.headline_texts, group.headline_pins, HEADLINE_POSITIONS, HEADLINE_MAX_WIDTH, 3),
+        ("description", group.description_texts, group.description_pins, DESCRIPTION_POSITIONS,
+         DESCRIPTION_MAX_WIDTH, 2),
+    ):
+        empty = sum(1 for t in texts if not normalize(t))
+        too_wide = int((~width_ok(texts, limit)).sum())
+        usable = valid_assets(texts, limit)
+        if usable.sum() < need:
+            detail = [f"{too_wide} over the {limit}-wide limit"] * bool(too_wide) + [f"{empty} empty"] * bool(empty)
+            reasons.append(f"too few valid {kind}s: {int(usable.sum())} of {len(texts)} usable, {need} needed"
+                           + (f" ({', '.join(detail)})" if detail else ""))
+            continue
+        slots = _pin_slots(pins, positions, kind)
+        for position, cands in zip(positions, _candidates(slots, usable, len(positions))):
+            if cands.size == 0:
+                reasons.append(f"pins cannot be satisfied: no usable {kind} can fill {position}"
+                               + (" (every usable one is pinned elsewhere)" if (slots[usable] >= 0).all() else ""))
+        if not any(kind in r for r in reasons):
+            reasons.append(f"pins cannot be satisfied: the {kind}s pinned leave no {need} distinct ones")
+    return "; ".join(reasons) or "no valid combination"
+
+
+def pick_keyword(metas) -> tuple[str, str]:
+    """The (keyword, industry) an ad group is scored with when its served ads disagree: the
+    smallest, so every consumer picks the same one. Empty when the ad group has no served ad."""
+    metas = sorted({(m[0] or "", m[1] or "") for m in metas})
+    return metas[0] if metas else ("", "")
+
+
+def ad_group_keywords(ads) -> dict[str, tuple[str, str]]:
+    """{ad_group_id: (keyword, industry)} from raw.ads rows, by pick_keyword."""
+    metas: dict[str, list] = {}
+    for ad in ads:
+        metas.setdefault(str(ad["ad_group_id"]), []).append((ad.get("keyword") or "", ad.get("industry") or ""))
+    return {ag: pick_keyword(m) for ag, m in metas.items()}

@@ -7,7 +7,6 @@ arm's lift over control.
 """
 
 import datetime as dt
-import math
 import os
 
 from dagster import AssetExecutionContext, Config, MaterializeResult, MetadataValue, asset
@@ -52,28 +51,19 @@ def _pools_by_group(paths: LocalPaths):
     return by_group
 
 
-def _challenger_top1(bundle_path: str, keywords: dict, pools: dict) -> dict:
-    """Best combination per ad group under a challenger model (pure functions, in process), scored
-    as the scoring pipeline does: the booster plus the bundle's per-asset history effects."""
-    from models.asset_effects import combination_effects
+def _challenger_top1(bundle_path: str, pools: dict, ad_rows: list) -> dict:
+    """Best combination per ad group under a challenger model, scored the one way production
+    scores (models.scoring.score_pool: booster plus the bundle's per-asset history effects)."""
     from models.bundle import load_bundle
-    from models.topk import top_k_indices
-    from transforms.combinations import build_ad_group_combinations
+    from models.scoring import ScoringModel, pool_inputs, score_pool, sigmoid
     from transforms.features import feature_spec
-    from transforms.tokenizer import load_processor
 
-    bundle = load_bundle(bundle_path, feature_spec())
-    sp = load_processor(bundle.tokenizer_path)
+    model = ScoringModel.from_bundle(load_bundle(bundle_path, feature_spec()))
     best = {}
-    for ag, assets in pools.items():
-        block = build_ad_group_combinations(keywords.get(ag, ""), assets, sp, ad_group_id=ag)
-        if len(block):
-            raw = bundle.booster.predict(block.X, raw_score=True)
-            effects = bundle.effects.for_pool(ag, block.headline_texts, block.description_texts)
-            if effects is not None:
-                raw = raw + combination_effects(effects, block.combos)
-            i = int(top_k_indices(raw, 1)[0])
-            best[ag] = (block, i, float(1 / (1 + math.exp(-raw[i]))))
+    for pool in pool_inputs([a for assets in pools.values() for a in assets], ad_rows):
+        out = score_pool(model, pool, 1)
+        if out.ok:
+            best[pool.ad_group_id] = (out.group, int(out.scored.top_rows[0]), float(sigmoid(out.scored.top_raw[0])))
     return best
 
 
@@ -89,7 +79,6 @@ def ab_assignments(context: AssetExecutionContext, config: ExperimentConfig, pat
 
     from experiments.assign import CHALLENGER, CONTROL, PRODUCTION, ArmShares, Creative, assign_ad_group, control_index, pick
     from experiments.export import GOOGLE_ADS_EDITOR_COLUMNS, google_ads_editor_rows, to_csv
-    from pipelines.score import ad_group_keywords
     from transforms.combinations import Pool, product_rows
 
     model_version = os.path.basename(paths.current_bundle())
@@ -98,13 +87,13 @@ def ab_assignments(context: AssetExecutionContext, config: ExperimentConfig, pat
         with_challenger=bool(config.challenger_bundle)
     )
     ads = pq.read_table(paths.snapshot("raw.ads")).to_pandas()
-    keywords = ad_group_keywords(ads.astype(object).where(ads.notna(), None).to_dict("records"))
+    ad_rows = ads.astype(object).where(ads.notna(), None).to_dict("records")
     campaigns = ads.groupby("ad_group_id")["campaign_id"].first().fillna("").to_dict()
     pools = _pools_by_group(paths)
     with warehouse.open() as wh:
         top1 = wh.query(f"SELECT * FROM `{TOP_COMBINATIONS_TABLE}` WHERE rank = 1 ORDER BY ad_group_id")
         start = _experiment_start(wh)
-    challenger = _challenger_top1(config.challenger_bundle, keywords, pools) if config.challenger_bundle else {}
+    challenger = _challenger_top1(config.challenger_bundle, pools, ad_rows) if config.challenger_bundle else {}
 
     rows = []
     for r in top1.itertuples():
@@ -122,8 +111,8 @@ def ab_assignments(context: AssetExecutionContext, config: ExperimentConfig, pat
         }
         if CHALLENGER in shares and r.ad_group_id in challenger:
             block, i, score = challenger[r.ad_group_id]
-            ch_ids, ch_texts = pick(block.combos, (block.headline_ids, block.description_ids),
-                                    (block.headline_texts, block.description_texts), i)
+            ch_ids, ch_texts = pick(block.rows([i]), (block.headline_ids, block.description_ids),
+                                    (block.headline_texts, block.description_texts), 0)
             arms[CHALLENGER] = Creative(ch_ids, ch_texts, score)
         rows.extend(assign_ad_group(experiment, config.salt, r.ad_group_id, arms, shares))
     table = pd.DataFrame(rows)

@@ -29,52 +29,20 @@ SAMPLE_PER_AD_GROUP = 20
 HISTORY_TABLE = "monitoring.drift_runs"
 
 
-def _training_scores(paths: LocalPaths, booster):
+def _training_scores(paths: LocalPaths, model, ads_by_id: dict):
+    """Served ads of the training set, scored as production would publish them."""
     import numpy as np
     import pandas as pd
+
+    from monitoring.report import served_ad_scores
 
     files = sorted(glob.glob(os.path.join(paths.training_set_dir, "*.parquet")))
     if not files:
         return np.empty(0)
-    df = pd.concat([pd.read_parquet(f, columns=["features"]) for f in files], ignore_index=True)
-    return booster.predict(np.stack(df["features"].to_numpy()).astype(np.float32))
-
-
-def _sample_scores(pools, keywords: dict, sp, booster, seed: int = 7):
-    """Scores of a seeded sample of valid combinations: what the model sees in this run."""
-    import numpy as np
-
-    from monitoring.report import sample_valid_combinations
-    from transforms.combinations import Pool, valid_assets
-    from transforms.features import combination_features, featurize_assets
-    from transforms.text import DESCRIPTION_MAX_WIDTH, HEADLINE_MAX_WIDTH
-
-    # One pass over the pools (not one filter per ad group); missing values as None, not NaN.
-    pools = pools.astype(object).where(pools.notna(), None)
-    by_group = {ag: g.to_dict("records") for ag, g in pools.groupby("ad_group_id")}
-    ad_groups = sorted(by_group)
-    rng = np.random.default_rng(seed)
-    if len(ad_groups) > SAMPLE_AD_GROUPS:
-        ad_groups = sorted(rng.choice(ad_groups, SAMPLE_AD_GROUPS, replace=False))
-    scores = []
-    for i, ag in enumerate(ad_groups):
-        pool = Pool.from_assets(by_group[ag])
-        try:
-            combos = sample_valid_combinations(
-                pool.headline_pins, pool.description_pins,
-                valid_assets(pool.headline_texts, HEADLINE_MAX_WIDTH),
-                valid_assets(pool.description_texts, DESCRIPTION_MAX_WIDTH),
-                SAMPLE_PER_AD_GROUP, seed + i,
-            )
-        except ValueError:
-            continue  # an invalid pin: the scoring run reports those
-        if len(combos) == 0:
-            continue
-        kw = keywords.get(ag, "")
-        X = combination_features(featurize_assets(pool.headline_texts, kw, sp),
-                                 featurize_assets(pool.description_texts, kw, sp), combos)
-        scores.append(booster.predict(X))
-    return np.concatenate(scores) if scores else np.empty(0)
+    df = pd.concat([pd.read_parquet(f, columns=["ad_id", "features"]) for f in files], ignore_index=True)
+    df = df[df["ad_id"].astype(str).isin(ads_by_id)]
+    X = np.stack(df["features"].to_numpy()).astype(np.float32) if len(df) else np.empty((0, 0), np.float32)
+    return served_ad_scores(model, X, [ads_by_id[str(a)] for a in df["ad_id"]]) if len(df) else np.empty(0)
 
 
 @asset(
@@ -90,23 +58,26 @@ def drift_report(context: AssetExecutionContext, paths: LocalPaths, warehouse: W
     import pyarrow.parquet as pq
 
     from models.bundle import load_bundle
-    from monitoring.report import build_report
+    from models.scoring import ScoringModel, pool_inputs
+    from monitoring.report import build_report, sample_published_scores
+    from transforms.combinations import ad_group_keywords
     from transforms.features import feature_spec
-    from transforms.tokenizer import load_processor
 
     bundle = load_bundle(paths.current_bundle(), feature_spec())
-    sp = load_processor(bundle.tokenizer_path)
+    model = ScoringModel.from_bundle(bundle)
+    sp = model.sp
     ads = pq.read_table(paths.snapshot("raw.ads")).to_pandas()
     pools = pq.read_table(paths.snapshot("raw.asset_pools")).to_pandas()
-    from pipelines.score import ad_group_keywords
-
-    keywords = ad_group_keywords(ads.astype(object).where(ads.notna(), None).to_dict("records"))
+    ad_rows = ads.astype(object).where(ads.notna(), None).to_dict("records")
+    pool_rows = pools.astype(object).where(pools.notna(), None).to_dict("records")
+    keywords = {ag: kw for ag, (kw, _) in ad_group_keywords(ad_rows).items()}
     text_cols = ["headline_1", "headline_2", "headline_3", "description_1", "description_2"]
     train_pairs = [(t, kw) for col in text_cols for t, kw in zip(ads[col].fillna(""), ads["keyword"].fillna(""))]
     score_pairs = [(t, keywords.get(ag, "")) for t, ag in zip(pools["text"].fillna(""), pools["ad_group_id"])]
+    sample = sample_published_scores(model, pool_inputs(pool_rows, ad_rows), SAMPLE_PER_AD_GROUP, SAMPLE_AD_GROUPS)
     report = build_report(
-        train_pairs, score_pairs, sp, _training_scores(paths, bundle.booster),
-        _sample_scores(pools, keywords, sp, bundle.booster),
+        train_pairs, score_pairs, sp, _training_scores(paths, model, {str(a["ad_id"]): a for a in ad_rows}),
+        sample["score"].to_numpy(),
     )
     status = report.status
     now = dt.datetime.now(dt.timezone.utc)

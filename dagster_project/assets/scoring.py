@@ -90,8 +90,7 @@ def top_combinations(
             **per_core,
             "ad_groups": n_groups,
             "ad_groups_read": int(beam_metrics.get("ad_groups", 0)),
-            "ad_groups_without_valid_combination": int(beam_metrics.get("ad_groups_without_valid_combination", 0)),
-            "ad_groups_invalid_pin": int(beam_metrics.get("ad_groups_invalid_pin", 0)),
+            "ad_groups_unscored": int(beam_metrics.get("ad_groups_unscored", 0)),
             "combinations_scored": scored,
             "combinations_rejected": int(beam_metrics.get("combinations_rejected", 0)),
             # per ad group: enumerate + featurise, then score (pair tables or Booster.predict blocks)

@@ -44,13 +44,14 @@ def test_effects_table_keys_normalised_texts_and_skips_an_empty_third_headline()
     keys = set(zip(table.kind, table.text))
     assert ("H", "SALE開催中") in keys and ("H", "限定") in keys and ("H", "") not in keys
     effects = AssetEffects(table)
-    h, d = effects.for_pool("g1", ["送料無料", "SALE開催中", "未配信"], ["今すぐ購入", "翌日お届け"])
+    per_position = effects.for_pool("g1", ["送料無料", "SALE開催中", "未配信"], ["今すぐ購入", "翌日お届け"])
+    h, d = per_position[0], per_position[3]
     assert h[0] > h[1] and h[2] == 0.0  # the better ad's own headline; never served: 0
     by_key = table.set_index(["kind", "text"])["effect"]
     shown = [("H", "送料無料"), ("H", "公式サイト"), ("D", "今すぐ購入"), ("D", "翌日お届け")]
     np.testing.assert_allclose(effects.for_ads([ads[0]]), [by_key.loc[shown].sum()])
     combos = np.array([[0, 1, 2, 0, 1], [1, 0, 2, 1, 0]])
-    np.testing.assert_allclose(combination_effects((h, d), combos), [h[0] + h[1] + h[2] + d[0] + d[1]] * 2)
+    np.testing.assert_allclose(combination_effects(per_position, combos), [h[0] + h[1] + h[2] + d[0] + d[1]] * 2)
 
 
 def test_an_empty_lookup_changes_nothing():

@@ -153,7 +153,8 @@ def test_asset_effects_travel_with_the_bundle(tmp_path, trained):
                        "feedbeef", asset_effects=table)
     loaded = load_bundle(path, SPEC)
     assert check_bundle(path, SPEC)["asset_effects"] == {"rows": 2, "ad_groups": 1}
-    h, d = loaded.effects.for_pool("g1", ["送料無料", "other"], ["今すぐ購入"])
+    per_position = loaded.effects.for_pool("g1", ["送料無料", "other"], ["今すぐ購入"])
+    h, d = per_position[0], per_position[3]
     assert h.tolist() == [0.2, 0.0] and d.tolist() == [-0.1]
     assert loaded.effects.for_pool("g2", ["送料無料"], ["今すぐ購入"]) is None
     # a bundle saved without effects has an empty table: scoring falls back to the text model

@@ -165,7 +165,8 @@ def test_asset_history_effects_are_added_exactly_on_both_paths(constrained_boost
     rng = np.random.default_rng(11)
     keyword, assets = max(pools, key=lambda p: len(p[1]))
     g = build_ad_group_combinations(keyword, assets, sp)
-    effects = (rng.normal(0, 0.3, len(g.headline_ids)), rng.normal(0, 0.3, len(g.description_ids)))
+    # a different value per position: an asset's effect may depend on its slot
+    effects = tuple(rng.normal(0, 0.3, len(g.headline_ids if p < 3 else g.description_ids)) for p in range(5))
     want = _brute(constrained_booster, g) + combination_effects(effects, g.combos)
     got = scorer.score(g, 5, keep_all=True, effects=effects)
     assert got.method == ("predict" if force_predict else "pairwise")

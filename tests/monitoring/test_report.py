@@ -2,8 +2,9 @@ import numpy as np
 import pandas as pd
 
 from models.bundle import load_bundle
-from monitoring.report import build_report, sample_valid_combinations
-from transforms.features import combination_features, feature_spec, featurize_assets
+from models.scoring import ScoringModel, pool_inputs
+from monitoring.report import build_report, sample_published_scores
+from transforms.features import feature_spec
 from transforms.tokenizer import load_processor
 
 
@@ -28,16 +29,8 @@ def shifted(pairs, seed=0):
 
 
 def scores(bundle, sp, world, n=10):
-    out = []
-    kw = {a["ad_group_id"]: a["keyword"] for a in world.ads()}
-    for ag in world.ad_group_ids():
-        heads, descs = world.pool(ag)
-        combos = sample_valid_combinations(
-            [h["pinned_field"] for h in heads], [d["pinned_field"] for d in descs], None, None, n, 1)
-        X = combination_features(featurize_assets([h["text"] for h in heads], kw.get(ag, ""), sp),
-                                 featurize_assets([d["text"] for d in descs], kw.get(ag, ""), sp), combos)
-        out.append(bundle.booster.predict(X))
-    return np.concatenate(out)
+    model = ScoringModel.from_bundle(bundle)
+    return sample_published_scores(model, pool_inputs(world.asset_pools(), world.ads()), per_group=n)["score"].to_numpy()
 
 
 def test_same_world_is_ok_and_a_shifted_one_is_an_error(tiny_world, tiny_bundle):

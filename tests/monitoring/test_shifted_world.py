@@ -11,17 +11,15 @@ import pandas as pd
 import pytest
 
 from admedia.world import World, WorldConfig
-from monitoring.report import build_report, sample_valid_combinations
-from transforms.combinations import valid_assets
-from transforms.text import DESCRIPTION_MAX_WIDTH, HEADLINE_MAX_WIDTH
+from models.scoring import ScoringModel, pool_inputs
+from monitoring.report import build_report, sample_published_scores
 
 TEXT_COLS = ["headline_1", "headline_2", "headline_3", "description_1", "description_2"]
 
 
 def _report(world: World, tmp_path):
     from models.train import train_ctr_model
-    from transforms.features import COMBINATION_FEATURE_NAMES, combination_features, featurize_assets, \
-        featurize_served_ad
+    from transforms.features import COMBINATION_FEATURE_NAMES, featurize_served_ad
     from transforms.tokenizer import load_processor, train_sentencepiece
 
     ads, pools = world.ads(), world.asset_pools()
@@ -43,17 +41,8 @@ def _report(world: World, tmp_path):
     keywords = {ad["ad_group_id"]: ad["keyword"] for ad in ads}
     train_pairs = [(ad[c], ad["keyword"]) for c in TEXT_COLS for ad in ads]
     score_pairs = [(a["text"], keywords.get(a["ad_group_id"], "")) for a in pools]
-    sample = []
-    for i, ag in enumerate(world.ad_group_ids()):
-        heads, descs = world.pool(ag)
-        h, d = [x["text"] for x in heads], [x["text"] for x in descs]
-        combos = sample_valid_combinations(
-            [x["pinned_field"] for x in heads], [x["pinned_field"] for x in descs],
-            valid_assets(h, HEADLINE_MAX_WIDTH), valid_assets(d, DESCRIPTION_MAX_WIDTH), 20, 7 + i)
-        kw = keywords.get(ag, "")
-        sample.append(booster.predict(combination_features(featurize_assets(h, kw, sp),
-                                                           featurize_assets(d, kw, sp), combos)))
-    return build_report(train_pairs, score_pairs, sp, booster.predict(X), np.concatenate(sample))
+    sample = sample_published_scores(ScoringModel.from_booster(booster, sp), pool_inputs(pools, ads))
+    return build_report(train_pairs, score_pairs, sp, booster.predict(X), sample["score"].to_numpy())
 
 
 @pytest.fixture(scope="module")

@@ -34,13 +34,12 @@ def test_dry_run_builds_the_scoring_graph(tiny_bundle):
     assert job.proto.name == "adcombo-score-dry-run" and job.proto.type_.name == "JOB_TYPE_BATCH"
 
     graph = _transform_graph(job.proto_pipeline)
-    for name in ("ReadPools", "ReadAds", "GroupPools", "Assemble", "SpreadAdGroups",
-                 "EnumerateAndFeaturize", "Predict", "TopK", "Write"):
+    for name in ("ReadPools", "ReadAds", "GroupPools", "Assemble", "SpreadAdGroups", "Predict", "TopK", "Write"):
         assert name in graph, f"{name} missing from {sorted(graph)}"
-    # The fusion break sits between the grouping and the fan-out: Assemble -> Reshuffle -> Enumerate.
+    # The fusion break sits between the grouping and the fan-out: Assemble -> Reshuffle -> Predict
+    # (score_pool: enumerate, featurise, score, top K).
     assert graph["Assemble"][1] == graph["SpreadAdGroups"][0]
-    assert graph["SpreadAdGroups"][1] == graph["EnumerateAndFeaturize"][0]
-    assert graph["EnumerateAndFeaturize"][1] == graph["Predict"][0]
+    assert graph["SpreadAdGroups"][1] == graph["Predict"][0]
     names = {t.unique_name for t in job.proto_pipeline.components.transforms.values()}
     assert any(n.startswith("SpreadAdGroups/") and n.endswith("GroupByKey") for n in names)
     assert any(n.startswith("Predict/") for n in names)  # RunInference's own sub-transforms

@@ -137,4 +137,6 @@ def test_ad_group_keyword_is_chosen_the_same_way_everywhere():
     ads = [{"ad_group_id": "ag1", "keyword": "保険", "industry": "金融"},
            {"ad_group_id": "ag1", "keyword": "カード", "industry": "金融"},
            {"ad_group_id": "ag2", "keyword": None, "industry": None}]
-    assert score.ad_group_keywords(ads) == {"ag1": min("保険", "カード"), "ag2": ""}
+    from transforms.combinations import ad_group_keywords
+
+    assert ad_group_keywords(ads) == {"ag1": (min("保険", "カード"), "金融"), "ag2": ("", "")}
