@@ -30,6 +30,7 @@ from models.bundle import check_bundle
 from models.handler import LightGBMBundleHandler
 from models.scoring import PoolInput
 from models.staging import is_remote, local_bundle
+from pipelines.io import bigquery_schema, read_rows
 from pipelines.options import SnapshotOptions, pipeline_options, require
 from transforms.combinations import pick_keyword
 from transforms.features import feature_spec
@@ -166,28 +167,6 @@ def _assemble(element) -> tuple[str, PoolInput]:
     assets = sorted(grouped["assets"], key=lambda a: (a["asset_type"], a["asset_id"]))
     keyword, industry = pick_keyword(grouped["meta"])  # the one rule, shared with every consumer
     return ad_group_id, PoolInput(ad_group_id, keyword, tuple(assets), industry)
-
-
-BIGQUERY_PREFIX = "bq://"
-
-
-def read_rows(source: str, validate: bool = True) -> beam.PTransform:
-    """Rows as dicts from Parquet files, or from a BigQuery table named `bq://PROJECT.DATASET.TABLE`.
-
-    BigQuery is read with the Storage Read API (DIRECT_READ): no export job and no temp files,
-    which pays off when the snapshot would otherwise be exported to Parquet first.
-    """
-    if source.startswith(BIGQUERY_PREFIX):
-        table = source[len(BIGQUERY_PREFIX):]
-        project, _, rest = table.partition(".")
-        # The table is checked when the read session opens (DIRECT_READ takes no `validate`).
-        return beam.io.ReadFromBigQuery(table=f"{project}:{rest}", method=beam.io.ReadFromBigQuery.Method.DIRECT_READ)
-    return beam.io.ReadFromParquet(source, validate=validate)
-
-
-def bigquery_schema(schema: pa.Schema) -> str:
-    kinds = {pa.string(): "STRING", pa.int64(): "INTEGER", pa.int32(): "INTEGER", pa.float64(): "FLOAT"}
-    return ",".join(f"{f.name}:{kinds[f.type]}" for f in schema)
 
 
 class ScoreOutputs(NamedTuple):

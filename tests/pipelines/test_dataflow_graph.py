@@ -4,6 +4,7 @@ without credentials or network, and the job carries the runner profile's options
 import pytest
 
 from pipelines import score
+from pipelines.io import bigquery_schema
 from pipelines.options import profile_flags
 
 DATAFLOW_ENV = {
@@ -114,6 +115,6 @@ def test_bigquery_read_and_write_options(tiny_bundle):
 
 
 def test_bigquery_schema_covers_every_top_k_column():
-    schema = score.bigquery_schema(score.TOP_K_SCHEMA)
+    schema = bigquery_schema(score.TOP_K_SCHEMA)
     assert schema.startswith("ad_group_id:STRING,rank:INTEGER")
     assert len(schema.split(",")) == len(score.TOP_K_SCHEMA)
