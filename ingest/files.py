@@ -191,9 +191,10 @@ class TableFile:
     path: str
     format: str = ""          # "csv", "tsv", "parquet"
     encoding: str = ""
-    zero_bytes: bool = False
+    empty: str = ""           # why the file holds no table at all ("is empty (0 bytes)", ...)
     rows_read: int = 0
     blank_lines: int = 0
+    preamble_lines: int = 0   # non-blank lines above the header (a report title, a date range)
     malformed: list[Rejected] = field(default_factory=list)  # rows the reader itself could not read
     _rows: Iterator[dict] | None = None
 
@@ -283,6 +284,46 @@ def _parquet_rows(tf: TableFile, pf, names: list[str | None], as_of: str | None)
             yield row
 
 
+HEADER_SEARCH_LINES = 20
+
+
+def _head(text: str, n: int) -> Iterator[str]:
+    for i, line in enumerate(_lines(text)):
+        if i >= n:
+            return
+        yield line
+
+
+def _cells(line: str, delimiter: str, name: str, number: int) -> list[str]:
+    try:
+        return [h.strip() for h in next(csv.reader([line], delimiter=delimiter))]
+    except (csv.Error, StopIteration) as exc:
+        raise FileRefused(Refusal(name, f"the header line cannot be read: {exc}", "fix its quoting", number)) from None
+
+
+def _find_header(text: str, table: str, mapping: TableMapping, as_of: dt.date | None):
+    """(line number, line, delimiter, cells) of the header: the first line whose cells name every
+    required column (exports often put a report title and a date range above it). None when the
+    text has only blank lines; delimiter None when no line qualifies (the first non-blank line is
+    then checked, to say what is wrong with it)."""
+    first = None
+    for number, line in enumerate(_head(text, HEADER_SEARCH_LINES), start=1):
+        if not line.strip():
+            continue
+        first = first or (number, line)
+        try:
+            delimiter = sniff_delimiter(line, "")
+            cells = [h.strip() for h in next(csv.reader([line], delimiter=delimiter))]
+        except (FileRefused, csv.Error, StopIteration):
+            continue
+        names, missing, _ = rename(table, cells, mapping)
+        required = [c for c in missing if c not in OPTIONAL_COLUMNS.get(table, set())
+                    and not (c == "date" and as_of is not None)]
+        if not required and any(names):
+            return number, line, delimiter, cells
+    return None if first is None else (first[0], first[1], None, None)
+
+
 def open_table_file(table: str, path: str, mapping: TableMapping | None = None, encoding: str | None = None,
                     as_of: dt.date | None = None) -> TableFile:
     """Check a file's encoding, format and header; its rows stream from `.rows()`.
@@ -308,7 +349,7 @@ def open_table_file(table: str, path: str, mapping: TableMapping | None = None, 
     with open(path, "rb") as f:
         data = f.read()
     if not data:
-        tf.zero_bytes, tf.format = True, "csv"
+        tf.empty, tf.format = "is empty (0 bytes)", "csv"
         return tf
     try:
         text, tf.encoding = decode(data, tf.name, encoding)
@@ -319,20 +360,16 @@ def open_table_file(table: str, path: str, mapping: TableMapping | None = None, 
     del data
     if text.startswith("\ufeff"):  # utf-16/utf-32 keep the BOM as a character
         text = text[1:]
-    first = 0
-    for first, line in enumerate(_lines(text), start=1):  # the header: the first line with anything on it
-        if line.strip():
-            break
-    else:
-        tf.zero_bytes, tf.format = True, "csv"  # only blank lines: nothing, like a zero-byte file
+    found = _find_header(text, table, mapping, as_of)
+    if found is None:
+        tf.empty, tf.format = "has only blank lines", "csv"  # nothing at all, like a zero-byte file
         return tf
-    delimiter = sniff_delimiter(line, tf.name)
+    first, line, delimiter, headers = found
+    if delimiter is None:
+        delimiter = sniff_delimiter(line, tf.name)
+        headers = _cells(line, delimiter, tf.name, first)
     tf.format = "tsv" if delimiter == "\t" else "csv"
-    try:
-        headers = next(csv.reader([line], delimiter=delimiter))
-    except csv.Error as exc:
-        raise FileRefused(Refusal(tf.name, f"the header line cannot be read: {exc}", "fix its quoting", first)) from None
-    headers = [h.strip() for h in headers]
+    tf.preamble_lines = sum(1 for x in _head(text, first - 1) if x.strip())
     names = _columns(table, tf.name, headers, mapping, as_of, first)
     tf._rows = _csv_rows(tf, text, names, delimiter, as_of_text, first)
     return tf

@@ -66,6 +66,7 @@ class FileReport:
     loaded: int = 0
     rejected: int = 0
     blank_lines: int = 0
+    preamble_lines: int = 0
     reasons: dict[str, int] = field(default_factory=dict)     # rule → rows
     lines: dict[str, list[int]] = field(default_factory=dict)  # rule → first few lines
     seconds: float = 0.0
@@ -104,7 +105,7 @@ def _report(tf: TableFile, v: Validated, seconds: float) -> FileReport:
         if r.line is not None and len(lines[k]) < EXAMPLE_LINES:
             lines[k].append(r.line)
     return FileReport(tf.table, tf.name, tf.format, tf.encoding, tf.rows_read, len(v.frame), len(v.rejected),
-                      tf.blank_lines, dict(reasons), dict(lines), seconds)
+                      tf.blank_lines, tf.preamble_lines, dict(reasons), dict(lines), seconds)
 
 
 def read_folder(folder: str, options: ImportOptions = ImportOptions()) -> tuple[ImportResult, dict[str, Validated]]:
@@ -145,9 +146,9 @@ def read_folder(folder: str, options: ImportOptions = ImportOptions()) -> tuple[
         v.rejected[:0] = tf.malformed  # rows the reader could not split come first, as in the file
         validated[table] = v
         result.files[table] = _report(tf, v, time.perf_counter() - t0)
-        if tf.zero_bytes or tf.rows_read == 0:
+        if tf.empty or tf.rows_read == 0:
             if not options.allow_empty:
-                what = "is empty (0 bytes)" if tf.zero_bytes else "has a header but no rows"
+                what = tf.empty or "has a header but no rows"
                 result.refusals.append(Refusal(tf.name, what, f"export it again; or pass --allow-empty to empty {table}"))
         elif not len(v.frame) and not options.allow_empty:
             result.refusals.append(Refusal(tf.name, f"every one of its {v.received:,} rows was rejected "
@@ -159,7 +160,8 @@ def read_folder(folder: str, options: ImportOptions = ImportOptions()) -> tuple[
         validated[perf] = reject_unknown_ads(validated[perf], validated[ads].frame["ad_id"].astype(str))
         report = result.files[perf]
         fresh = _report(TableFile(perf, report.file, report.format, report.encoding, rows_read=report.rows_read,
-                                  blank_lines=report.blank_lines), validated[perf], report.seconds)
+                                  blank_lines=report.blank_lines, preamble_lines=report.preamble_lines),
+                        validated[perf], report.seconds)
         fresh.seconds += time.perf_counter() - t0
         result.files[perf] = fresh
     result.seconds = time.perf_counter() - started

@@ -21,6 +21,8 @@ def format_import(result: ImportResult) -> list[str]:
     for table, f in result.files.items():
         how = ", ".join(x for x in (f.encoding, _FORMATS.get(f.format, f.format)) if x)
         out.append(f"{table} ← {f.file} ({how}): {f.loaded:,} rows loaded, {f.rejected:,} rejected"
+                   + (f", {f.preamble_lines} line{'s' * (f.preamble_lines > 1)} above the header skipped"
+                      if f.preamble_lines else "")
                    + (f", {f.blank_lines:,} blank lines skipped" if f.blank_lines else ""))
         for reason, n in sorted(f.reasons.items(), key=lambda kv: (-kv[1], kv[0])):
             out.append(f"    {n:,} × {reason}{_lines(f.lines.get(reason, []), n)}")
