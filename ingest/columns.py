@@ -12,8 +12,8 @@ The file sits beside the data as `columns.yaml` (or `.yml`, `.json`), or is name
     ad_daily_performance:
       columns: {日: date, 表示回数: impressions, クリック数: clicks}
 
-Headers match after NFKC, case folding and whitespace collapsing, so `広告見出し１` and
-`広告見出し 1` are one header. adcombo's own names always map to themselves.
+Headers match after NFKC and case folding, ignoring whitespace, so `広告見出し１`, `広告見出し 1`
+and `広告見出し　1` are one header. adcombo's own names always map to themselves.
 """
 
 from __future__ import annotations
@@ -60,8 +60,8 @@ class ColumnMapping(BaseModel):
 
 
 def header_key(name: str) -> str:
-    """How headers are compared: NFKC, case-folded, whitespace runs collapsed, stripped."""
-    return " ".join(unicodedata.normalize("NFKC", str(name)).casefold().split())
+    """How headers are compared: NFKC, case-folded, without whitespace (exports disagree on it)."""
+    return "".join(unicodedata.normalize("NFKC", str(name)).casefold().split())
 
 
 def find_mapping(folder: str, explicit: str | None = None) -> str | None:

@@ -17,11 +17,13 @@ import codecs
 import csv
 import datetime as dt
 import os
+
+import numpy as np
 from dataclasses import dataclass, field
 from typing import Iterator
 
 from ingest.columns import TABLE_FILES, ColumnMapping, TableMapping, header_key, rename
-from ingest.validate import Rejected
+from ingest.validate import Chunk, Rejected
 from warehouse.schemas import RAW_SCHEMAS
 
 FILE_TABLES = TABLE_FILES
@@ -196,14 +198,21 @@ class TableFile:
     blank_lines: int = 0
     preamble_lines: int = 0   # non-blank lines above the header (a report title, a date range)
     malformed: list[Rejected] = field(default_factory=list)  # rows the reader itself could not read
-    _rows: Iterator[dict] | None = None
+    _chunks: Iterator | None = None
 
     @property
     def name(self) -> str:
         return os.path.basename(self.path)
 
+    def chunks(self) -> Iterator["Chunk"]:
+        """The rows, a chunk of columns at a time, as they are read."""
+        return self._chunks if self._chunks is not None else iter(())
+
     def rows(self) -> Iterator[dict]:
-        return self._rows if self._rows is not None else iter(())
+        """The rows as dicts with `_file` and `_line`."""
+        for chunk in self.chunks():
+            for i in range(len(chunk)):
+                yield chunk.row(i)
 
 
 def _columns(table: str, name: str, headers: list[str], mapping: TableMapping, as_of: dt.date | None,
@@ -240,48 +249,129 @@ def _columns(table: str, name: str, headers: list[str], mapping: TableMapping, a
 FILE_TABLES_BY_TABLE = {t: n for n, t in FILE_TABLES.items()}
 
 
-def _csv_rows(tf: TableFile, text: str, names: list[str | None], delimiter: str, as_of: str | None,
-              first_line: int) -> Iterator[dict]:
+CHUNK_ROWS = 65_536
+
+
+def _chunk(names: list[str | None], cells: list, lines: list[int], as_of: str | None, file: str) -> Chunk:
+    columns = {n: list(col) for n, col in zip(names, zip(*cells)) if n}
+    for n in names:  # a file without any row of a column (every row short): empty values
+        if n and n not in columns:
+            columns[n] = [""] * len(lines)
+    if as_of:
+        columns["date"] = [as_of] * len(lines)
+    return Chunk(columns, lines, file)
+
+
+def _csv_chunks(tf: TableFile, text: str, names: list[str | None], delimiter: str, as_of: str | None,
+                first_line: int) -> Iterator[Chunk]:
     reader = csv.reader(_lines(text), delimiter=delimiter, strict=True)
-    width = len(names)
+    width, name = len(names), tf.name
     line = 0
+    cells, lines = [], []
     try:
-        for cells in reader:
+        for row in reader:
             start, line = line + 1, reader.line_num
-            if start <= first_line:  # the header
+            if start <= first_line:  # the header (and anything above it)
                 continue
-            if not any(c.strip() for c in cells):
+            if not "".join(row).strip():  # a blank line, or a row of empty cells (Excel leaves those)
                 tf.blank_lines += 1
                 continue
             tf.rows_read += 1
-            if len(cells) > width and any(c.strip() for c in cells[width:]):
-                tf.malformed.append(Rejected(
-                    f"wrong number of fields: {len(cells)} cells, the header has {width} (an unquoted "
-                    f"{'tab' if delimiter == chr(9) else 'comma'} in a value?)",
-                    {"cells": cells[:50], "_file": tf.name, "_line": start}))
-                continue
-            row = {n: v for n, v in zip(names, cells) if n}
-            if as_of:
-                row["date"] = as_of
-            row["_file"], row["_line"] = tf.name, start
-            yield row
+            if len(row) != width:
+                if len(row) > width and any(c.strip() for c in row[width:]):
+                    tf.malformed.append(Rejected(
+                        f"wrong number of fields: {len(row)} cells, the header has {width} (an unquoted "
+                        f"{'tab' if delimiter == chr(9) else 'comma'} in a value?)",
+                        {"cells": row[:50], "_file": name, "_line": start}))
+                    continue
+                row = (row + [""] * width)[:width]  # short rows: the missing trailing cells are empty
+            cells.append(row)
+            lines.append(start)
+            if len(lines) == CHUNK_ROWS:
+                yield _chunk(names, cells, lines, as_of, name)
+                cells, lines = [], []
     except csv.Error as exc:
         raise FileRefused(Refusal(tf.name, f"cannot be read as {tf.format.upper()}: {exc}",
                                   "check the quoting on that line (a quote opened and never closed?)",
                                   max(line, 1))) from None
+    if lines:
+        yield _chunk(names, cells, lines, as_of, name)
 
 
-def _parquet_rows(tf: TableFile, pf, names: list[str | None], as_of: str | None) -> Iterator[dict]:
+def _body(text: str, first_line: int) -> str:
+    """The text after the header line."""
+    pos = 0
+    for _ in range(first_line):
+        nl = text.find("\n", pos)
+        if nl < 0:
+            return ""
+        pos = nl + 1
+    return text[pos:]
+
+
+def _arrow_chunks(tf: TableFile, text: str, names: list[str | None], delimiter: str, as_of: str | None,
+                  first_line: int):
+    """The rows parsed by Arrow's CSV reader (C++, columns of Arrow strings), or None when the csv
+    module must read the file: a quoted line break, a blank line, a row of the wrong width, an
+    unreadable quote. Line numbers are exact only when every physical line is one row, so that is
+    checked, not assumed."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    body = _body(text, first_line)
+    if not body.strip():
+        return None
+    physical = body.count("\n") + (0 if body.endswith("\n") else 1)
+    buffer = pa.py_buffer(body.encode("utf-8"))
+    del body
+    invalid = []
+    try:
+        table = pacsv.read_csv(
+            buffer,
+            read_options=pacsv.ReadOptions(column_names=[f"c{i}" for i in range(len(names))], use_threads=True),
+            parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=False,
+                                             invalid_row_handler=lambda row: invalid.append(row) or "skip"),
+            convert_options=pacsv.ConvertOptions(column_types={f"c{i}": pa.string() for i in range(len(names))},
+                                                 strings_can_be_null=False, quoted_strings_can_be_null=False))
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return None
+    del buffer
+    if invalid or table.num_rows != physical:
+        return None
+    keep = np.ones(table.num_rows, dtype=bool)
+    first_empty = pa.compute.equal(pa.compute.utf8_trim_whitespace(table.column(0)), "")
+    if pa.compute.any(first_empty).as_py():  # rows of empty cells (Excel leaves those) count as blank lines
+        empty = first_empty
+        for col in table.columns[1:]:
+            empty = pa.compute.and_(empty, pa.compute.equal(pa.compute.utf8_trim_whitespace(col), ""))
+        keep = pa.compute.invert(empty).to_numpy(zero_copy_only=False)
+    lines = np.arange(first_line + 1, first_line + 1 + table.num_rows)[keep]
+    if not keep.all():
+        table = table.filter(pa.array(keep))
+    tf.blank_lines += int((~keep).sum())
+    tf.rows_read += table.num_rows
+    return _arrow_slices(tf, table, names, lines, as_of)
+
+
+def _arrow_slices(tf: TableFile, table, names, lines, as_of) -> Iterator[Chunk]:
+    for start in range(0, table.num_rows, CHUNK_ROWS):
+        part = table.slice(start, CHUNK_ROWS)
+        columns = {n: part.column(i).combine_chunks() for i, n in enumerate(names) if n}
+        if as_of:
+            columns["date"] = [as_of] * part.num_rows
+        yield Chunk(columns, lines[start:start + part.num_rows].tolist(), tf.name)
+
+
+def _parquet_chunks(tf: TableFile, pf, names: list[str | None], as_of: str | None) -> Iterator[Chunk]:
     n = 0
-    for batch in pf.iter_batches(batch_size=PARQUET_BATCH):
-        for values in zip(*(col.to_pylist() for col in batch.columns)):
-            n += 1
-            tf.rows_read += 1
-            row = {k: v for k, v in zip(names, values) if k}
-            if as_of:
-                row["date"] = as_of
-            row["_file"], row["_line"] = tf.name, n
-            yield row
+    for batch in pf.iter_batches(batch_size=CHUNK_ROWS):
+        lines = list(range(n + 1, n + batch.num_rows + 1))
+        n += batch.num_rows
+        tf.rows_read += batch.num_rows
+        columns = {k: col.to_pylist() for k, col in zip(names, batch.columns) if k}
+        if as_of:
+            columns["date"] = [as_of] * batch.num_rows
+        yield Chunk(columns, lines, tf.name)
 
 
 HEADER_SEARCH_LINES = 20
@@ -344,7 +434,7 @@ def open_table_file(table: str, path: str, mapping: TableMapping | None = None, 
             raise FileRefused(Refusal(tf.name, f"not a readable Parquet file ({type(exc).__name__}: {exc})",
                                       "export it again, or save it as CSV")) from None
         names = _columns(table, tf.name, pf.schema_arrow.names, mapping, as_of, None)
-        tf._rows = _parquet_rows(tf, pf, names, as_of_text)
+        tf._chunks = _parquet_chunks(tf, pf, names, as_of_text)
         return tf
     with open(path, "rb") as f:
         data = f.read()
@@ -371,7 +461,10 @@ def open_table_file(table: str, path: str, mapping: TableMapping | None = None, 
     tf.format = "tsv" if delimiter == "\t" else "csv"
     tf.preamble_lines = sum(1 for x in _head(text, first - 1) if x.strip())
     names = _columns(table, tf.name, headers, mapping, as_of, first)
-    tf._rows = _csv_rows(tf, text, names, delimiter, as_of_text, first)
+    if table == "raw.ad_daily_performance":  # the big one: Arrow's reader when the file allows it
+        tf._chunks = _arrow_chunks(tf, text, names, delimiter, as_of_text, first)
+    if tf._chunks is None:
+        tf._chunks = _csv_chunks(tf, text, names, delimiter, as_of_text, first)
     return tf
 
 

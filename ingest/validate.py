@@ -62,6 +62,32 @@ class Rejected:
 
 
 @dataclass
+class Chunk:
+    """Rows column by column (a million rows never become a million dicts): what file readers give.
+    `originals` holds the rows as received when they came as dicts (an API page)."""
+
+    columns: dict[str, list]     # adcombo name → values
+    lines: list                  # the line each row starts on (a Parquet file: its row number), or None
+    file: str = ""
+    originals: list | None = None
+
+    def __len__(self) -> int:
+        return len(self.lines)
+
+    def column(self, name: str):
+        """A list, or an Arrow array (files read by Arrow's CSV reader)."""
+        col = self.columns.get(name)
+        return [None] * len(self.lines) if col is None else col
+
+    def row(self, i: int):
+        """Row i as received (with `_file` and `_line` for a file's row), for its dead letter."""
+        if self.originals is not None:
+            return self.originals[i]
+        values = {n: (col[i].as_py() if hasattr(col, "type") else col[i]) for n, col in self.columns.items()}
+        return {**values, "_file": self.file, "_line": self.lines[i]}
+
+
+@dataclass
 class Validated:
     table: str
     frame: pd.DataFrame
@@ -264,8 +290,11 @@ def validate(table: str, rows: Iterable[dict], date_range: tuple[dt.date, dt.dat
     """
     if table not in RAW_SCHEMAS:
         raise KeyError(f"unknown raw table {table!r}")
-    cleaners = {"raw.ads": clean_ads, "raw.asset_pools": clean_asset,
-                "raw.ad_daily_performance": lambda r: clean_performance(r, date_range, today)}
+    if table == "raw.ad_daily_performance":  # a million rows: column by column, same rules (ingest.bulk)
+        from ingest.bulk import validate_performance
+
+        return validate_performance(rows, date_range, today)
+    cleaners = {"raw.ads": clean_ads, "raw.asset_pools": clean_asset}
     clean, keys = cleaners[table], RAW_KEYS[table]
     names = [c for c, _ in RAW_SCHEMAS[table]]
     columns: dict[str, list] = {c: [] for c in names}

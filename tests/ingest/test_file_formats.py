@@ -274,3 +274,44 @@ def test_each_file_is_mapped_to_its_table(duck, tmp_path):
     assert [(r.file, r.column) for r in refusals] == [("ad_daily_performance.csv", "imps"),
                                                       ("asset_pools.csv", "kind")]
     assert set(TABLES.values()) >= {"raw.ads"}
+
+
+# ---- the performance file's two readers -------------------------------------------------------------
+
+@pytest.mark.parametrize("blemish", ["none", "blank line", "empty cells", "extra cells", "quoted newline"])
+def test_arrow_and_csv_readers_agree_on_rows_and_lines(duck, tmp_path, monkeypatch, blemish):
+    """The performance file is read by Arrow's CSV reader when every physical line is one row, else
+    by the csv module; both give the same table, dead letters and line numbers."""
+    import ingest.files as files
+
+    def edit(name, text):
+        if name != "ad_daily_performance":
+            return text
+        lines = text.rstrip("\n").split("\n")
+        lines[100] = {"none": lines[100], "blank line": lines[100] + "\n", "empty cells": lines[100] + "\n,,,,,",
+                      "extra cells": lines[100] + "\n2025-06-30,ad00001-01,1,0,0,0,surplus",
+                      "quoted newline": lines[100] + '\n2025-06-30,"ad00001\n-01",1,0,0,0'}[blemish]
+        lines[200] = lines[200].replace(",", ",x", 1)  # a bad ad_id on a line after the blemish
+        return "\n".join(lines) + "\n"
+
+    folder = write_folder(tmp_path / blemish.replace(" ", "_"), transform=edit)
+    used = []
+    real = files._arrow_chunks
+    monkeypatch.setattr(files, "_arrow_chunks", lambda *a: used.append(r := real(*a)) or r)
+    def content(wh):  # the state without the dead letters' import time
+        s = state(wh)
+        return {**s, "raw.dead_letters": [row[:-1] for row in s["raw.dead_letters"]]}
+
+    first = _import(duck, folder)
+    assert first.ok, format_import(first)
+    by_arrow = content(duck)
+    assert (used[0] is not None) == (blemish in ("none", "empty cells"))
+    monkeypatch.setattr(files, "_arrow_chunks", lambda *a: None)
+    second = _import(duck, folder)
+    assert content(duck) == by_arrow  # tables and dead letters (with their lines) equal
+    a, b = first.files["raw.ad_daily_performance"], second.files["raw.ad_daily_performance"]
+    assert (a.rows_read, a.loaded, a.blank_lines, a.reasons, a.lines) == (b.rows_read, b.loaded, b.blank_lines,
+                                                                         b.reasons, b.lines)
+    shift = {"none": 0, "blank line": 1, "empty cells": 1, "extra cells": 1, "quoted newline": 2}[blemish]
+    quoted = [102] if blemish == "quoted newline" else []  # that row's ad_id has a line break: unknown too
+    assert a.lines["unknown ad_id"] == quoted + [201 + shift]  # line 201: list index 200 after the header
