@@ -121,8 +121,9 @@ def main(argv=None) -> int:
     with open(args.out, "w") as f:
         json.dump({"machine": {"python": platform.python_version(), "cpus": os.cpu_count(),
                                "platform": platform.platform()},
+                   "load_average_1min": os.getloadavg()[0],
                    "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "results": results}, f, indent=2)
-    print(f"\nwrote {args.out}")
+    print(f"\nload average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores; wrote {args.out}")
     return 0
 
 

@@ -101,7 +101,7 @@ def _chunk_frames(chunk: rules.Chunk, start: int, date_range, today):
     ad_ok, ads = _by_distinct(chunk.column("ad_id"), _ad_id)
     ok &= date_ok & ad_ok & (ints["clicks"] <= ints["impressions"])
     idx = np.flatnonzero(ok)
-    lines = np.asarray(chunk.lines, dtype=object)
+    lines = np.array([-1 if x is None else x for x in chunk.lines], dtype=np.int64)
     frame = pd.DataFrame({
         "date": dates[idx], "ad_id": ads[idx],
         **{name: pd.array(ints[name][idx], dtype="Int64") for name, *_ in COUNTS},
@@ -149,7 +149,8 @@ def validate_performance_chunks(chunks: Iterable[rules.Chunk], date_range: tuple
             except rules.Invalid as exc:
                 rejected.append((order, rules.Rejected(str(exc), row)))
                 continue
-            fallback.append({**c, "_order": order, "_line": row.get("_line")})
+            line = row.get("_line")
+            fallback.append({**c, "_order": order, "_line": -1 if line is None else line})
         if fallback:
             frames.append(pd.DataFrame(fallback))
         source_file = source_file or chunk.file
@@ -159,23 +160,26 @@ def validate_performance_chunks(chunks: Iterable[rules.Chunk], date_range: tuple
     if not frames:
         return rules.Validated(TABLE, rules.to_frame(TABLE, []), [r for _, r in sorted(rejected, key=lambda x: x[0])],
                                source_file, [] if source_file else None)
-    good = pd.concat(frames, ignore_index=True).sort_values("_order", kind="stable")
+    good = pd.concat(frames, ignore_index=True)
+    if len(frames) > 1 and not good["_order"].is_monotonic_increasing:  # rows the row rules accepted
+        good = good.sort_values("_order", kind="stable")
     dup = good.duplicated(["date", "ad_id"], keep="first").to_numpy()
     for r in good[dup].to_dict("records"):
         payload = {k: (v.isoformat() if isinstance(v, dt.date) else (None if v is pd.NA else v))
                    for k, v in r.items() if k != "_order"}
-        if payload.get("_line") is not None:
+        if payload.get("_line", -1) >= 0:
             payload["_file"] = source_file
         else:
             payload.pop("_line", None)
         rejected.append((r["_order"], rules.Rejected(f"duplicate key: {r['date']}, {r['ad_id']}", payload)))
-    good = good[~dup]
+    if dup.any():
+        good = good[~dup]
     lines = good["_line"].tolist()
     out = pd.DataFrame({
         "date": pd.Series(good["date"].to_numpy(), dtype=object),
         "ad_id": pd.array(good["ad_id"].astype(str).to_numpy(), dtype="string"),
         **{name: pd.array(good[name].to_numpy(), dtype="Int64") for name, *_ in COUNTS},
     })[names]
-    has_lines = bool(lines) and all(x is not None for x in lines)
+    has_lines = bool(lines) and min(lines) >= 0
     return rules.Validated(TABLE, out, [r for _, r in sorted(rejected, key=lambda x: x[0])], source_file,
-                           [int(x) for x in lines] if has_lines else None)
+                           lines if has_lines else None)
