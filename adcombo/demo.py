@@ -44,7 +44,7 @@ def report(settings: Settings, seconds: float) -> None:
                    f"({m.get('rows_per_second', 0):,} rows/s)")
     typer.echo(f"training examples: {meta['training_set'].get('examples', 0):,}")
     typer.echo(f"model {model.get('version')}: {model.get('num_trees')} trees, valid AUC {_num(model, 'valid_auc'):.4f}, "
-               f"log loss {_num(model, 'valid_logloss'):.5f}, calibration {_num(model, 'valid_calibration'):.3f}")
+               f"log loss {_num(model, 'valid_logloss'):.4f}, calibration {_num(model, 'valid_calibration'):.3f}")
     typer.echo(f"scored {score.get('combinations_scored', 0):,} combinations of {score.get('ad_groups', 0):,} ad groups "
                f"in {_num(score, 'seconds'):.1f}s ({score.get('combinations_per_second', 0):,}/s); "
                f"{score.get('combinations_rejected', 0):,} rejected by pins and width limits")

@@ -17,11 +17,18 @@ from dagster_project.metadata import percent, table
 from dagster_project.plots import ctr_by_arm_plot
 from dagster_project.resources import AdMediaApiResource, LocalPaths, ModelStoreResource, WarehouseResource
 from warehouse.schemas import TOP_COMBINATIONS_TABLE
+from warehouse.sql import Scope
 
 GROUP = "experiments"
 ASSIGNMENTS_TABLE = "experiments.assignments"
 DELIVERY_TABLE = "raw.creative_daily_performance"
 RESULTS_TABLE = "experiments.results"
+ASSIGNMENTS_SCHEMA = [("experiment_id", "STRING"), ("ad_group_id", "STRING"), ("arm", "STRING"),
+                      ("traffic_share", "FLOAT64"), ("tracking_id", "STRING"),
+                      *[(f"{p}_asset_id", "STRING") for p in ("h1", "h2", "h3", "d1", "d2")],
+                      *[(c, "STRING") for c in ("headline_1", "headline_2", "headline_3", "description_1",
+                                                "description_2")],
+                      ("predicted_ctr", "FLOAT64"), ("model_version", "STRING"), ("start_date", "DATE")]
 
 
 class ExperimentConfig(Config):
@@ -87,11 +94,10 @@ def ab_assignments(context: AssetExecutionContext, config: ExperimentConfig, pat
         challenger = challenger_best(model, pool_inputs(pool_rows, ad_rows))
     rows = experiment_rows(experiment, config.salt, shares, top1, pools, challenger)
     assignments = pd.DataFrame(rows).assign(model_version=model_version, start_date=start)
-    with warehouse.open() as wh:
-        previous = (wh.query(f"SELECT * FROM `{ASSIGNMENTS_TABLE}` WHERE experiment_id != @e", {"e": experiment})
-                    if wh.table_exists(ASSIGNMENTS_TABLE) else None)
-        wh.replace_table(ASSIGNMENTS_TABLE, pd.concat([previous, assignments], ignore_index=True)
-                         if previous is not None else assignments)
+    with warehouse.open() as wh:  # this experiment's rows replaced in one MERGE; other experiments kept
+        wh.ensure_table(ASSIGNMENTS_TABLE, ASSIGNMENTS_SCHEMA)
+        wh.merge(ASSIGNMENTS_TABLE, assignments[[c for c, _ in ASSIGNMENTS_SCHEMA]],
+                 keys=["experiment_id", "ad_group_id", "arm"], scope=Scope(equals={"experiment_id": experiment}))
     campaigns = {a["ad_group_id"]: a.get("campaign_id") or "" for a in sorted(ad_rows, key=lambda a: str(a["ad_id"]))}
     csv_path = write_google_ads_editor_csv(paths.path("exports", experiment), rows, campaigns, config.final_url)
     per_arm = assignments.groupby("arm").agg(ad_groups=("ad_group_id", "nunique"),
