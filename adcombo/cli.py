@@ -10,25 +10,20 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Optional
 
 import typer
 
-from dagster_project.settings import Settings, SettingsError
+from adcombo import demo, importing, results
+from adcombo.common import HOME, load_settings
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
-HOME = typer.Option(None, "--home", help="data folder (default: $ADCOMBO_HOME, else .adcombo in the checkout)")
-
-
-def load_settings(home: Optional[Path] = None, **overrides) -> Settings:
-    """The settings of this command: environment plus options. A bad setting is one line, exit 2."""
-    try:
-        return Settings.load(home=home.resolve() if home else None, **overrides)
-    except SettingsError as exc:
-        typer.echo(f"adcombo: bad settings: {exc}", err=True)
-        raise typer.Exit(2) from None
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="adcombo: the best combinations of ad text, from ingestion to experiments. Every command "
+                       "works on one data folder (--home, or $ADCOMBO_HOME).")
+# Commands that live in their own modules (one module per area of the CLI), in the order a
+# newcomer meets them.
+app.command()(demo.demo)
 
 
 @app.command()
@@ -41,93 +36,9 @@ def run(home: Optional[Path] = HOME):
         raise typer.Exit(1)
 
 
-@app.command()
-def demo(
-    home: Optional[Path] = HOME,
-    world: str = typer.Option("demo", help="simulator world preset: tiny, small, demo, shifted, default"),
-    fresh: bool = typer.Option(True, help="start from an empty warehouse and no artifacts"),
-):
-    """The whole job on the local defaults: simulator → DuckDB → Beam → LightGBM → Beam scoring."""
-    from adcombo.demo import clear_data_folder, report
-    from adcombo.runs import materialize_all
-    from admedia.world import WorldConfig
-
-    try:
-        WorldConfig.preset(world)  # before anything is deleted
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--world") from None
-    # The demo is the simulator, whatever was imported into this folder before.
-    settings = load_settings(home, world=world, source="api")
-    if fresh:
-        clear_data_folder(settings.home)
-        settings = load_settings(home, world=world, source="api")
-    typer.echo(f"adcombo demo: world '{world}', data folder {settings.home}")
-    started = time.perf_counter()
-    if not materialize_all(settings):
-        typer.echo("demo failed: see the step errors above", err=True)
-        raise typer.Exit(1)
-    report(settings, time.perf_counter() - started)
-
-
-@app.command("import")
-def import_(
-    path: Path = typer.Argument(..., help="folder with ads, ad_daily_performance, asset_pools (.csv or .parquet)"),
-    home: Optional[Path] = HOME,
-):
-    """Import your own exported files; later `adcombo run` trains and scores on them alone."""
-    from adcombo.runs import latest_metadata, materialize_all
-    from dagster_project.settings import write_source_file
-    from ingest.files import ImportFormatError, find_files
-
-    folder = str(path.resolve())
-    try:
-        find_files(folder)  # fail before anything runs, with a message that says what is missing
-    except ImportFormatError as exc:
-        typer.echo(f"cannot import: {exc}", err=True)
-        raise typer.Exit(2)
-    settings = load_settings(home, source="files", import_path=folder)
-    if not materialize_all(settings, ingest_only=True):
-        typer.echo("import failed: see the errors above; the data source was not changed", err=True)
-        raise typer.Exit(1)
-    # Recorded only after success, so `run`, `top` and the UI keep using these files.
-    write_source_file(settings.home, "files", folder)
-    for asset in ("raw_ads", "raw_ad_daily_performance", "raw_asset_pools"):
-        m = latest_metadata(settings, asset)
-        typer.echo(f"imported {m.get('table')}: {m.get('rows', 0):,} rows, {m.get('rows_rejected', 0):,} rejected"
-                   + (f" {m.get('reject_reasons')}" if m.get("rows_rejected") else ""))
-    typer.echo(f"source is now files ({folder}); `.venv/bin/adcombo run` trains and scores on them, "
-               "`.venv/bin/adcombo source api` switches back. Rejected rows: table raw.dead_letters.")
-
-
-@app.command()
-def source(
-    use: Optional[str] = typer.Argument(None, help="'api' to switch back to the ad-media API"),
-    home: Optional[Path] = HOME,
-):
-    """Show where raw data comes from (api or files), or switch back to the API."""
-    from dagster_project.settings import write_source_file
-
-    settings = load_settings(home)
-    if use is not None:
-        if use != "api":
-            raise typer.BadParameter("only 'api' here; use `adcombo import PATH` for files")
-        write_source_file(settings.home, "api")
-        settings = load_settings(home)
-    typer.echo(f"source: {settings.source}" + (f" ({settings.import_path})" if settings.source == "files" else ""))
-
-
-@app.command()
-def top(
-    home: Optional[Path] = HOME,
-    k: int = typer.Option(3, min=1, help="combinations per ad group"),
-    ad_group: Optional[str] = typer.Option(None, help="only this ad group"),
-    out: Optional[Path] = typer.Option(None, help="write a CSV instead of printing"),
-    groups: int = typer.Option(10, help="ad groups to print (ignored with --out)"),
-):
-    """Top combinations per ad group: ids and texts of the five positions, score, model version."""
-    from adcombo.results import top as show_top
-
-    show_top(load_settings(home), k, ad_group, out, groups)
+app.command()(results.top)
+app.command("import")(importing.import_)
+app.command()(importing.source)
 
 
 @app.command()

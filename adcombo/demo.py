@@ -5,9 +5,13 @@ from __future__ import annotations
 import math
 import os
 import shutil
+import time
+from pathlib import Path
+from typing import Optional
 
 import typer
 
+from adcombo.common import HOME, load_settings
 from adcombo.runs import latest_metadata
 from dagster_project.settings import Settings
 
@@ -60,3 +64,29 @@ def report(settings: Settings, seconds: float) -> None:
     typer.echo("top 3 of a few ad groups:")
     print_top(top_frame(settings, None, 3), groups=3)
     typer.echo(f"\ndone in {seconds / 60:.1f} min. Next: `.venv/bin/adcombo top --out top.csv`, or `make ui`.")
+
+
+def demo(
+    home: Optional[Path] = HOME,
+    world: str = typer.Option("demo", help="simulator world preset: tiny, small, demo, shifted, default"),
+    fresh: bool = typer.Option(True, help="start from an empty warehouse and no artifacts"),
+):
+    """The whole job on the local defaults: simulator → DuckDB → Beam → LightGBM → Beam scoring."""
+    from adcombo.runs import materialize_all
+    from admedia.world import WorldConfig
+
+    try:
+        WorldConfig.preset(world)  # before anything is deleted
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--world") from None
+    # The demo is the simulator, whatever was imported into this folder before.
+    settings = load_settings(home, world=world, source="api")
+    if fresh:
+        clear_data_folder(settings.home)
+        settings = load_settings(home, world=world, source="api")
+    typer.echo(f"adcombo demo: world '{world}', data folder {settings.home}")
+    started = time.perf_counter()
+    if not materialize_all(settings):
+        typer.echo("demo failed: see the step errors above", err=True)
+        raise typer.Exit(1)
+    report(settings, time.perf_counter() - started)

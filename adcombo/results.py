@@ -7,6 +7,7 @@ from typing import Optional
 
 import typer
 
+from adcombo.common import HOME, load_settings
 from dagster_project.settings import Settings
 
 TOP_COLUMNS = ("ad_group_id, rank, h1_asset_id, h2_asset_id, h3_asset_id, d1_asset_id, d2_asset_id, "
@@ -33,8 +34,15 @@ def print_top(frame, groups: int) -> None:
                        f"  /  {r.description_1} | {r.description_2}")
 
 
-def top(settings: Settings, k: int, ad_group: Optional[str], out: Optional[Path], groups: int) -> None:
-    frame = top_frame(settings, ad_group, k)
+def top(
+    home: Optional[Path] = HOME,
+    k: int = typer.Option(3, min=1, help="combinations per ad group"),
+    ad_group: Optional[str] = typer.Option(None, help="only this ad group"),
+    out: Optional[Path] = typer.Option(None, help="write a CSV instead of printing"),
+    groups: int = typer.Option(10, help="ad groups to print (ignored with --out)"),
+):
+    """Top combinations per ad group: ids and texts of the five positions, score, model version."""
+    frame = top_frame(load_settings(home), ad_group, k)
     if out is not None:
         frame.to_csv(out, index=False)
         typer.echo(f"wrote {len(frame):,} rows for {frame['ad_group_id'].nunique():,} ad groups to {out}")
