@@ -186,14 +186,20 @@ def loads(validated: dict[str, Validated]) -> list[Load]:
     return out
 
 
-def import_files(wh, folder: str, options: ImportOptions = ImportOptions()) -> ImportResult:
-    """Read and validate every file, then replace the raw tables in one transaction, or refuse
-    and write nothing. Warehouse errors while writing propagate (the transaction is rolled back)."""
-    result, validated = read_folder(folder, options)
+def write(wh, result: ImportResult, validated: dict[str, Validated]) -> ImportResult:
+    """Step 5: replace the raw tables and the dead letters in one transaction (only for a result
+    without refusals). Warehouse errors propagate; the transaction is then rolled back."""
     if result.refusals:
-        return result
+        raise ValueError("a refused import cannot be written")
     started = time.perf_counter()
     wh.merge_all(loads(validated))
     result.written = True
     result.seconds += time.perf_counter() - started
     return result
+
+
+def import_files(wh, folder: str, options: ImportOptions = ImportOptions()) -> ImportResult:
+    """Read and validate every file, then replace the raw tables in one transaction, or refuse
+    and write nothing. Warehouse errors while writing propagate (the transaction is rolled back)."""
+    result, validated = read_folder(folder, options)
+    return result if result.refusals else write(wh, result, validated)

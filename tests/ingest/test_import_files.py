@@ -107,7 +107,8 @@ def test_cli_import_then_run_and_top_without_any_simulator(tmp_path):
     env.pop("ADCOMBO_SOURCE", None)
     out = subprocess.run([ADCOMBO, "import", str(EXAMPLE)], env=env, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
-    assert f"imported raw.ad_daily_performance: {_csv_rows('ad_daily_performance'):,} rows" in out.stdout
+    assert (f"raw.ad_daily_performance ← ad_daily_performance.csv (utf-8, comma-separated): "
+            f"{_csv_rows('ad_daily_performance'):,} rows loaded, 0 rejected") in out.stdout
     out = subprocess.run([ADCOMBO, "run"], env=env, capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-5000:]
     assert "importing files from" in out.stdout

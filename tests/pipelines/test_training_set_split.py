@@ -56,11 +56,13 @@ def test_dataflow_graph_reads_bigquery_tables_itself(tiny_snapshot):
     no rows through the orchestrator): the dry-run graph has the BigQuery reads."""
     from apache_beam import Pipeline
 
-    from pipelines.options import pipeline_options, profile_flags
+    from pipelines.options import pipeline_options
+    from pipelines.profiles import DataflowConfig, profile_flags
 
-    env = {"ADCOMBO_GCP_PROJECT": "adcombo-test", "ADCOMBO_GCS_TEMP": "gs://adcombo-test/tmp",
-           "ADCOMBO_SDK_CONTAINER_IMAGE": "asia-northeast1-docker.pkg.dev/adcombo-test/beam/adcombo:1"}
-    flags = profile_flags("dataflow", env=env) + ["--dry_run=True", "--no_auth", "--job_name=adcombo-ts-dry-run"]
+    dataflow = DataflowConfig(project="adcombo-test", temp_location="gs://adcombo-test/tmp",
+                              sdk_container_image="asia-northeast1-docker.pkg.dev/adcombo-test/beam/adcombo:1")
+    flags = profile_flags("dataflow", dataflow=dataflow) + ["--dry_run=True", "--no_auth",
+                                                            "--job_name=adcombo-ts-dry-run"]
     pipeline = Pipeline(options=pipeline_options(flags))
     plan_day = dt.date(2025, 6, 24)
     (training_set.build(pipeline, "bq://adcombo-test.raw.ads", "bq://adcombo-test.raw.ad_daily_performance",
