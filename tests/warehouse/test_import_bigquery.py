@@ -49,3 +49,14 @@ def test_bigquery_import_is_all_or_nothing(bigquery_wh, monkeypatch, failing):
     assert bigquery_wh.row_count("raw.ads") == second.files["raw.ads"].loaded
     texts = bigquery_wh.query("SELECT text FROM `raw.asset_pools`")["text"]
     assert texts.str.contains("{KeyWord:", regex=False).any()  # the syntax is kept as written
+
+
+def test_split_plan_queries_run_on_both_warehouses(bigquery_wh, duckdb_wh):
+    """models.split's two small queries (the rows stay in the warehouse) plan the same split."""
+    from models.split import plan_from_warehouse
+
+    for wh in (bigquery_wh, duckdb_wh):
+        assert _import(wh, "byod_ja", encoding="cp932").ok
+    on_bigquery, on_duckdb = plan_from_warehouse(bigquery_wh), plan_from_warehouse(duckdb_wh)
+    assert on_bigquery == on_duckdb
+    assert on_duckdb.method == "last_days" and on_duckdb.days == 5 and on_duckdb.served_ads == 96
