@@ -167,7 +167,8 @@ class BigQueryWarehouse:
         inside a transaction): a failed first load may leave them, empty.
         """
         for load in loads:
-            self.ensure_table(load.table, load.schema, load.partition_field, load.cluster_fields)
+            if load.schema:
+                self.ensure_table(load.table, load.schema, load.partition_field, load.cluster_fields)
         stages: list[str] = []
         try:
             statements, params = [], {}

@@ -67,26 +67,12 @@ class DuckDBWarehouse:
             self._con.execute(f'CREATE TABLE IF NOT EXISTS "{dataset}"."{name}" ({cols})')
 
     def merge(self, table: str, df: pd.DataFrame, keys: Sequence[str], scope: Scope | None) -> int:
-        validate_table_name(table)
-        stage = f"_stage_{uuid.uuid4().hex[:12]}"
-        sql, params = merge_sql(table, stage, list(df.columns), list(keys), scope)
-        translated = to_duckdb_sql(sql)
-        with self._lock:
-            self._con.register(stage, _arrow(df))
-            try:
-                self._con.execute("BEGIN TRANSACTION")
-                self._con.execute(translated, params)
-                self._con.execute("COMMIT")
-            except Exception:
-                self._con.execute("ROLLBACK")
-                raise
-            finally:
-                self._con.unregister(stage)
-        return len(df)
+        return self.merge_all([Load(table, df, tuple(keys), scope, schema=())])[table]
 
     def merge_all(self, loads: Sequence[Load]) -> dict[str, int]:
         """Several loads in one transaction: every table changes, or none does (tables that do not
-        exist yet are created inside it too, so a failed first load leaves no empty table)."""
+        exist yet are created inside it too, so a failed first load leaves no empty table; a load
+        without a schema needs its table to exist)."""
         stages = [f"_stage_{uuid.uuid4().hex[:12]}" for _ in loads]
         statements = []
         for i, (load, stage) in enumerate(zip(loads, stages)):
@@ -94,16 +80,17 @@ class DuckDBWarehouse:
             cols = ", ".join(f'"{_ident(c)}" {DUCKDB_TYPES[t]}' for c, t in load.schema)
             sql, params = merge_sql(load.table, stage, list(load.frame.columns), list(load.keys), load.scope,
                                     param_prefix=f"s{i}_")
-            statements.append((dataset, f'CREATE TABLE IF NOT EXISTS "{dataset}"."{name}" ({cols})',
-                               to_duckdb_sql(sql), params))
+            create = f'CREATE TABLE IF NOT EXISTS "{dataset}"."{name}" ({cols})' if load.schema else ""
+            statements.append((dataset, create, to_duckdb_sql(sql), params))
         with self._lock:
             for load, stage in zip(loads, stages):
                 self._con.register(stage, _arrow(load.frame))
             try:
                 self._con.execute("BEGIN TRANSACTION")
                 for dataset, create, merge, params in statements:
-                    self._con.execute(f'CREATE SCHEMA IF NOT EXISTS "{dataset}"')
-                    self._con.execute(create)
+                    if create:
+                        self._con.execute(f'CREATE SCHEMA IF NOT EXISTS "{dataset}"')
+                        self._con.execute(create)
                     self._con.execute(merge, params)
                 self._con.execute("COMMIT")
             except Exception:

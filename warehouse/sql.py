@@ -58,7 +58,8 @@ class Scope:
 class Load:
     """One table's part of a load applied with others in one transaction (Warehouse.merge_all):
     `frame` merged into `table` on `keys` within `scope` (see merge_sql); the table is created
-    with `schema` (and BigQuery partitioning/clustering) if it does not exist yet."""
+    with `schema` (and BigQuery partitioning/clustering) if it does not exist yet (an empty schema:
+    the table must exist)."""
 
     table: str
     frame: Any  # pandas.DataFrame with exactly the table's columns
