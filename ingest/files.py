@@ -17,16 +17,17 @@ import codecs
 import csv
 import datetime as dt
 import os
-
-import numpy as np
 from dataclasses import dataclass, field
 from typing import Iterator
+
+import numpy as np
 
 from ingest.columns import TABLE_FILES, ColumnMapping, TableMapping, header_key, rename
 from ingest.validate import Chunk, Rejected
 from warehouse.schemas import RAW_SCHEMAS
 
 FILE_TABLES = TABLE_FILES
+FILE_TABLES_BY_TABLE = {t: n for n, t in FILE_TABLES.items()}
 EXTENSIONS = (".csv", ".tsv", ".txt", ".parquet")
 OPTIONAL_COLUMNS = {"raw.ad_daily_performance": {"conversions", "cost_micros"},
                     "raw.ads": {"headline_3", "description_2", "industry", "keyword"},
@@ -34,7 +35,6 @@ OPTIONAL_COLUMNS = {"raw.ad_daily_performance": {"conversions", "cost_micros"},
 _BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF8, "utf-8-sig"),
          (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
 _UTF8 = {"utf-8", "utf-8-sig"}
-PARQUET_BATCH = 65_536
 
 
 @dataclass(frozen=True)
@@ -246,10 +246,7 @@ def _columns(table: str, name: str, headers: list[str], mapping: TableMapping, a
     return names
 
 
-FILE_TABLES_BY_TABLE = {t: n for n, t in FILE_TABLES.items()}
-
-
-CHUNK_ROWS = 65_536
+CHUNK_ROWS = 65_536  # rows per chunk of columns
 
 
 def _chunk(names: list[str | None], cells: list, lines: list[int], as_of: str | None, file: str) -> Chunk:
