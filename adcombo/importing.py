@@ -10,8 +10,6 @@ was imported; `--verbose` shows the trace).
 from __future__ import annotations
 
 import datetime as dt
-import json
-import os
 import traceback
 from pathlib import Path
 from typing import Optional
@@ -34,18 +32,10 @@ def _as_of(value: Optional[str]) -> Optional[dt.date]:
 
 def record_source(home: Path, folder: str, options) -> None:
     """Point the data folder at the imported files, with the options to read them again (later
-    runs re-import the folder): source.json gets {"source", "path", "options"}."""
-    from dagster_project.settings import SOURCE_FILE, write_source_file
+    runs re-import the folder)."""
+    from dagster_project.settings import write_source_file
 
-    write_source_file(home, "files", folder)
-    target = os.path.join(home, SOURCE_FILE)
-    with open(target, encoding="utf-8") as f:
-        data = json.load(f)
-    data["options"] = options.to_json()
-    tmp = target + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(data, f, ensure_ascii=False)
-    os.replace(tmp, target)
+    write_source_file(home, "files", folder, options.to_json())
 
 
 def import_(
