@@ -12,7 +12,7 @@ What it sets, and why:
   for the same DuckDB file and output folders (the daemon dequeues them: `adcombo ui` runs it);
 - run monitoring with `adcombo.run_launcher.LocalRunLauncher`, which can tell that a run's
   process died: such runs are marked failed instead of staying STARTED forever;
-- telemetry off.
+- telemetry and the UI's newsletter dialog off.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ def instance_config(dagster_home: str) -> dict:
     """The instance settings for a Dagster home folder (pure: no I/O)."""
     return {
         "telemetry": {"enabled": False},
+        "nux": {"enabled": False},  # the UI's newsletter sign-up dialog
         "storage": {"sqlite": {"base_dir": dagster_home}},
         "run_coordinator": {"module": "dagster", "class": "QueuedRunCoordinator"},
         "concurrency": {"runs": {"max_concurrent_runs": MAX_CONCURRENT_RUNS}},

@@ -29,7 +29,7 @@ def test_the_instance_lives_in_the_data_folder_queues_runs_one_at_a_time_and_mon
         assert isinstance(instance.run_launcher, LocalRunLauncher)
         assert instance.run_launcher.supports_check_run_worker_health
         assert instance.run_monitoring_enabled and instance.run_monitoring_max_resume_run_attempts == 0
-        assert not instance.telemetry_enabled
+        assert not instance.telemetry_enabled and not instance.nux_enabled  # no newsletter dialog over the UI
 
 
 def test_the_file_is_rewritten_when_it_is_adcombos_and_left_alone_when_it_is_the_users(tmp_path):
