@@ -9,6 +9,7 @@ import typer
 
 from adcombo.common import HOME, load_settings
 from dagster_project.settings import Settings
+from experiments.csv_safety import write_people_csv
 
 TOP_COLUMNS = ("ad_group_id, rank, h1_asset_id, h2_asset_id, h3_asset_id, d1_asset_id, d2_asset_id, "
                "headline_1, headline_2, headline_3, description_1, description_2, score, model_version")
@@ -44,7 +45,7 @@ def top(
     """Top combinations per ad group: ids and texts of the five positions, score, model version."""
     frame = top_frame(load_settings(home), ad_group, k)
     if out is not None:
-        frame.to_csv(out, index=False)
+        write_people_csv(frame, out)  # formula-like ad texts neutralised for spreadsheets (OWASP)
         typer.echo(f"wrote {len(frame):,} rows for {frame['ad_group_id'].nunique():,} ad groups to {out}")
         return
     print_top(frame, groups)

@@ -4,7 +4,6 @@ the UI (under the data folder), so CLI runs show up in the UI."""
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import typer
 
@@ -12,15 +11,11 @@ from dagster_project.settings import Settings
 
 
 def instance(settings: Settings):
-    """The data folder's Dagster instance (SQLite, run-sharded: the kind the UI uses)."""
-    from dagster import DagsterInstance
+    """The data folder's Dagster instance (SQLite, run-sharded, run queue, run monitoring: the
+    one the UI uses; see adcombo/instance.py)."""
+    from adcombo.instance import open_instance
 
-    home = Path(settings.dagster_home)
-    home.mkdir(parents=True, exist_ok=True)
-    config = home / "dagster.yaml"
-    if not config.exists():
-        config.write_text("telemetry:\n  enabled: false\n", encoding="utf-8")
-    return DagsterInstance.from_config(str(home))
+    return open_instance(settings.home)
 
 
 def materialize_all(settings: Settings, ingest_only: bool = False) -> bool:
@@ -29,6 +24,7 @@ def materialize_all(settings: Settings, ingest_only: bool = False) -> bool:
     from dagster import AssetKey
     from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
+    from adcombo.run_launcher import fail_dead_runs
     from dagster_project.assets.ingestion import RAW_ASSETS, daily_partitions
     from dagster_project.definitions import build_definitions
 
@@ -47,6 +43,8 @@ def materialize_all(settings: Settings, ingest_only: bool = False) -> bool:
     else:
         typer.echo(f"importing files from {settings.import_path}")
     with instance(settings) as inst:
+        for run_id in fail_dead_runs(inst):
+            typer.echo(f"run {run_id} was left STARTED by a process that is gone: marked it failed", err=True)
         first = job.execute_in_process(instance=inst, asset_selection=raw, tags=tags, raise_on_error=False)
         warn_failed_checks(first)
         if not first.success or ingest_only:
