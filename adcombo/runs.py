@@ -4,9 +4,13 @@ the UI (under the data folder), so CLI runs show up in the UI."""
 from __future__ import annotations
 
 import os
+import uuid
+from contextlib import contextmanager
+from typing import Iterator
 
 import typer
 
+from adcombo.lock import FolderLock, RunInProgress, in_progress_message
 from dagster_project.settings import Settings
 
 
@@ -20,7 +24,14 @@ def instance(settings: Settings):
 
 def materialize_all(settings: Settings, ingest_only: bool = False) -> bool:
     """Two runs, like a backfill then a refresh in the UI: first the raw assets (with the API
-    source: every daily partition in one run), then everything downstream, unpartitioned."""
+    source: every daily partition in one run), then everything downstream, unpartitioned.
+
+    Holds the data folder throughout; exits at once (status 1) if another run works on it."""
+    with hold_data_folder(settings) as lock:
+        return _materialize_all(settings, lock, ingest_only)
+
+
+def _materialize_all(settings: Settings, lock: FolderLock, ingest_only: bool) -> bool:
     from dagster import AssetKey
     from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
@@ -28,30 +39,64 @@ def materialize_all(settings: Settings, ingest_only: bool = False) -> bool:
     from dagster_project.assets.ingestion import RAW_ASSETS, daily_partitions
     from dagster_project.definitions import build_definitions
 
-    defs = build_definitions(settings)
-    job = defs.resolve_implicit_global_asset_job_def()
-    raw = [AssetKey(k) for k in RAW_ASSETS]
-    rest = [k for k in defs.resolve_asset_graph().materializable_asset_keys if k not in raw]
-    tags = {}
-    if settings.source == "api":
-        keys = daily_partitions(settings).get_partition_keys()
-        if not keys:
-            typer.echo("no partitions to ingest: check ADCOMBO_PARTITION_START/END", err=True)
-            return False
-        tags = {ASSET_PARTITION_RANGE_START_TAG: keys[0], ASSET_PARTITION_RANGE_END_TAG: keys[-1]}
-        typer.echo(f"ingesting {len(keys)} daily partitions {keys[0]} .. {keys[-1]} from the ad-media API")
-    else:
-        typer.echo(f"importing files from {settings.import_path}")
     with instance(settings) as inst:
         for run_id in fail_dead_runs(inst):
             typer.echo(f"run {run_id} was left STARTED by a process that is gone: marked it failed", err=True)
-        first = job.execute_in_process(instance=inst, asset_selection=raw, tags=tags, raise_on_error=False)
+        refuse_if_a_run_is_in_progress(inst)
+        defs = build_definitions(settings)
+        job = defs.resolve_implicit_global_asset_job_def()
+        raw = [AssetKey(k) for k in RAW_ASSETS]
+        rest = [k for k in defs.resolve_asset_graph().materializable_asset_keys if k not in raw]
+        tags = {}
+        if settings.source == "api":
+            keys = daily_partitions(settings).get_partition_keys()
+            if not keys:
+                typer.echo("no partitions to ingest: check ADCOMBO_PARTITION_START/END", err=True)
+                return False
+            tags = {ASSET_PARTITION_RANGE_START_TAG: keys[0], ASSET_PARTITION_RANGE_END_TAG: keys[-1]}
+            typer.echo(f"ingesting {len(keys)} daily partitions {keys[0]} .. {keys[-1]} from the ad-media API")
+        else:
+            typer.echo(f"importing files from {settings.import_path}")
+        lock.record(first_id := str(uuid.uuid4()))
+        first = job.execute_in_process(instance=inst, asset_selection=raw, tags=tags, raise_on_error=False,
+                                       run_id=first_id)
         warn_failed_checks(first)
         if not first.success or ingest_only:
             return first.success
-        result = job.execute_in_process(instance=inst, asset_selection=rest, raise_on_error=False)
+        lock.record(second_id := str(uuid.uuid4()))
+        result = job.execute_in_process(instance=inst, asset_selection=rest, raise_on_error=False, run_id=second_id)
         warn_failed_checks(result)
     return result.success
+
+
+@contextmanager
+def hold_data_folder(settings: Settings) -> Iterator[FolderLock]:
+    """Hold the data folder for this command, or exit at once (status 1) naming the run in progress.
+
+    Re-entrant: a command that deletes files before its runs (`demo --fresh`) takes it first."""
+    lock = FolderLock(settings.home)
+    try:
+        lock.acquire()
+    except RunInProgress as exc:
+        typer.echo(f"adcombo: {exc}", err=True)
+        raise typer.Exit(1) from None
+    try:
+        yield lock
+    finally:
+        lock.release()
+
+
+def refuse_if_a_run_is_in_progress(inst) -> None:
+    """A run launched from the UI holds no file lock, but the instance knows it is running."""
+    from dagster import RunsFilter
+    from dagster._core.storage.dagster_run import IN_PROGRESS_RUN_STATUSES
+
+    records = inst.get_run_records(RunsFilter(statuses=IN_PROGRESS_RUN_STATUSES), limit=1)
+    if records:
+        r = records[0]
+        started = r.start_time or r.create_timestamp.timestamp()
+        typer.echo(f"adcombo: {in_progress_message(r.dagster_run.run_id, started)}", err=True)
+        raise typer.Exit(1)
 
 
 def warn_failed_checks(result) -> None:
