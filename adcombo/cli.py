@@ -13,7 +13,7 @@ from typing import Optional
 
 import typer
 
-from adcombo import demo, importing, results, ui
+from adcombo import demo, importing, results, runs, ui
 from adcombo.common import HOME, load_settings
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
@@ -22,23 +22,10 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
 # Commands that live in their own modules (one module per area of the CLI), in the order a
 # newcomer meets them.
 app.command()(demo.demo)
-
-
-@app.command()
-def run(home: Optional[Path] = HOME):
-    """Materialise every asset on the current settings (same definitions as the UI)."""
-    from adcombo.runs import materialize_all
-
-    if not materialize_all(load_settings(home)):
-        typer.echo("run failed: see the step errors above (or the run in the Dagster UI)", err=True)
-        raise typer.Exit(1)
-
-
+app.command()(runs.run)
 app.command()(results.top)
 app.command("import")(importing.import_)
 app.command()(importing.source)
-
-
 app.command()(ui.ui)
 
 
