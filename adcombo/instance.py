@@ -60,9 +60,17 @@ def render(dagster_home: str) -> str:
     return header + yaml.safe_dump(instance_config(dagster_home), sort_keys=False)
 
 
+# The SQLite databases Dagster creates (with schema migrations) when an instance first opens.
+DATABASES = ("history/runs.db", "history/runs/index.db", "schedules/schedules.db")
+
+
 def ensure_instance(home: str | os.PathLike) -> str:
-    """Write the instance settings of the data folder `home` if they are missing or stale, and
-    return the Dagster home folder (`<home>/dagster`) to use as DAGSTER_HOME."""
+    """Write the instance settings of the data folder `home` if they are missing or stale, create
+    its databases, and return the Dagster home folder (`<home>/dagster`) to use as DAGSTER_HOME.
+
+    The databases are created here, once, because processes started together on a new folder
+    (`adcombo ui`: webserver and daemon) would race to create them ("UNIQUE constraint failed:
+    alembic_version")."""
     dagster_home = str(Path(home).resolve() / "dagster")
     os.makedirs(dagster_home, exist_ok=True)
     path = os.path.join(dagster_home, "dagster.yaml")
@@ -72,14 +80,16 @@ def ensure_instance(home: str | os.PathLike) -> str:
             current = f.read()
     except FileNotFoundError:
         current = None
-    if current == wanted:
-        return dagster_home
-    if current is not None and not (current.startswith(MARKER) or current == LEGACY_CONTENT):
-        return dagster_home  # the user's own file
-    tmp = f"{path}.tmp.{os.getpid()}"
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(wanted)
-    os.replace(tmp, path)  # a process reading it at the same moment sees the old or the new file
+    ours = current is None or current.startswith(MARKER) or current == LEGACY_CONTENT
+    if ours and current != wanted:
+        tmp = f"{path}.tmp.{os.getpid()}"
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(wanted)
+        os.replace(tmp, path)  # a process reading it at the same moment sees the old or the new file
+    if ours and not all(os.path.exists(os.path.join(dagster_home, db)) for db in DATABASES):
+        from dagster import DagsterInstance
+
+        DagsterInstance.from_config(dagster_home).dispose()
     return dagster_home
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from dagster import DagsterRunStatus, QueuedRunCoordinator
 
-from adcombo.instance import LEGACY_CONTENT, ensure_instance, open_instance
+from adcombo.instance import DATABASES, LEGACY_CONTENT, ensure_instance, open_instance
 from adcombo.run_launcher import LocalRunLauncher, fail_dead_runs, run_process
 
 SLOW_RUN = Path(__file__).with_name("_slow_location.py")
@@ -19,6 +19,9 @@ def test_the_instance_lives_in_the_data_folder_queues_runs_one_at_a_time_and_mon
     home = tmp_path / "home"
     dagster_home = ensure_instance(home)
     assert dagster_home == str(home.resolve() / "dagster")
+    # The databases exist before any process opens the instance (processes started together
+    # would race to create them).
+    assert all((Path(dagster_home) / db).exists() for db in DATABASES)
     with open_instance(home) as instance:
         assert instance.root_directory == dagster_home
         # The same run-sharded SQLite storage as Dagster's default, under the data folder.
