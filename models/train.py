@@ -50,8 +50,8 @@ DEFAULT_PARAMS: dict = {
 NUM_BOOST_ROUND = 1000  # cap on residual stumps
 # Penalties tried for the linear base (models.linear_base.fit_linear_base); the held-out ad
 # groups choose. Chosen as a grid on the tuning worlds (docs/model.md); None: no linear base.
-LINEAR_L2_GRID: tuple[float, ...] | None = (1.0, 3.0, 10.0)
-LINEAR_L2_WITHOUT_GROUPS = 3.0  # no ad groups to hold out: the middle of the grid
+LINEAR_L2_GRID: tuple[float, ...] | None = (0.6, 2.0, 6.0)
+LINEAR_L2_WITHOUT_GROUPS = 2.0  # no ad groups to hold out: the middle of the grid
 EARLY_STOPPING_GROUP_SHARE = 0.2
 MIN_HELD_OUT_GROUPS = 5
 CHECK_EVERY = 25

@@ -56,6 +56,16 @@ def test_recovers_effects_and_repetition_can_only_lower_the_score():
     assert abs(strong.coef[1]) < abs(base.coef[1])
 
 
+def test_shrinkage_follows_the_number_of_served_ads_not_the_days():
+    X, imp, clk, g = data(seed=3, n_groups=300)
+    many = fit_linear_base(X, imp, clk, g, l2=300.0, feature_names=NAMES)
+    few = fit_linear_base(X[:240], imp[:240], clk[:240], g[:240], l2=300.0, feature_names=NAMES)
+    assert abs(few.coef[1]) < 0.6 * abs(many.coef[1])  # 30 ad groups: pulled towards no effect
+    # the same served ads over four times the days: the same pull (the ads are the evidence)
+    longer = fit_linear_base(X, imp * 4, clk * 4, g, l2=300.0, feature_names=NAMES)
+    assert longer.coef[1] == pytest.approx(many.coef[1], rel=0.05)
+
+
 def test_the_booster_is_exactly_the_fitted_model_and_decomposes():
     X, imp, clk, g = data()
     base = fit_linear_base(X, imp, clk, g, l2=1.0, feature_names=NAMES)
