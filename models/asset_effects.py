@@ -130,8 +130,10 @@ def fit_asset_residuals(raw, impressions, clicks, members: Sequence[Sequence[int
     return float(theta[0]), theta[1:]
 
 
-def _slot_keys(ad: Mapping) -> list[tuple[str, str] | None]:
-    """(kind, normalised text) in each of the five slots of a served ad; None for an empty slot."""
+def _slot_keys(ad: Mapping | None) -> list[tuple[str, str] | None]:
+    """(kind, normalised text) in each of the five slots of a served ad; None for an empty slot
+    (an unknown ad, None, shows nothing)."""
+    ad = ad or {}
     out = []
     for p, c in enumerate(SLOT_COLUMNS):
         t = normalize(ad.get(c) or "")
@@ -158,7 +160,7 @@ class _Group:
 
 
 def _groups(ads: Sequence[Mapping], impressions: np.ndarray) -> list[_Group]:
-    frame = pd.DataFrame({"i": np.arange(len(ads)), "g": [str(a.get("ad_group_id") or "") for a in ads]})
+    frame = pd.DataFrame({"i": np.arange(len(ads)), "g": [str((a or {}).get("ad_group_id") or "") for a in ads]})
     frame = frame[np.asarray(impressions) > 0]
     out = []
     for g, part in frame.groupby("g", sort=True):
@@ -289,7 +291,7 @@ class AssetEffects:
         out = np.zeros(len(ads))
         zero = (0.0, 0.0, 0.0)
         for i, ad in enumerate(ads):
-            known = self._by_group.get(str(ad.get("ad_group_id") or ""), {})
+            known = self._by_group.get(str((ad or {}).get("ad_group_id") or ""), {})
             for p, key in enumerate(_slot_keys(ad)):
                 if key is not None:
                     out[i] += known.get(key, zero)[p if p < 3 else p - 3]

@@ -189,7 +189,8 @@ def run_evaluation(world, workdir: str, params: dict | None = None, holdout_shar
 
     t1 = time.perf_counter()
     result = train_ctr_model(*_arrays(prep, train), *_arrays(prep, valid), COMBINATION_FEATURE_NAMES, params=params,
-                             groups_train=train.ad_group_id.to_numpy(), groups_valid=valid.ad_group_id.to_numpy())
+                             groups_train=train.ad_group_id.to_numpy(), groups_valid=valid.ad_group_id.to_numpy(),
+                             ads_train=[prep.ads[a] for a in train.ad_id])
     log(f"model: {result.metrics['linear_trees']} linear trees (penalty {result.metrics['linear_l2']:g}) + "
         f"{result.metrics['residual_stumps']} stumps in {time.perf_counter() - t1:.1f}s")
     logit_models = {}
@@ -416,6 +417,43 @@ def format_summary(summary: dict) -> str:
     return "\n".join(lines)
 
 
+def summary_plot(summary: dict) -> bytes:
+    """PNG for the UI: per world, the shipped model's top-1 share (mean, sd bar over seeds) split
+    into what it captures, what a better order of the same assets would add (order loss) and the
+    rest (asset choice), with the text-only model and the baselines as markers."""
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = list(summary["worlds"])
+    w = [summary["worlds"][n]["models"] for n in names]
+    share = np.array([m["lightgbm"]["top1_share_of_oracle_lift"]["mean"] for m in w]) * 100
+    sd = np.array([m["lightgbm"]["top1_share_of_oracle_lift"]["sd"] for m in w]) * 100
+    order = np.array([m["lightgbm"]["order_loss"]["mean"] for m in w]) * 100
+    x = np.arange(len(names))
+    fig, ax = plt.subplots(figsize=(max(6.0, 0.9 * len(names) + 2), 4.5))
+    ax.bar(x, share, yerr=sd, color="#3b6ea5", label="top-1 share (lightgbm)", capsize=3)
+    ax.bar(x, order, bottom=share, color="#f0a35e", label="order loss")
+    ax.bar(x, 100 - share - order, bottom=share + order, color="#dddddd", label="asset-choice loss")
+    for key, marker, label in (("lightgbm_text_only", "o", "text only"), ("logistic_regression", "s", "logistic"),
+                               ("asset_mean_ctr", "^", "asset mean")):
+        ys = [m[key]["top1_share_of_oracle_lift"]["mean"] * 100 if key in m else np.nan for m in w]
+        ax.scatter(x, ys, marker=marker, color="black", s=18, zorder=3, label=label)
+    ax.axhline(85, color="#a33", lw=1, ls="--")
+    ax.set_xticks(x, names, rotation=30, ha="right")
+    ax.set_ylabel("% of the oracle's lift over random")
+    ax.set_ylim(0, 100)
+    ax.set_title("Top-1 share of oracle lift by world (mean ± sd over seeds)")
+    ax.legend(fontsize=7, loc="lower left", ncol=2)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
+    plt.close(fig)
+    return buf.getvalue()
+
+
 def evaluate_worlds(worlds: list[str], seeds: list[int], params: dict | None = None, holdout_share: float = 0.2,
                     valid_days: int | None = None, asset_prior_sd: float = ASSET_PRIOR_SD, log=print,
                     max_truth_groups: int | None = None) -> dict:
@@ -462,6 +500,7 @@ def main(argv=None) -> int:
     ap.add_argument("--asset_prior_sd", type=float, default=ASSET_PRIOR_SD,
                     help="prior sd of the per-asset history effects (log-odds)")
     ap.add_argument("--max_truth_groups", type=int, default=None, help="score at most this many held-out groups")
+    ap.add_argument("--plot", default="", help="also write the summary plot (PNG) here")
     args = ap.parse_args(argv)
     worlds = [w for w in args.world.split(",") if w] or (world_variants.names(args.role) if args.role else ["default"])
     if args.seeds:
@@ -490,6 +529,10 @@ def main(argv=None) -> int:
     with open(args.out, "w", encoding="utf-8") as f:
         json.dump(report, f, indent=2, ensure_ascii=False)
     print(f"wrote {args.out}")
+    if args.plot:
+        with open(args.plot, "wb") as f:
+            f.write(summary_plot(report["summary"]))
+        print(f"wrote {args.plot}")
     return 0
 
 

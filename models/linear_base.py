@@ -107,7 +107,7 @@ def _profile_offsets(eta, imp, clk, inv, n_groups: int, prec: float, offsets: np
 
 def fit_linear_base(X, impressions, clicks, groups, l2: float, feature_names: Sequence[str],
                     group_sd: float = 0.5, binning: Binning | None = None,
-                    max_iter: int = 1000) -> LinearBase:
+                    max_iter: int = 1000, margin: np.ndarray | None = None) -> LinearBase:
     """Penalised logistic regression of clicks with an offset per ad group (Normal(0, group_sd)
     prior), on binned, standardised features. Objective: mean log loss per impression plus
     l2 / n / 2 * |w|^2 on the standardised coefficients, n the number of served-ad rows;
@@ -140,9 +140,11 @@ def fit_linear_base(X, impressions, clicks, groups, l2: float, feature_names: Se
     prec_g = 1.0 / group_sd**2
     state = {"offsets": np.zeros(n_g)}
 
+    fixed = np.zeros(len(imp)) if margin is None else np.asarray(margin, dtype=np.float64)
+
     def objective(theta):
         w, b = theta[:n_f], theta[n_f]
-        eta = b + Z @ w
+        eta = fixed + b + Z @ w
         o = state["offsets"] = _profile_offsets(eta, imp, clk, inv, n_g, prec_g, state["offsets"])
         z = eta + o[inv]
         r = clk - imp / (1.0 + np.exp(-z))

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from models.evaluate import (MODELS, format_summary, format_table, is_holdout, main, ordered_best, summarise,
-                             summarise_truth, world_config)
+                             summarise_truth, summary_plot, world_config)
 
 
 def test_holdout_is_stable_and_sized():
@@ -100,3 +100,5 @@ def test_summary_is_mean_and_sd_over_seeds_and_checks_the_baselines_on_every_see
     assert s["market_variants_mean"]["lightgbm"] == pytest.approx((0.85 + 0.675) / 2)
     table = format_summary(s)
     assert "85.0% ± 1.4%" in table and "| NO |" in table
+    png = summary_plot(s)
+    assert png.startswith(b"\x89PNG") and len(png) > 5000

@@ -152,3 +152,24 @@ def test_validation_on_other_ad_groups_fits_their_offsets_on_their_own_rows():
     plain = result.metrics["valid"]
     assert with_offsets["logloss"] < plain["logloss"]  # group levels fitted, not guessed
     assert 0.9 < with_offsets["calibration"] < 1.1
+
+
+def test_the_base_can_learn_beside_the_training_ads_own_asset_effects():
+    """With the served ads' texts, the base is fitted beside per-asset effects (backfitting)."""
+    rng = np.random.default_rng(12)
+    tr = grouped(120, 8, 12)
+    texts = [f"見出し{rng.integers(0, 4)}" for _ in range(len(tr[3]))]
+    ads = [{"ad_group_id": g, "headline_1": t, "headline_2": "共通", "headline_3": "", "description_1": "説明",
+            "description_2": "補足"} for g, t in zip(tr[3], texts)]
+    ads[0] = None  # an ad whose texts are unknown shows no asset
+    plain = train_ctr_model(*tr[:3], *tr[:3], NAMES, groups_train=tr[3], groups_valid=tr[3], num_boost_round=5)
+    backfit = train_ctr_model(*tr[:3], *tr[:3], NAMES, groups_train=tr[3], groups_valid=tr[3], num_boost_round=5,
+                              ads_train=ads)
+    assert plain.metrics["asset_backfit"] == {"rounds": 0, "slot_scales": None}
+    assert backfit.metrics["asset_backfit"]["rounds"] == 2 and len(backfit.metrics["asset_backfit"]["slot_scales"]) == 5
+    X = tr[0][:50]
+    assert not np.allclose(plain.booster.predict(X, raw_score=True), backfit.booster.predict(X, raw_score=True))
+    # the text effects are still learnt
+    raw = backfit.booster.predict(np.eye(len(NAMES), dtype=np.float32), raw_score=True)
+    zero = backfit.booster.predict(np.zeros((1, len(NAMES)), dtype=np.float32), raw_score=True)[0]
+    assert raw[0] - zero > 0.15 and raw[2] - zero < -0.1
