@@ -208,8 +208,10 @@ def test_a_wrong_table_is_caught_and_the_group_rescored(constrained_booster, poo
     scorer = PairwiseScorer(constrained_booster)
     keyword, assets = pools[1]
     g = build_ad_group_combinations(keyword, assets, sp)
-    real = PairwiseScorer.assemble
-    monkeypatch.setattr(PairwiseScorer, "assemble", staticmethod(lambda *a: real(*a) + 1e-6))
+    from models.tables import PairTables
+
+    real = PairTables.block
+    monkeypatch.setattr(PairTables, "block", lambda *a, **kw: real(*a, **kw) + 1e-6)
     got = scorer.score(g, 5)
     want = _brute(constrained_booster, g)
     assert got.method == "predict"
