@@ -41,6 +41,11 @@ class InsightOptions:
         """Do the outputs need the pair tables (only the pairwise method has them)?"""
         return bool(self.explain_ranks) or self.select or self.keep_tables
 
+    @property
+    def maxima(self) -> bool:
+        """Does the pass keep the best score per triple and per pair (asset values, selection)?"""
+        return self.asset_values or self.select
+
     @staticmethod
     def diverse_buffer(k: int) -> int:
         return max(64, DIVERSE_BUFFER_PER_PICK * k)

@@ -486,7 +486,7 @@ class PairwiseScorer:
             t, u = np.divmod(want, len(group.pairs))
             return tables.block(group.triples[t], group.pairs, s_d)[np.arange(len(want)), u]
 
-        top, maxima, all_raw = self._scan(group, block_fn, self._buffer_size(k, opts), keep_all, opts.asset_values)
+        top, maxima, all_raw = self._scan(group, block_fn, self._buffer_size(k, opts), keep_all, opts.maxima)
         rows, scores = top.result()
         kth = scores[min(k, len(scores)) - 1]
         candidates = rows[scores >= kth - MARGIN]
@@ -554,7 +554,7 @@ class PairwiseScorer:
                 raw = raw + combination_effects(effects, group.rows(np.arange(t0 * n_p, t1 * n_p)))
             return raw.reshape(t1 - t0, n_p)
 
-        top, maxima, all_raw = self._scan(group, block_fn, self._buffer_size(k, opts), keep_all, opts.asset_values)
+        top, maxima, all_raw = self._scan(group, block_fn, self._buffer_size(k, opts), keep_all, opts.maxima)
         rows, scores = top.result()
         top_rows, top_raw = rows[:k], scores[:k]
         passes = 1

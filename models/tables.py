@@ -35,10 +35,10 @@ def same_kind(i: int, j: int) -> bool:
     return (i < 3) == (j < 3)
 
 
-def triple_blocks(n_triples: int, n_pairs: int, max_cells: int = BLOCK_CELLS) -> Iterator[tuple[int, int]]:
-    """[t0, t1) ranges of headline triples whose blocks hold at most max_cells scores (at least
-    one triple per block)."""
-    step = max(1, max_cells // max(n_pairs, 1))
+def triple_blocks(n_triples: int, n_pairs: int, max_cells: int | None = None) -> Iterator[tuple[int, int]]:
+    """[t0, t1) ranges of headline triples whose blocks hold at most max_cells (default
+    BLOCK_CELLS) scores, at least one triple per block."""
+    step = max(1, (max_cells or BLOCK_CELLS) // max(n_pairs, 1))
     for t0 in range(0, n_triples, step):
         yield t0, min(n_triples, t0 + step)
 
