@@ -42,6 +42,7 @@ from models.tables import POSITION_NAMES
 KEEP_REGRET = 0.02
 WEAK_REGRET = 0.15
 KEEP, WEAK, NEVER = "keep", "weak", "never useful"
+LEAD = 64  # best members searched first for the best combination without an asset
 
 
 class BestPerTripleAndPair:
@@ -77,20 +78,29 @@ class KindValues:
 
 def _values(members: np.ndarray, best: np.ndarray, n_assets: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(best_with, index of the member achieving it or -1, best_without) per asset, where
-    members (M, w) lists the assets of each triple (or pair) and best (M,) its best score."""
-    order = np.lexsort((np.arange(len(best)), -best))  # best first, ties to the lower triple
-    first = np.full(n_assets, len(order), dtype=np.int64)  # position in `order` of the first member with it
+    members (M, w) lists the assets of each triple (or pair) and best (M,) its best score.
+    Ties go to the lower member (so to the lower enumeration row)."""
+    best_with = np.full(n_assets, -np.inf)
     for k in range(members.shape[1]):
-        assets, pos = np.unique(members[order, k], return_index=True)
-        first[assets] = np.minimum(first[assets], pos)
-    used = first < len(order)
-    arg = np.where(used, order[np.minimum(first, len(order) - 1)], -1)
-    best_with = np.where(used, best[np.maximum(arg, 0)], -np.inf)
-    top = float(best[order[0]])
-    best_without = np.full(n_assets, top)
-    for a in np.unique(members[order[0]]):  # only the best member's assets lose anything
-        without = np.flatnonzero((members[order] != a).all(axis=1))
-        best_without[a] = best[order[without[0]]] if len(without) else -np.inf
+        np.maximum.at(best_with, members[:, k], best)
+    arg = np.full(n_assets, len(best), dtype=np.int64)
+    index = np.arange(len(best))
+    for k in range(members.shape[1]):
+        hit = best == best_with[members[:, k]]  # this member attains its asset's best
+        np.minimum.at(arg, members[hit, k], index[hit])
+    arg[arg == len(best)] = -1
+    top = int(np.argmax(best))  # first maximum: the lower member
+    best_without = np.full(n_assets, best[top])
+    # Only the best member's assets lose anything. The best member without asset a is almost
+    # always among the few best members: look there first, scan everything only if needed.
+    lead = np.argpartition(-best, min(LEAD, len(best) - 1))[:LEAD] if len(best) > LEAD else np.arange(len(best))
+    for a in np.unique(members[top]):
+        free = (members[lead] != a).all(axis=1)
+        if free.any():
+            best_without[a] = best[lead[free]].max()
+        else:
+            without = (members != a).all(axis=1)
+            best_without[a] = best[without].max() if without.any() else -np.inf
     return best_with, arg, best_without
 
 

@@ -42,14 +42,14 @@ def block_mask(triples: np.ndarray, pairs: np.ndarray, picks: list, min_diff: in
 
 def greedy(rows: np.ndarray, combos: np.ndarray, scores: np.ndarray, picks: list, k: int, min_diff: int,
            margin: float, cutoff: float, complete: bool,
-           exact: Callable[[np.ndarray], np.ndarray] | None = None) -> bool:
+           exact: Callable[[np.ndarray], np.ndarray] | None = None, touched: list | None = None) -> bool:
     """Extend `picks` ([(row, combo, score)], in place) from a buffer of rows sorted best first.
 
     cutoff/complete describe the buffer (models.topk.StreamingTop): rows scoring at least
     cutoff - margin are all in it; complete means every candidate is. Returns True when another
     pass is needed to continue (the buffer cannot prove the next pick), False when done.
     exact(rows) gives exact scores to choose among near-ties (then a pick's score is its exact
-    score; otherwise the buffer's).
+    score; otherwise the buffer's); touched collects the near-tie rows met on the way.
     """
     feasible = np.ones(len(rows), dtype=bool)
     for _, c, _ in picks:
@@ -63,6 +63,8 @@ def greedy(rows: np.ndarray, combos: np.ndarray, scores: np.ndarray, picks: list
             return True
         near = idx[scores[idx] >= scores[f] - margin]
         choose, score = f, float(scores[f])
+        if len(near) > 1 and touched is not None:
+            touched.extend(rows[near].tolist())
         if len(near) > 1 and exact is not None:
             vals = exact(rows[near])
             best = np.lexsort((rows[near], -vals))[0]

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from models.tables import N_POSITIONS, PAIRS, POSITION_NAMES, PairTables, pair_support, same_kind
+from models.tables import N_POSITIONS, PAIRS, POSITION_NAMES, PairTables, same_kind
 
 
 @dataclass
@@ -41,24 +41,37 @@ class CentredTables:
     effects: tuple | None
 
 
-def additive_fit(cand_i: np.ndarray, cand_j: np.ndarray, a: np.ndarray, c: np.ndarray,
-                 y: np.ndarray, n_i: int, n_j: int) -> tuple[np.ndarray, np.ndarray]:
-    """Least-squares y[e] ~ alpha[a[e]] + beta[c[e]] over the support entries e; alpha over
-    0..n_i-1 and beta over 0..n_j-1 (zero outside the candidates). Minimum-norm solution of the
-    normal equations (one free constant between alpha and beta: any choice gives the same fit)."""
-    ri = np.searchsorted(cand_i, a)
-    cj = np.searchsorted(cand_j, c)
-    m, n = len(cand_i), len(cand_j)
+def additive_fit(Y: np.ndarray, support: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """Least-squares Y[a, b] ~ alpha[a] + beta[b] over the support (a boolean mask; None: every
+    entry). One constant is free between alpha and beta (any choice gives the same fit; centre()
+    removes it).
+
+    The enumeration makes two slots' allowed sets either disjoint (a full product: the classic
+    double centring) or identical (every pair but the diagonal: a closed form too); any other
+    support is solved as the minimum-norm solution of the normal equations.
+    """
+    m, n = Y.shape
+    if support is None:
+        grand = Y.mean()
+        return Y.mean(axis=1) - grand / 2, Y.mean(axis=0) - grand / 2
+    if m == n >= 3 and np.array_equal(support, ~np.eye(m, dtype=bool)):
+        # Normal equations (n-1) x_a - y_a = R_a - B and -x_a + (n-1) y_a = C_a - A, with
+        # A = sum x, B = sum y, A + B = S / (n-1) and the free constant chosen as A = B.
+        Z = np.where(support, Y, 0.0)
+        R, C, S = Z.sum(axis=1), Z.sum(axis=0), Z.sum()
+        A = B = S / (2 * (m - 1))
+        det = m * (m - 2)
+        return ((m - 1) * (R - B) + (C - A)) / det, ((R - B) + (m - 1) * (C - A)) / det
+    ri, cj = np.nonzero(support)
+    y = Y[ri, cj]
     N = np.zeros((m + n, m + n))
     N[np.arange(m), np.arange(m)] = np.bincount(ri, minlength=m)
     N[m + np.arange(n), m + np.arange(n)] = np.bincount(cj, minlength=n)
-    np.add.at(N, (ri, m + cj), 1.0)
-    N[m:, :m] = N[:m, m:].T
+    N[:m, m:] = support
+    N[m:, :m] = support.T
     rhs = np.concatenate([np.bincount(ri, weights=y, minlength=m), np.bincount(cj, weights=y, minlength=n)])
     x = np.linalg.lstsq(N, rhs, rcond=None)[0]
-    alpha, beta = np.zeros(n_i), np.zeros(n_j)
-    alpha[cand_i], beta[cand_j] = x[:m], x[m:]
-    return alpha, beta
+    return x[:m], x[m:]
 
 
 def centre(tables: PairTables) -> CentredTables:
@@ -69,13 +82,17 @@ def centre(tables: PairTables) -> CentredTables:
     for i, j in PAIRS:
         m = tables.pair[i, j]
         ci, cj = tables.cands[i], tables.cands[j]
-        a, c = pair_support(ci, cj, same_kind(i, j))
         r = np.zeros_like(m)
-        if len(a):
-            alpha, beta = additive_fit(ci, cj, a, c, m[a, c], m.shape[0], m.shape[1])
-            r[a, c] = m[a, c] - alpha[a] - beta[c]
-            single[i] = single[i] + alpha
-            single[j] = single[j] + beta
+        if len(ci) and len(cj):
+            sub = np.ix_(ci, cj)
+            support = (ci[:, None] != cj[None, :]) if same_kind(i, j) else None
+            if support is not None and support.all():
+                support = None  # disjoint allowed sets (pins): a full product
+            alpha, beta = additive_fit(m[sub], support)
+            resid = m[sub] - alpha[:, None] - beta[None, :]
+            r[sub] = resid if support is None else np.where(support, resid, 0.0)
+            single[i][ci] += alpha
+            single[j][cj] += beta
         pair[i, j] = r
     for p in range(N_POSITIONS):
         cands = tables.cands[p]

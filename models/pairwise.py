@@ -520,14 +520,21 @@ class PairwiseScorer:
             rescore(want)
             return np.array([exact[int(r)] for r in want])
 
+        rng = np.random.default_rng(seed)
+        sampled = rng.integers(0, n, size=min(VERIFY_ROWS, n))
+        preload: list = []
+        if opts.diverse:  # a first look at the buffer: the picks and near-ties it will want exactly
+            preview: list = []
+            greedy(rows, group.rows(rows), scores, preview, k, opts.min_diff, MARGIN, top.cutoff, top.complete,
+                   touched=preload)
+            preload += [p[0] for p in preview]
+        # One Booster.predict call in the common case: candidates, verification rows, diverse picks.
+        rescore(np.concatenate([candidates, sampled, preload]).astype(np.int64), independent)
         picks, passes = [], 1
         if opts.diverse:
             picks, extra = self._diverse(group, block_fn, rows, scores, top, k, opts, exact=exact_of)
             passes += extra
-        rng = np.random.default_rng(seed)
-        sampled = rng.integers(0, n, size=min(VERIFY_ROWS, n))
-        rescore(np.concatenate([candidates, sampled, [p[0] for p in picks]]).astype(np.int64), independent)
-
+            rescore([p[0] for p in picks])  # picks found in later passes
         cand_rows = np.sort(candidates)
         cand_exact = np.array([exact[int(r)] for r in cand_rows])
         sel = top_k_indices(cand_exact, k)  # cand_rows ascending: ties still go to the lower row

@@ -25,18 +25,23 @@ def brute_value(booster, keyword, assets, sp, tau=SERVING_TEMPERATURE):
     return float((w * ctr).sum() / w.sum()), float(ctr.mean()), float(raw.max())
 
 
-@pytest.fixture(scope="module")
-def case(constrained_booster, pools, sp):
-    """A pool of 8 headlines (one pinned to H1) and 4 descriptions; RSA caps of 4 + 2."""
+def _case(constrained_booster, pools, sp, pin: bool):
     keyword, assets = max(pools, key=lambda p: len(p[1]))
     heads = [dict(a, pinned_field="") for a in assets if a["asset_type"] == "HEADLINE"][:8]
     descs = [dict(a, pinned_field="") for a in assets if a["asset_type"] == "DESCRIPTION"][:4]
-    heads[2]["pinned_field"] = "HEADLINE_1"
+    if pin:
+        heads[2]["pinned_field"] = "HEADLINE_1"
     pool = heads + descs
     g = build_ad_group_combinations(keyword, pool, sp)
     scored = PairwiseScorer(constrained_booster).score(g, 1, insights=InsightOptions(select=True))
     h, d = kind_values(g, scored.maxima, np.empty(0, np.int64))
     return keyword, pool, g, scored.tables, h.best_with, d.best_with
+
+
+@pytest.fixture(scope="module")
+def case(constrained_booster, pools, sp):
+    """A pool of 8 headlines (one pinned to H1) and 4 descriptions; RSA caps of 4 + 2."""
+    return _case(constrained_booster, pools, sp, pin=True)
 
 
 def _subset(pool, g, h_ids, d_ids):
@@ -66,6 +71,22 @@ def test_set_values_equal_brute_force(constrained_booster, sp, case):
             assert got.expected_ctr_uniform == pytest.approx(want[1], abs=1e-10)
             assert got.best_raw == pytest.approx(want[2], abs=1e-9)
     assert checked >= 10
+
+
+def test_set_values_without_pins_equal_brute_force(constrained_booster, pools, sp):
+    keyword, pool, g, tables, _, _ = _case(constrained_booster, pools, sp, pin=False)
+    ev = SetEvaluator(g, tables)
+    rng = np.random.default_rng(1)
+    for _ in range(10):
+        hs = sorted(rng.choice(len(g.headline_ids), int(rng.integers(3, 7)), replace=False))
+        ds = sorted(rng.choice(len(g.description_ids), int(rng.integers(2, 4)), replace=False))
+        got = ev.value(hs, ds)
+        want = brute_value(constrained_booster, keyword,
+                           _subset(pool, g, [g.headline_ids[i] for i in hs], [g.description_ids[i] for i in ds]), sp)
+        assert got.expected_ctr == pytest.approx(want[0], abs=1e-10)
+        assert got.expected_ctr_uniform == pytest.approx(want[1], abs=1e-10)
+        assert got.best_raw == pytest.approx(want[2], abs=1e-9) and got.n_combinations == len(hs) * (len(hs) - 1) * (
+            len(hs) - 2) * len(ds) * (len(ds) - 1)
 
 
 def test_exhaustive_selection_is_the_best_set(constrained_booster, sp, case):
