@@ -45,8 +45,9 @@ K = 5
 _TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def _tree_rss_bytes(root: int, cpu: dict | None = None) -> int:
-    """RSS of root and all its descendants; records each one's CPU seconds in `cpu` (by pid)."""
+def _tree_rss_bytes(root: int, cpu: dict | None = None, each: dict | None = None) -> int:
+    """RSS of root and all its descendants; records each one's CPU seconds in `cpu` and its
+    largest RSS so far in `each` (by pid)."""
     children: dict[int, list[int]] = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -63,7 +64,10 @@ def _tree_rss_bytes(root: int, cpu: dict | None = None) -> int:
         stack.extend(children.get(pid, []))
         try:
             with open(f"/proc/{pid}/statm") as f:
-                total += int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+                rss = int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+            total += rss
+            if each is not None:
+                each[pid] = max(each.get(pid, 0), rss)
             if cpu is not None:
                 with open(f"/proc/{pid}/stat", "rb") as f:
                     fields = f.read().rsplit(b")", 1)[1].split()
@@ -81,10 +85,11 @@ class PeakRss:
         self.interval, self.peak, self._stop = interval, 0, threading.Event()
         self._cpu0: dict = {}
         self._cpu: dict = {}
+        self.each: dict = {}  # pid -> its largest RSS seen
 
     def _run(self):
         while not self._stop.is_set():
-            self.peak = max(self.peak, _tree_rss_bytes(os.getpid(), self._cpu))
+            self.peak = max(self.peak, _tree_rss_bytes(os.getpid(), self._cpu, self.each))
             self._stop.wait(self.interval)
 
     @property
@@ -106,6 +111,11 @@ class PeakRss:
     @property
     def gib(self) -> float:
         return self.peak / 2**30
+
+    @property
+    def process_gib(self) -> float:
+        """The largest RSS of any single process of the tree (a worker, or this process)."""
+        return max(self.each.values(), default=0) / 2**30
 
 
 # ---- the three measurements -------------------------------------------------------------------
@@ -257,6 +267,14 @@ def main(argv=None) -> dict:
     ap.add_argument("--workdir", default=os.path.join(os.getcwd(), ".adcombo", "bench"),
                     help="cache (pools, bundle) and outputs")
     ap.add_argument("--json", default=None, help="where to write the results (default: workdir)")
+    ap.add_argument("--no-insights", action="store_true",
+                    help="skip the pipeline with insights (diverse top-K, asset values, explanations)")
+    ap.add_argument("--min-diff", type=int, default=2, help="diverse top-K: positions two kept combinations differ in")
+    ap.add_argument("--explain-every", type=int, default=1,
+                    help="explain the top combination of one ad group in N (1: every ad group, the worst case)")
+    ap.add_argument("--big-ad-groups", type=int, default=4,
+                    help="generated pools larger than an RSA scored with insights and the 15 + 4 selection (0 skips)")
+    ap.add_argument("--big-size", default="60x10", help="headlines x descriptions of those pools")
     args = ap.parse_args(argv)
 
     import logging
@@ -311,6 +329,42 @@ def main(argv=None) -> dict:
         base["check"] = base_check
         print(f"  {base['combinations']:,} combinations in {base['wall_s']:.1f}s", flush=True)
 
+    ins = ins_check = None
+    if not args.no_insights:
+        from bench.insights import check_insights, insight_options, run_insights_pipeline
+
+        opts = insight_options(args.min_diff, args.explain_every)
+        print(f"pipeline with insights (min_diff {args.min_diff}, asset values, top-1 explained in 1 of "
+              f"{args.explain_every} ad groups): {n} ad groups ...", flush=True)
+        ins = run_insights_pipeline(paths, bundle, args.workers, os.path.join(out_root, f"insights-{n}"), opts)
+        ins["rate_per_core"] = ins["combinations"] / (ins["wall_s"] * cores)
+        print(f"  {ins['combinations']:,} combinations in {ins['wall_s']:.1f}s, peak RSS {ins['peak_rss_gib']:.2f} GiB "
+              f"(largest process {ins['peak_process_rss_gib']:.2f} GiB); {len(ins['asset_values']):,} asset rows, "
+              f"{ins['explanations'].groupby(['ad_group_id', 'rank']).ngroups if len(ins['explanations']) else 0:,} "
+              "explanations", flush=True)
+        ins_check = check_insights(ins, groups, bundle, args.min_diff, opts.top_n)
+        print(f"  vs brute force on {ins_check['checked']} ad groups: "
+              f"{'identical' if ins_check['ok'] else 'MISMATCH ' + str(ins_check['mismatched'])} (diverse top-{K}, "
+              f"asset values max |error| {ins_check['max_abs_value_error']:.2g}, explanation sums max |error| "
+              f"{ins_check['max_abs_explanation_sum_error']:.2g})", flush=True)
+
+    big = None
+    if args.big_ad_groups > 0 and not args.no_insights:
+        from bench.insights import check_big_pool
+
+        nh, nd = (int(x) for x in args.big_size.lower().split("x"))
+        big_paths = write_pools(args.workdir, args.big_ad_groups, n_headlines=nh, n_descriptions=nd)
+        print(f"generated pools: {args.big_ad_groups} ad groups of {nh} x {nd} with insights and the 15 + 4 "
+              "selection ...", flush=True)
+        big = run_insights_pipeline(big_paths, bundle, args.workers, os.path.join(out_root, f"big-{args.big_size}"),
+                                    insight_options(args.min_diff, 1, select=True))
+        big["check"] = check_big_pool(big_paths, bundle, args.min_diff)
+        sel = big.pop("selections")
+        big["selections"] = sel.drop(columns=["headline_ids", "description_ids"]).to_dict("records")
+        print(f"  {big['combinations']:,} combinations in {big['wall_s']:.1f}s; largest process RSS "
+              f"{big['peak_process_rss_gib']:.2f} GiB (tree {big['peak_rss_gib']:.2f}); one pool in process: "
+              f"{'exact' if big['check']['ok'] else 'MISMATCH'} ({big['check']})", flush=True)
+
     growth = []
     for size in [int(s) for s in args.sizes.split(",") if s.strip()]:
         print(f"growth: {size} ad groups ...", flush=True)
@@ -344,6 +398,22 @@ def main(argv=None) -> dict:
     print()
     for k, v in ratios.items():
         print(f"{k}: {v:,.1f}x")
+    if ins:
+        ratios["pipeline_with_insights_vs_plain"] = ins["rate_per_core"] / pipe_rate
+        print(f"pipeline with insights: {ins['wall_s']:.1f}s vs {pipe['wall_s']:.1f}s plain = "
+              f"{ins['rate_per_core'] / pipe_rate:.1%} of plain throughput; peak RSS {ins['peak_rss_gib']:.2f} GiB "
+              f"(plain {pipe['peak_rss_gib']:.2f}); CPU {ins['cpu_s']:.1f}s vs {pipe['cpu_s']:.1f}s")
+    if big:
+        per = big["wall_s"] / max(args.big_ad_groups, 1)
+        print(f"generated {args.big_size} pools: {args.big_ad_groups} ad groups, {big['combinations']:,} combinations "
+              f"in {big['wall_s']:.1f}s ({per:.1f}s per ad group with the selection, 2 workers); largest worker RSS "
+              f"{big['peak_process_rss_gib']:.2f} GiB")
+        for r in big["selections"]:
+            print(f"  {r['ad_group_id']}: selected 15+4 expected CTR {r['selected_expected_ctr']:.4f} "
+                  f"(uniform {r['selected_expected_ctr_uniform']:.4f}), random 15+4 {r['random_expected_ctr']:.4f} "
+                  f"(uniform {r['random_expected_ctr_uniform']:.4f}), whole pool {r['pool_expected_ctr']:.4f} "
+                  f"(uniform {r['pool_expected_ctr_uniform']:.4f}); best raw selected {r['selected_best_raw']:.4f} "
+                  f"vs pool {r['pool_best_raw']:.4f}; {r['method']}, {r['evaluations']} evaluations")
     print(f"top-{K} vs brute force on {check['checked']} ad groups: {'identical' if check['ok'] else 'MISMATCH'}"
           f" (max |raw error| {check['max_abs_raw_error']:.2g})"
           + (f"; baseline top-{K}: {'identical' if base['check']['ok'] else 'MISMATCH'}" if base else ""))
@@ -371,12 +441,21 @@ def main(argv=None) -> dict:
         "ratios": ratios,
         "top_k_check": check,
         "growth": growth,
+        "insights": ({k: v for k, v in ins.items() if k not in ("top", "asset_values", "explanations", "selections")}
+                     | {"check": ins_check, "min_diff": args.min_diff, "explain_every": args.explain_every,
+                        "labels": ins["asset_values"]["label"].value_counts().to_dict()}) if ins else None,
+        "big_pools": ({k: v for k, v in big.items() if k not in ("top", "asset_values", "explanations")}
+                      | {"size": args.big_size, "ad_groups": args.big_ad_groups}) if big else None,
     }
     path = args.json or os.path.join(args.workdir, f"scoring-{n}.json")
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
     with open(path, "w", encoding="utf-8") as f:
         json.dump(report, f, indent=2, default=float)
     print(f"\nwritten {path}")
+    if ins_check is not None and not ins_check["ok"]:
+        raise SystemExit("insights differ from brute force")
+    if big is not None and not big["check"]["ok"]:
+        raise SystemExit("big-pool insights differ from the all-at-once computation")
     if not check["ok"]:
         raise SystemExit("pipeline top-K differs from brute force")
     return report

@@ -38,13 +38,14 @@ def build_insights(group, scored, opts: InsightOptions, ad_group_id: str, effect
         best_raw = float(scored.maxima.row_max.max())
         out.asset_values = asset_value_rows(group, scored.maxima, scored.leading_rows, best_raw,
                                             effects=effects, served_impressions=served_impressions)
-    if opts.explain_ranks or opts.select:
+    explain_here = opts.explains(ad_group_id)
+    if explain_here or opts.select:
         if scored.tables is None:
             out.notes.append(f"no explanation or selection: the ad group was scored by {scored.method} "
                              "(the model does not decompose into position-pair tables, or the tables "
                              "disagreed with Booster.predict)")
             return out
-    if opts.explain_ranks:
+    if explain_here:
         centred = centre(scored.tables)
         combos = group.rows(scored.top_rows)
         for rank in opts.explain_ranks:
