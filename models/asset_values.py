@@ -114,13 +114,14 @@ def kind_values(group, maxima: BestPerTripleAndPair, top_rows: np.ndarray) -> tu
     d_row = np.where(d_arg >= 0, maxima.col_arg[np.maximum(d_arg, 0)] * n_p + d_arg, -1)
     combos = group.rows(top_rows) if len(top_rows) else np.empty((0, 5), np.int32)
     n = max(len(top_rows), 1)
-    h_share = np.zeros(len(group.headline_ids))
-    d_share = np.zeros(len(group.description_ids))
+    h_count = np.zeros(len(group.headline_ids))
+    d_count = np.zeros(len(group.description_ids))
     for p in range(3):  # an asset fills at most one slot of a combination
-        np.add.at(h_share, combos[:, p], 1.0 / n)
+        np.add.at(h_count, combos[:, p], 1.0)
     for p in range(3, 5):
-        np.add.at(d_share, combos[:, p], 1.0 / n)
-    return KindValues(h_with, h_row, h_without, h_share), KindValues(d_with, d_row, d_without, d_share)
+        np.add.at(d_count, combos[:, p], 1.0)
+    return (KindValues(h_with, h_row, h_without, h_count / n),
+            KindValues(d_with, d_row, d_without, d_count / n))
 
 
 def label(regret: float, loss: float | None, usable: bool) -> tuple[str, str]:
@@ -131,6 +132,8 @@ def label(regret: float, loss: float | None, usable: bool) -> tuple[str, str]:
         return KEEP, "every valid combination needs it (pins)"
     if loss > 0:
         return KEEP, f"in the best combination; without it the best drops by {loss:.3f}"
+    if regret == 0:
+        return KEEP, "in a best combination, but another as good does without it"
     if regret <= KEEP_REGRET:
         return KEEP, f"in a combination within {regret:.3f} of the best"
     if regret <= WEAK_REGRET:
