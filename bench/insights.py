@@ -229,3 +229,29 @@ def check_big_pool(paths: dict, bundle_path: str, min_diff: int, sample: int = 2
             "sampled_rows": int(len(rows)), "max_abs_error_vs_predict": err, "top_k_equals_all_at_once": same_top,
             "diverse_equals_all_at_once": same_diverse, "asset_values_equal_all_at_once": same_values,
             "ok": same_top and same_diverse and same_values and err < 1e-9}
+
+
+def core_cost(groups, bundle_path: str, opts, repeats: int = 3) -> dict:
+    """CPU milliseconds per ad group of score_pool, plain and with insights, alternating on the same
+    ad groups in this process (robust to other load on a shared machine, unlike wall clocks)."""
+    from models.bundle import load_bundle
+    from models.scoring import PoolInput, ScoringModel, score_pool
+    from transforms.features import feature_spec
+
+    model = ScoringModel.from_bundle(load_bundle(bundle_path, feature_spec()))
+    pools = [PoolInput(g, k, a, i) for g, k, i, a in groups]
+    for p in pools[:5]:  # warm up
+        score_pool(model, p, K)
+        score_pool(model, p, K, insights=opts)
+    plain, with_insights = [], []
+    for _ in range(repeats):
+        for p in pools:
+            t = time.process_time()
+            score_pool(model, p, K)
+            plain.append(time.process_time() - t)
+            t = time.process_time()
+            score_pool(model, p, K, insights=opts)
+            with_insights.append(time.process_time() - t)
+    a, b = float(np.sum(plain)), float(np.sum(with_insights))
+    return {"ad_groups": len(pools), "repeats": repeats, "plain_ms": 1000 * a / len(plain),
+            "insights_ms": 1000 * b / len(with_insights), "ratio": b / a}

@@ -1,8 +1,8 @@
 """Scoring benchmark: the shipped pipeline vs the model alone vs one element per combination.
 
     .venv/bin/python -m bench.scoring --ad-groups 64            # the comparison table (~3 min)
-    .venv/bin/python -m bench.scoring --ad-groups 10000 --baseline-ad-groups 0 \
-        --check-ad-groups 30 --sizes 1000,2500,5000             # full scale + growth table
+    .venv/bin/python -m bench.scoring --ad-groups 10000 --check-ad-groups 50 \
+        --baseline-ad-groups 16 --sizes 1000,2500,5000          # full scale + growth table
 
 Measured in one run, on the same ad groups (15 headlines x 4 descriptions, unpinned, all within
 the width limits: 32,760 combinations each) and the same model (models.train DEFAULT_PARAMS read at
@@ -14,6 +14,14 @@ run time, trained on the simulator world's served ads; see bench/data.py):
                beforehand outside the timed region: the cost of the model itself;
 3. baseline  - the common approach: one Beam element per combination through RunInference with
                the same handler (batched rows), top-K with Top.PerKey; local runner, same workers.
+
+4. insights  - the same pipeline with the insights on (bench/insights.py: diverse top-K with
+               --min-diff, every asset's value, the top-1 explained in one ad group of
+               --explain-every), same ad groups: throughput ratio to (1), peak RSS of the tree and
+               of the largest process; its outputs against brute force on the checked ad groups;
+               score_pool CPU per ad group plain vs insights, alternating in one process;
+5. generated pools larger than an RSA (--big-ad-groups of --big-size, default 4 of 60 x 10) with
+               the insights and the 15 + 4 selection: per-ad-group seconds, largest worker RSS.
 
 Rates are combinations per second per core: combinations / (wall seconds x cores used). The
 pipeline's top-K is checked against brute force (the model-alone scores, top_k_indices) on the
@@ -331,7 +339,7 @@ def main(argv=None) -> dict:
 
     ins = ins_check = None
     if not args.no_insights:
-        from bench.insights import check_insights, insight_options, run_insights_pipeline
+        from bench.insights import check_insights, core_cost, insight_options, run_insights_pipeline
 
         opts = insight_options(args.min_diff, args.explain_every)
         print(f"pipeline with insights (min_diff {args.min_diff}, asset values, top-1 explained in 1 of "
@@ -343,6 +351,10 @@ def main(argv=None) -> dict:
               f"{ins['explanations'].groupby(['ad_group_id', 'rank']).ngroups if len(ins['explanations']) else 0:,} "
               "explanations", flush=True)
         ins_check = check_insights(ins, groups, bundle, args.min_diff, opts.top_n)
+        ins["core"] = core_cost(groups, bundle, opts)
+        print(f"  score_pool CPU per ad group, alternating on the {len(groups)} checked ad groups: "
+              f"{ins['core']['plain_ms']:.2f} ms plain, {ins['core']['insights_ms']:.2f} ms with insights "
+              f"({ins['core']['ratio']:.3f}x)", flush=True)
         print(f"  vs brute force on {ins_check['checked']} ad groups: "
               f"{'identical' if ins_check['ok'] else 'MISMATCH ' + str(ins_check['mismatched'])} (diverse top-{K}, "
               f"asset values max |error| {ins_check['max_abs_value_error']:.2g}, explanation sums max |error| "
