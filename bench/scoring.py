@@ -14,7 +14,6 @@ run time, trained on the simulator world's served ads; see bench/data.py):
                beforehand outside the timed region: the cost of the model itself;
 3. baseline  - the common approach: one Beam element per combination through RunInference with
                the same handler (batched rows), top-K with Top.PerKey; local runner, same workers.
-
 4. insights  - the same pipeline with the insights on (bench/insights.py: diverse top-K with
                --min-diff, every asset's value, the top-1 explained in one ad group of
                --explain-every), same ad groups: throughput ratio to (1), peak RSS of the tree and
@@ -204,8 +203,12 @@ def run_baseline(paths: dict, bundle: str, workers: int, out_dir: str) -> dict:
     assets = (p | "ReadPools" >> beam.io.ReadFromParquet(paths["pools"])
                 | "KeyAssets" >> beam.Map(lambda a: (a["ad_group_id"], a)))
     meta = p | "ReadAds" >> beam.io.ReadFromParquet(paths["ads"]) | beam.Map(score._ad_group_meta)
+    def as_dict(kv):  # score._assemble gives a models.scoring.PoolInput; the DoFn takes a dict
+        gid, pool = kv
+        return gid, {"keyword": pool.keyword, "industry": pool.industry, "assets": list(pool.assets)}
+
     _ = ({"assets": assets, "meta": meta}
-         | beam.CoGroupByKey() | beam.Map(score._assemble) | beam.Reshuffle()
+         | beam.CoGroupByKey() | beam.Map(score._assemble) | beam.Map(as_dict) | beam.Reshuffle()
          | beam.ParDo(EnumerateAndFeaturize(f"{bundle}/{TOKENIZER_FILE}"))
          | "OneElementPerCombination" >> beam.FlatMap(explode)
          | RunInference(KeyedModelHandler(LightGBMBundleHandler(bundle)))
