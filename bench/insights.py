@@ -39,11 +39,33 @@ def insight_options(min_diff: int, explain_every: int, select: bool = False):
 
 def _insight_tables_dofn():
     import apache_beam as beam
+    import pyarrow as pa
+    from apache_beam.transforms.window import GlobalWindow
+    from apache_beam.utils.timestamp import MIN_TIMESTAMP
+    from apache_beam.utils.windowed_value import WindowedValue
 
     from models.insight_rows import asset_values_table, explanations_table, selections_table
 
     class InsightTables(beam.DoFn):
-        """(ad_group_id, PredictionResult(PoolInput, PoolScores)) -> Arrow tables per output."""
+        """(ad_group_id, PredictionResult(PoolInput, PoolScores)) -> Arrow tables per output,
+        buffered over the bundle (a few large tables, not one tiny table per ad group)."""
+
+        FLUSH_ROWS = 50_000
+
+        def start_bundle(self):
+            self._buffer = {tag: [] for tag in (ASSET_VALUES_TAG, EXPLANATIONS_TAG, SELECTIONS_TAG)}
+            self._rows = dict.fromkeys(self._buffer, 0)
+
+        def _add(self, tag, table):
+            self._buffer[tag].append(table)
+            self._rows[tag] += table.num_rows
+            if self._rows[tag] >= self.FLUSH_ROWS:
+                yield beam.pvalue.TaggedOutput(tag, self._take(tag))
+
+        def _take(self, tag):
+            out = pa.concat_tables(self._buffer[tag])
+            self._buffer[tag], self._rows[tag] = [], 0
+            return out
 
         def process(self, element):
             ad_group_id, result = element
@@ -52,13 +74,16 @@ def _insight_tables_dofn():
                 return
             ins = out.insights
             if ins.asset_values:
-                yield beam.pvalue.TaggedOutput(ASSET_VALUES_TAG,
-                                               asset_values_table(ad_group_id, ins.asset_values, result.model_id))
+                yield from self._add(ASSET_VALUES_TAG, asset_values_table(ad_group_id, ins.asset_values, result.model_id))
             if ins.explanations:
-                yield beam.pvalue.TaggedOutput(EXPLANATIONS_TAG, explanations_table(ins.explanations, result.model_id))
+                yield from self._add(EXPLANATIONS_TAG, explanations_table(ins.explanations, result.model_id))
             if ins.selection is not None and ins.selection.method != "whole pool":
-                yield beam.pvalue.TaggedOutput(SELECTIONS_TAG,
-                                               selections_table(ad_group_id, ins.selection, result.model_id))
+                yield from self._add(SELECTIONS_TAG, selections_table(ad_group_id, ins.selection, result.model_id))
+
+        def finish_bundle(self):
+            for tag, tables in self._buffer.items():
+                if tables:
+                    yield beam.pvalue.TaggedOutput(tag, WindowedValue(self._take(tag), MIN_TIMESTAMP, [GlobalWindow()]))
 
     return InsightTables()
 
