@@ -1,4 +1,5 @@
-"""Dagster resources: where files live, the warehouse, the ad-media API, the Beam runner."""
+"""Dagster resources: where files live, the warehouse, the ad-media API, the Beam runner, the model
+store. `build_resources(settings)` makes the whole set for the deployment the settings chose."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from typing import Iterator
 
 from dagster import ConfigurableResource
 
+from pipelines.profiles import DATAFLOW_DEFAULTS, DataflowConfig
+
 LOCAL_SIMULATOR_TOKEN = "adcombo-local-simulator"  # only ever valid on the loopback simulator
 
 
@@ -18,6 +21,7 @@ class LocalPaths(ConfigurableResource):
 
     home: str
     remote_root: str = ""  # gs:// folder that remote (Dataflow) stages read and write
+    remote_stages: bool = False  # the Beam jobs run on Dataflow: their files live under remote_root
 
     def path(self, *parts: str) -> str:
         return os.path.join(self.home, *parts)
@@ -40,30 +44,22 @@ class LocalPaths(ConfigurableResource):
     def training_set_dir(self) -> str:
         return self.path("training_set")
 
-    @property
-    def bundles_dir(self) -> str:
-        return self.path("models", "bundles")
+    def training_set_location(self) -> str:
+        """Where the training-set job writes: the data folder, or gs:// for Dataflow jobs."""
+        return self.remote("training_set") if self.remote_stages else self.training_set_dir
 
-    @property
-    def current_model_file(self) -> str:
-        return self.path("models", "CURRENT")
+    def training_files(self) -> list[str]:
+        """Local Parquet files of the training set (fetched from gs:// first when it lives there)."""
+        import glob
 
-    def current_bundle(self) -> str:
-        try:
-            with open(self.current_model_file, encoding="utf-8") as f:
-                version = f.read().strip()
-        except FileNotFoundError:
-            raise FileNotFoundError(
-                f"no production model yet ({self.current_model_file} is missing): "
-                "materialise the ctr_model asset first"
-            ) from None
-        return os.path.join(self.bundles_dir, version)
+        if self.remote_stages:
+            import shutil
 
-    def set_current_bundle(self, version: str) -> None:
-        tmp = self.current_model_file + ".tmp"
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(version + "\n")
-        os.replace(tmp, self.current_model_file)
+            from pipelines.storage import download_matching, join
+
+            shutil.rmtree(self.training_set_dir, ignore_errors=True)  # never mix in an older set's shards
+            return download_matching(join(self.training_set_location(), "part*"), self.training_set_dir)
+        return sorted(glob.glob(os.path.join(self.training_set_dir, "*.parquet")))
 
 
 class WarehouseResource(ConfigurableResource):
@@ -75,6 +71,23 @@ class WarehouseResource(ConfigurableResource):
     bigquery_location: str = ""
     bigquery_endpoint: str = ""  # only for an emulator; empty = the real BigQuery API
     bigquery_staging: str = "load"  # "stream" for the emulator (it has no load jobs)
+
+    @property
+    def is_bigquery(self) -> bool:
+        return self.backend == "bigquery"
+
+    def beam_source(self, table: str, paths: "LocalPaths") -> str:
+        """What a Beam job reads for a raw table: the BigQuery table itself (`bq://`), or its
+        Parquet snapshot in the data folder (DuckDB has no read API for workers)."""
+        if self.is_bigquery:
+            if not self.bigquery_project:
+                raise ValueError("BigQuery needs a project: set ADCOMBO_BQ_PROJECT or ADCOMBO_GCP_PROJECT")
+            return f"bq://{self.bigquery_project}.{table}"
+        return paths.snapshot(table)
+
+    def beam_table(self, table: str) -> str:
+        """A BigQuery table as Beam's WriteToBigQuery names it: PROJECT:DATASET.TABLE."""
+        return f"{self.bigquery_project}:{table}"
 
     @contextmanager
     def open(self) -> Iterator:
@@ -148,66 +161,90 @@ class AdMediaApiResource(ConfigurableResource):
 
 
 class BeamRunnerResource(ConfigurableResource):
-    """Runner flags for every pipeline the assets launch.
+    """Where pipelines run: `profile` "local" (FnApiRunner with `workers` processes) or "dataflow"
+    (DataflowRunner with the Dataflow fields below, jobs launched from the Flex Template `template`
+    when set, else submitted from this process). Values come from the settings, never the
+    environment."""
 
-    One setting picks where pipelines run: `profile` ("local" or "dataflow"), or when empty the
-    ADCOMBO_RUNNER_PROFILE environment variable, else local. The Dataflow profile's project,
-    bucket, machine type, workers and SDK image come from ADCOMBO_* variables (see
-    pipelines.options.profile_flags). `runner` is kept for explicit overrides of the local profile.
-    """
-
-    profile: str = ""
-    runner: str = "FnApiRunner"
+    profile: str = "local"
     workers: int = 2
     extra_flags: list[str] = []
-
-    def resolved_profile(self) -> str:
-        return (self.profile or os.environ.get("ADCOMBO_RUNNER_PROFILE") or "local").strip().lower()
+    project: str = ""
+    region: str = DATAFLOW_DEFAULTS.region
+    temp_location: str = ""
+    machine_type: str = DATAFLOW_DEFAULTS.machine_type
+    num_workers: int = DATAFLOW_DEFAULTS.num_workers
+    max_workers: int = DATAFLOW_DEFAULTS.max_workers
+    sdk_container_image: str = ""
+    service_account: str = ""
+    template: str = ""  # gs:// Flex Template spec
+    poll_seconds: float = 30.0
 
     @property
     def is_local(self) -> bool:
-        return self.resolved_profile() == "local"
+        return self.profile == "local"
+
+    @property
+    def dataflow(self) -> DataflowConfig:
+        return DataflowConfig(project=self.project, region=self.region, temp_location=self.temp_location,
+                              machine_type=self.machine_type, num_workers=self.num_workers,
+                              max_workers=self.max_workers, sdk_container_image=self.sdk_container_image,
+                              service_account=self.service_account)
 
     def cores(self, workers: int | None = None) -> int | None:
         """Cores the local runner uses (None on a remote runner: Dataflow reports its own)."""
         return max(1, min(workers or self.workers, os.cpu_count() or 1)) if self.is_local else None
 
     def flags(self, workers: int | None = None) -> list[str]:
-        from pipelines.options import local_runner_flags, profile_flags
+        from pipelines.profiles import profile_flags
 
-        profile = self.resolved_profile()
-        if profile == "local":
-            if self.runner not in ("FnApiRunner", "DirectRunner", ""):
-                return [f"--runner={self.runner}", *self.extra_flags]
-            return local_runner_flags(workers or self.workers) + list(self.extra_flags)
-        return profile_flags(profile, workers or self.workers) + list(self.extra_flags)
-
-
-class DataflowResource(ConfigurableResource):
-    """Where and how scoring jobs launch on Dataflow (Flex Template) and how they are followed."""
-
-    project: str = ""
-    region: str = "asia-northeast1"
-    template: str = ""  # gs:// Flex Template spec; empty: jobs are submitted from this process
-    temp_location: str = ""
-    sdk_container_image: str = ""
-    machine_type: str = "n2-highcpu-8"
-    num_workers: int = 2
-    max_workers: int = 20
-    service_account: str = ""
-    poll_seconds: float = 30.0
+        return profile_flags(self.profile, workers or self.workers, self.dataflow) + list(self.extra_flags)
 
     def jobs(self):
         from pipelines.dataflow_jobs import DataflowJobs
 
         return DataflowJobs(self.project, self.region)
 
-    def environment(self) -> dict:
-        env = {"num_workers": self.num_workers, "max_workers": self.max_workers, "machine_type": self.machine_type}
-        if self.temp_location:
-            env["temp_location"] = self.temp_location
-        if self.sdk_container_image:
-            env["sdk_container_image"] = self.sdk_container_image
-        if self.service_account:
-            env["service_account_email"] = self.service_account
-        return env
+
+class ModelStoreResource(ConfigurableResource):
+    """Candidate and production bundles (models.store.ModelStore): a local folder or a gs:// prefix,
+    the same interface either way."""
+
+    root: str
+
+    def store(self):
+        from models.store import ModelStore
+
+        return ModelStore(self.root)
+
+
+def warehouse_resource(settings) -> WarehouseResource:
+    """The configured warehouse; the CLI reads results through the same one."""
+    return WarehouseResource(backend=settings.warehouse, duckdb_path=str(settings.duckdb_path),
+                             bigquery_project=settings.bq_project, bigquery_location=settings.bq_location)
+
+
+def build_resources(settings) -> dict:
+    """Every resource of the deployment the settings chose (local or production), as one set."""
+    from dagster import EnvVar
+
+    return {
+        "paths": LocalPaths(home=str(settings.home), remote_root=settings.gcs_root,
+                            remote_stages=settings.runner_profile != "local"),
+        "warehouse": warehouse_resource(settings),
+        "admedia": AdMediaApiResource(
+            base_url=settings.api_url,
+            # resolved by Dagster at run time, so the token is never part of the definitions
+            token=EnvVar("ADCOMBO_API_TOKEN") if settings.api_token else "",
+            world=settings.world, seed=settings.seed,
+            creatives_path=str(settings.home / "simulator" / "creatives.json"),
+        ),
+        "beam_runner": BeamRunnerResource(
+            profile=settings.runner_profile, workers=settings.beam_workers, project=settings.gcp_project,
+            region=settings.gcp_region, temp_location=settings.gcs_temp, machine_type=settings.dataflow_machine_type,
+            num_workers=settings.dataflow_num_workers, max_workers=settings.dataflow_max_workers,
+            sdk_container_image=settings.sdk_container_image, service_account=settings.dataflow_service_account,
+            template=settings.dataflow_template,
+        ),
+        "model_store": ModelStoreResource(root=settings.model_store_root),
+    }

@@ -1,4 +1,4 @@
-"""Schedules of the adcombo code location (registered by definitions.py).
+"""Schedules of the adcombo code location, built from the settings.
 
 `daily_ingestion` (API source only) runs every morning: yesterday's partition of the three raw
 assets, plus the previous RESTATEMENT_DAYS days of performance again, because platforms revise
@@ -9,26 +9,28 @@ import datetime as dt
 
 from dagster import AssetKey, AssetSelection, RunRequest, ScheduleEvaluationContext, define_asset_job, schedule
 
-from dagster_project.assets.ingestion import PARTITIONS, RAW_ASSETS, SETTINGS
+from dagster_project.assets.ingestion import RAW_ASSETS, daily_partitions
 
 RESTATEMENT_DAYS = 3
 
-SCHEDULES: list = []
 
-if SETTINGS.source == "api":
+def build_schedules(settings) -> list:
+    if settings.source != "api":
+        return []
+    partitions = daily_partitions(settings)
     raw_ingestion_job = define_asset_job("raw_ingestion", selection=AssetSelection.assets(*RAW_ASSETS),
-                                         partitions_def=PARTITIONS)
+                                         partitions_def=partitions)
 
     @schedule(job=raw_ingestion_job, cron_schedule="0 6 * * *", execution_timezone="Asia/Tokyo",
               name="daily_ingestion")
     def daily_ingestion(context: ScheduleEvaluationContext):
-        keys = PARTITIONS.get_partition_keys(current_time=context.scheduled_execution_time)
+        keys = partitions.get_partition_keys(current_time=context.scheduled_execution_time)
         if not keys:
             return
         last = keys[-1]
         yield RunRequest(run_key=f"{last}", partition_key=last)
         day = dt.date.fromisoformat(last)
-        first = dt.date.fromisoformat(PARTITIONS.get_first_partition_key())
+        first = dt.date.fromisoformat(partitions.get_first_partition_key())
         for back in range(1, RESTATEMENT_DAYS + 1):
             key = day - dt.timedelta(days=back)
             if key < first:
@@ -36,4 +38,4 @@ if SETTINGS.source == "api":
             yield RunRequest(run_key=f"{last}:restate:{key}", partition_key=key.isoformat(),
                              asset_selection=[AssetKey("raw_ad_daily_performance")])
 
-    SCHEDULES = [daily_ingestion]
+    return [daily_ingestion]

@@ -1,8 +1,17 @@
-"""Settings read from the environment once, at definition load time.
+"""Every setting of adcombo, read from the environment once, into one validated object.
 
-One variable, `ADCOMBO_HOME`, decides where every local artifact lives; the rest pick the
-simulator world, the runner and an optional external API. Secrets are never read here: the API
-token goes through Dagster's `EnvVar` so it is resolved at run time and never shown.
+This is the only module that reads ADCOMBO_* variables (the standalone simulator's own entry
+point aside). `Settings.load()` is called by the outermost shell — the `adcombo` CLI, or the
+Dagster code location when it loads — and the value is passed down: `build_definitions(settings)`
+builds every asset, check, schedule, sensor and resource from it, and child processes (the Dagster
+webserver) get an explicit environment from `settings.to_env()`.
+
+`ADCOMBO_ENV=production` flips every default that differs in production at once (BigQuery,
+Dataflow, gs:// model store); each can still be overridden one by one. Secrets (the API token, the
+alert webhook) are SecretStr: never printed; the API token reaches the resource as a Dagster
+EnvVar, resolved at run time.
+
+    python -m dagster_project.settings   # the settings table (the README includes it)
 """
 
 from __future__ import annotations
@@ -10,128 +19,201 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from pipelines.profiles import DATAFLOW_DEFAULTS
 
 CHECKOUT = Path(__file__).resolve().parents[1]
+ENV_PREFIX = "ADCOMBO_"
+SOURCE_FILE = "source.json"
+PRODUCTION_DEFAULTS = {"warehouse": "bigquery", "runner_profile": "dataflow"}
+PRODUCTION_REQUIRED = ("api_url", "api_token", "gcp_project", "gcs_root", "gcs_temp", "partition_start")
 
 
-@dataclass(frozen=True)
-class Settings:
-    home: str
-    world: str
-    seed: int
-    api_url: str
-    beam_workers: int
-    # Ingestion (docs/ingestion.md). source: "api" (the ad-media API or the bundled simulator) or
-    # "files" (a folder of exported files at import_path).
-    source: str = "api"
-    import_path: str = ""
-    partition_start: dt.date = dt.date(2025, 6, 1)
-    partition_end: dt.date | None = dt.date(2025, 6, 30)  # inclusive; None: open-ended (production)
-    warehouse: str = "duckdb"
-    bigquery_project: str = ""
-    bigquery_location: str = ""
-    max_rejected_share: float = 0.05
-    # The one switch between the laptop and production (docs/production.md).
-    env: str = "local"
-    runner_profile: str = "local"
-    gcp_project: str = ""
-    gcp_region: str = ""
-    gcs_root: str = ""  # gs:// folder for files the Dataflow stages read and write
-    dataflow_template: str = ""  # gs:// Flex Template spec; empty: submit jobs directly
+class SettingsError(ValueError):
+    """Settings that cannot work; the message names the variable and what to set."""
+
+
+class Settings(BaseSettings):
+    """adcombo's settings. Each field is the environment variable ADCOMBO_<FIELD NAME>."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, frozen=True, extra="ignore",
+                                      env_ignore_empty=True, hide_input_in_errors=True)
+
+    # --- the data folder and the deployment --------------------------------------------------
+    home: Path = Field(CHECKOUT / ".adcombo", description="the data folder: DuckDB file, snapshots, artifacts, "
+                       "model bundles, scores, exports, the Dagster instance (`dagster/`)")
+    env: Literal["local", "production"] = Field(
+        "local", description="`production` switches warehouse, runner and model store at once (docs/production.md)")
+    # --- where raw data comes from -----------------------------------------------------------
+    source: Literal["api", "files"] = Field(
+        "api", description="`api` (the ad-media API or the bundled simulator) or `files` (default: what "
+        "`adcombo import` recorded in the data folder)")
+    import_path: str = Field("", description="folder of imported files (default: what `adcombo import` recorded)")
+    world: str = Field("demo", description="simulator world preset (tiny, small, demo, shifted, default, …)")
+    seed: int = Field(7, description="simulator seed")
+    api_url: str = Field("", description="a real ad-media API; empty: the bundled simulator on loopback")
+    api_token: SecretStr | None = Field(None, description="token of that API (secret: passed as a Dagster EnvVar, never logged)")
+    partition_start: dt.date | None = Field(None, description="first daily partition (default: the simulator world's first day)")
+    partition_end: dt.date | Literal["open"] | None = Field(
+        None, description="last daily partition; `open` for a new partition every day (default: the world's "
+        "last day, open with a real API)")
+    max_rejected_share: float = Field(0.05, ge=0, le=1, description="dead-letter share above which an ingestion check fails")
+    # --- warehouse ---------------------------------------------------------------------------
+    warehouse: Literal["duckdb", "bigquery"] = Field("duckdb", description="`duckdb` (file in the data folder) or `bigquery`")
+    bq_project: str = Field("", description="BigQuery project (default: ADCOMBO_GCP_PROJECT)")
+    bq_location: str = Field("", description="BigQuery location, e.g. `asia-northeast1`")
+    # --- Beam runners ------------------------------------------------------------------------
+    runner_profile: Literal["local", "dataflow"] = Field("local", description="`local` (FnApiRunner) or `dataflow`")
+    beam_workers: int = Field(default_factory=lambda: min(2, os.cpu_count() or 1), ge=1,
+                              description="local runner worker processes (default: min(2, cores))")
+    gcp_project: str = Field("", description="Google Cloud project of the Dataflow jobs")
+    gcp_region: str = Field(DATAFLOW_DEFAULTS.region, description="Dataflow region")
+    gcs_root: str = Field("", description="gs:// folder for files the Dataflow jobs read and write, and the model store")
+    gcs_temp: str = Field("", description="gs:// temp and staging location of Dataflow jobs")
+    dataflow_template: str = Field("", description="gs:// Flex Template spec; empty: jobs are submitted directly")
+    sdk_container_image: str = Field("", description="custom SDK container image (without: workers install the project)")
+    dataflow_machine_type: str = Field(DATAFLOW_DEFAULTS.machine_type, description="Dataflow worker machine type")
+    dataflow_num_workers: int = Field(DATAFLOW_DEFAULTS.num_workers, ge=1, description="Dataflow initial workers")
+    dataflow_max_workers: int = Field(DATAFLOW_DEFAULTS.max_workers, ge=1, description="Dataflow autoscaling ceiling")
+    dataflow_service_account: str = Field("", description="worker service account e-mail")
+    # --- model store, scoring, alerts --------------------------------------------------------
+    model_store: str = Field("", description="where bundles live: a folder or gs:// prefix (default: `models/` in the "
+                             "data folder; in production ADCOMBO_GCS_ROOT/models)")
+    top_k: int = Field(5, ge=1, le=1000, description="combinations kept per ad group")
+    alert_webhook_url: SecretStr | None = Field(None, description="Slack-compatible webhook for run and check "
+                                                "failures (secret)")
+
+    @field_validator("partition_end", mode="before")
+    @classmethod
+    def _open_end(cls, value: Any) -> Any:
+        return "open" if isinstance(value, str) and value.strip().lower() == "open" else value
+
+    @field_validator("home", mode="after")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        return Path(os.path.abspath(value))
+
+    @model_validator(mode="before")
+    @classmethod
+    def _deployment_defaults(cls, data: Any) -> Any:
+        """Production flips defaults; the recorded import source and the world's days fill gaps."""
+        data = {k: v for k, v in dict(data).items() if v not in (None, "")}
+        if data.get("env") == "production":
+            for key, value in PRODUCTION_DEFAULTS.items():
+                data.setdefault(key, value)
+        home = Path(os.path.abspath(data.get("home") or CHECKOUT / ".adcombo"))
+        recorded = read_source_file(home)
+        data.setdefault("source", recorded.get("source", "api"))
+        if recorded.get("path"):
+            data.setdefault("import_path", recorded["path"])
+        first, last = world_date_range(str(data.get("world", "demo")))
+        if data.get("env") != "production":  # production names its first day (required below)
+            data.setdefault("partition_start", first)
+        data.setdefault("partition_end", "open" if data.get("api_url") else last)
+        if data.get("gcp_project"):
+            data.setdefault("bq_project", data["gcp_project"])
+        return data
+
+    @model_validator(mode="after")
+    def _production_complete(self) -> "Settings":
+        if self.env == "production":
+            missing = [ENV_PREFIX + name.upper() for name in PRODUCTION_REQUIRED if not getattr(self, name)]
+            if missing:
+                raise ValueError("ADCOMBO_ENV=production needs " + ", ".join(missing) + " (see docs/production.md)")
+        if self.runner_profile == "dataflow" and self.warehouse != "bigquery":
+            raise ValueError("ADCOMBO_RUNNER_PROFILE=dataflow reads and writes BigQuery: set ADCOMBO_WAREHOUSE=bigquery "
+                             "(Dataflow workers cannot read the local DuckDB file)")
+        if self.partition_end not in (None, "open") and self.partition_start and self.partition_end < self.partition_start:
+            raise ValueError(f"ADCOMBO_PARTITION_END {self.partition_end} is before ADCOMBO_PARTITION_START "
+                             f"{self.partition_start}")
+        return self
+
+    # --- reading -------------------------------------------------------------------------------
 
     @classmethod
-    def from_env(cls, env=os.environ) -> "Settings":
-        def integer(name: str, default: int) -> int:
-            raw = env.get(name, "")
-            try:
-                return int(raw) if raw else default
-            except ValueError:
-                raise ValueError(f"{name}={raw!r} is not a whole number") from None
+    def load(cls, **overrides: Any) -> "Settings":
+        """Settings from the environment, with explicit overrides (CLI options) on top.
 
-        def date(name: str, default: dt.date | None) -> dt.date | None:
-            raw = env.get(name, "")
-            if not raw:
-                return default
-            if raw.lower() == "open":
-                return None
-            try:
-                return dt.date.fromisoformat(raw)
-            except ValueError:
-                raise ValueError(f"{name}={raw!r} is not a date YYYY-MM-DD") from None
+        Raises SettingsError with one line per problem, naming the variable.
+        """
+        try:
+            return cls(**{k: v for k, v in overrides.items() if v is not None})
+        except ValidationError as exc:
+            raise SettingsError(_one_line_errors(exc)) from None
 
-        mode = env.get("ADCOMBO_ENV", "local")
-        if mode not in ("local", "production"):
-            raise ValueError(f"ADCOMBO_ENV={mode!r}: expected 'local' or 'production'")
-        if mode == "production":
-            # Production flips every default at once; each can still be overridden one by one.
-            env = {**PRODUCTION_DEFAULTS, **env}
-            missing = [name for name in PRODUCTION_REQUIRED if not env.get(name)]
-            if missing:
-                raise ValueError(
-                    "ADCOMBO_ENV=production needs " + ", ".join(missing) + " (see docs/production.md)"
-                )
-        home = os.path.abspath(env.get("ADCOMBO_HOME") or str(CHECKOUT / ".adcombo"))
-        world = env.get("ADCOMBO_WORLD", "demo")
-        api_url = env.get("ADCOMBO_API_URL", "")
-        # `adcombo import` records the source in the data folder, so later commands and the UI
-        # use the imported files with no flag; ADCOMBO_SOURCE overrides it.
-        recorded = read_source_file(home)
-        source = env.get("ADCOMBO_SOURCE") or recorded.get("source", "api")
-        if source not in ("api", "files"):
-            raise ValueError(f"ADCOMBO_SOURCE={source!r}: expected 'api' or 'files'")
-        warehouse = env.get("ADCOMBO_WAREHOUSE", "duckdb")
-        if warehouse not in ("duckdb", "bigquery"):
-            raise ValueError(f"ADCOMBO_WAREHOUSE={warehouse!r}: expected 'duckdb' or 'bigquery'")
-        # Partitions are fixed when definitions load: by default the simulator world's days; with
-        # a real API, from ADCOMBO_PARTITION_START and open-ended (a new partition every day).
-        first, last = world_date_range(world)
-        share = env.get("ADCOMBO_MAX_REJECTED_SHARE", "")
-        return cls(
-            home=home,
-            world=world,
-            seed=integer("ADCOMBO_SEED", 7),
-            api_url=api_url,
-            beam_workers=integer("ADCOMBO_BEAM_WORKERS", min(2, os.cpu_count() or 1)),
-            source=source,
-            import_path=env.get("ADCOMBO_IMPORT_PATH") or recorded.get("path", ""),
-            partition_start=date("ADCOMBO_PARTITION_START", first),
-            partition_end=date("ADCOMBO_PARTITION_END", None if api_url else last),
-            warehouse=warehouse,
-            bigquery_project=env.get("ADCOMBO_BQ_PROJECT") or env.get("ADCOMBO_GCP_PROJECT", ""),
-            bigquery_location=env.get("ADCOMBO_BQ_LOCATION", ""),
-            max_rejected_share=float(share) if share else 0.05,
-            env=mode,
-            runner_profile=env.get("ADCOMBO_RUNNER_PROFILE", "local"),
-            gcp_project=env.get("ADCOMBO_GCP_PROJECT", ""),
-            gcp_region=env.get("ADCOMBO_GCP_REGION", "asia-northeast1"),
-            gcs_root=env.get("ADCOMBO_GCS_ROOT", ""),
-            dataflow_template=env.get("ADCOMBO_DATAFLOW_TEMPLATE", ""),
-        )
+    # --- derived values ------------------------------------------------------------------------
+
+    @property
+    def dagster_home(self) -> Path:
+        return self.home / "dagster"
+
+    @property
+    def duckdb_path(self) -> Path:
+        return self.home / "warehouse.duckdb"
+
+    @property
+    def open_ended(self) -> bool:
+        return self.partition_end in (None, "open")
+
+    @property
+    def model_store_root(self) -> str:
+        if self.model_store:
+            return self.model_store
+        if self.env == "production" and self.gcs_root:
+            return self.gcs_root.rstrip("/") + "/models"
+        return str(self.home / "models")
+
+    def to_env(self) -> dict[str, str]:
+        """ADCOMBO_* variables that reproduce these settings in a child process (secrets included,
+        for that process only; never printed)."""
+        out = {}
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if value is None or value == "":
+                continue
+            if isinstance(value, SecretStr):
+                value = value.get_secret_value()
+            out[ENV_PREFIX + name.upper()] = value.isoformat() if isinstance(value, dt.date) else str(value)
+        return out
+
+    @classmethod
+    def markdown_table(cls) -> str:
+        """The settings table of the README (kept in sync by a test)."""
+        lines = ["| variable | default | meaning |", "| --- | --- | --- |"]
+        for name, field in cls.model_fields.items():
+            default = field.default if field.default_factory is None else None
+            shown = {None: "—", "": "—"}.get(default, f"`{default}`") if not isinstance(default, Path) else "`.adcombo` in the checkout"
+            lines.append(f"| `{ENV_PREFIX}{name.upper()}` | {shown} | {field.description} |")
+        return "\n".join(lines)
 
 
-PRODUCTION_DEFAULTS = {"ADCOMBO_WAREHOUSE": "bigquery", "ADCOMBO_RUNNER_PROFILE": "dataflow"}
-PRODUCTION_REQUIRED = (
-    "ADCOMBO_API_URL", "ADCOMBO_API_TOKEN", "ADCOMBO_GCP_PROJECT", "ADCOMBO_GCS_ROOT", "ADCOMBO_GCS_TEMP",
-    "ADCOMBO_PARTITION_START",
-)
+def _one_line_errors(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors(include_url=False, include_input=False):
+        loc = ".".join(str(x) for x in err["loc"] if x not in ("__root__",))
+        name = ENV_PREFIX + loc.split(".")[0].upper() if loc else ""
+        msg = err["msg"].removeprefix("Value error, ")
+        parts.append(f"{name}: {msg}" if name else msg)
+    return "; ".join(parts)
 
 
-SOURCE_FILE = "source.json"
-
-
-def read_source_file(home: str) -> dict:
+def read_source_file(home: Path | str) -> dict:
     try:
         with open(os.path.join(home, SOURCE_FILE), encoding="utf-8") as f:
             return json.load(f)
     except FileNotFoundError:
         return {}
     except ValueError:
-        raise ValueError(f"{os.path.join(home, SOURCE_FILE)} is not valid JSON: fix or delete it") from None
+        raise SettingsError(f"{os.path.join(home, SOURCE_FILE)} is not valid JSON: fix or delete it") from None
 
 
-def write_source_file(home: str, source: str, path: str = "") -> str:
+def write_source_file(home: Path | str, source: str, path: str = "") -> str:
+    """Record the raw-data source in the data folder (atomically), for later commands and the UI."""
     os.makedirs(home, exist_ok=True)
     target = os.path.join(home, SOURCE_FILE)
     tmp = target + ".tmp"
@@ -150,3 +232,7 @@ def world_date_range(world: str) -> tuple[dt.date, dt.date]:
     except ValueError:
         config = WorldConfig.preset("demo")
     return config.start_date, config.end_date
+
+
+if __name__ == "__main__":
+    print(Settings.markdown_table())

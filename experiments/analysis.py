@@ -71,3 +71,16 @@ def arm_results(delivery: pd.DataFrame, confidence: float = 0.95, n_boot: int = 
             row["significant"] = bool(row["lift_low"] > 0 or row["lift_high"] < 0)
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def join_delivery(delivery: pd.DataFrame, assignments: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """Delivery rows joined to the experiment's arms by tracking id: (joined rows, rows of no arm).
+
+    Raises when nothing joins: the experiment has not delivered yet (or the labels were lost)."""
+    joined = delivery.merge(assignments[["tracking_id", "ad_group_id", "arm"]], on="tracking_id", how="left")
+    unknown = int(joined["arm"].isna().sum())
+    joined = joined.dropna(subset=["arm"])
+    if joined.empty:
+        raise ValueError("no delivery joined to the experiment's tracking ids yet: launch the experiment and "
+                         "ingest its delivery (raw_creative_performance)")
+    return joined, unknown

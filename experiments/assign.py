@@ -106,3 +106,49 @@ def pick(combos: np.ndarray, ids: Sequence[Sequence[str]], texts: Sequence[Seque
         (h_ids[c[0]], h_ids[c[1]], h_ids[c[2]], d_ids[c[3]], d_ids[c[4]]),
         (h_texts[c[0]], h_texts[c[1]], h_texts[c[2]], d_texts[c[3]], d_texts[c[4]]),
     )
+
+
+def challenger_best(model, pools) -> dict:
+    """{ad_group_id: Creative} of the best combination under a challenger model, scored the one way
+    production scores (models.scoring.score_pool: booster plus its per-asset history effects)."""
+    from models.scoring import score_pool, sigmoid
+
+    best = {}
+    for pool in pools:
+        out = score_pool(model, pool, 1)
+        if out.ok:
+            g = out.group
+            ids, texts = pick(g.rows(out.scored.top_rows[:1]), (g.headline_ids, g.description_ids),
+                              (g.headline_texts, g.description_texts), 0)
+            best[pool.ad_group_id] = Creative(ids, texts, float(sigmoid(out.scored.top_raw[0])))
+    return best
+
+
+def experiment_rows(experiment: str, salt: str, shares: Mapping[str, float], top1: Sequence[Mapping],
+                    pools: Mapping[str, Sequence[Mapping]], challenger: Mapping[str, Creative] | None = None
+                    ) -> list[dict]:
+    """Assignment rows of every ad group with a published best combination (top1: rows of
+    serving.top_combinations with rank 1): the production arm serves it, the control arm a
+    uniformly random valid combination of the same pool, the challenger arm its own best."""
+    from transforms.combinations import Pool, product_rows
+
+    rows = []
+    for r in top1:
+        ag = r["ad_group_id"]
+        pool = Pool.from_assets(pools.get(ag, []))
+        triples, pairs = pool.enumerate_factored()
+        # Only the control's row is built: the pick is an index into the enumeration order.
+        control = control_index(experiment, salt, ag, len(triples) * len(pairs))
+        c_ids, c_texts = pick(product_rows(triples, pairs, [control]), (pool.headline_ids, pool.description_ids),
+                              (pool.headline_texts, pool.description_texts), 0)
+        arms = {
+            PRODUCTION: Creative(
+                tuple(r[k] for k in ("h1_asset_id", "h2_asset_id", "h3_asset_id", "d1_asset_id", "d2_asset_id")),
+                tuple(r[k] for k in ("headline_1", "headline_2", "headline_3", "description_1", "description_2")),
+                float(r["score"])),
+            CONTROL: Creative(c_ids, c_texts, None),
+        }
+        if CHALLENGER in shares and challenger and ag in challenger:
+            arms[CHALLENGER] = challenger[ag]
+        rows.extend(assign_ad_group(experiment, salt, ag, arms, shares))
+    return rows

@@ -161,3 +161,31 @@ def served_ad_scores(model, X: np.ndarray, ads) -> np.ndarray:
     if model.effects is not None and len(ads):
         raw = raw + model.effects.for_ads(ads)
     return sigmoid(raw)
+
+
+TEXT_COLUMNS = ("headline_1", "headline_2", "headline_3", "description_1", "description_2")
+
+
+def drift_report(model, ad_rows, pool_rows, training: "pd.DataFrame", per_group: int = 20,
+                 max_groups: int = 300, seed: int = 7) -> DriftReport:
+    """This scoring run's inputs against the model's training inputs.
+
+    ad_rows, pool_rows: raw.ads and raw.asset_pools rows (dicts); training: the training set
+    (ad_id, features). Texts are compared as the model sees them (each pool text with its ad
+    group's keyword, by the one keyword rule); scores as production publishes them on both sides.
+    """
+    from models.scoring import pool_inputs
+    from transforms.combinations import ad_group_keywords
+
+    keywords = {ag: kw for ag, (kw, _) in ad_group_keywords(ad_rows).items()}
+    train_pairs = [(ad.get(c) or "", ad.get("keyword") or "") for c in TEXT_COLUMNS for ad in ad_rows]
+    score_pairs = [(a.get("text") or "", keywords.get(str(a["ad_group_id"]), "")) for a in pool_rows]
+    by_id = {str(a["ad_id"]): a for a in ad_rows}
+    served = training[training["ad_id"].astype(str).isin(by_id)]
+    if len(served):
+        X = np.stack(served["features"].to_numpy()).astype(np.float32)
+        train_scores = served_ad_scores(model, X, [by_id[str(a)] for a in served["ad_id"]])
+    else:
+        train_scores = np.empty(0)
+    sample = sample_published_scores(model, pool_inputs(pool_rows, ad_rows), per_group, max_groups, seed)
+    return build_report(train_pairs, score_pairs, model.sp, train_scores, sample["score"].to_numpy())

@@ -122,3 +122,34 @@ class DataflowJobs:
             status.errors = self.errors(job_id)
             raise DataflowJobError(status)
         return status
+
+
+def run_on_dataflow(run_pipeline: Callable, flags: list[str], params: Mapping[str, str], *, jobs: "DataflowJobs",
+                    template: str = "", environment: Mapping | None = None, job_name: str = "adcombo",
+                    poll_seconds: float = 30.0, on_poll: Callable[[JobStatus], None] | None = None
+                    ) -> tuple[JobStatus, dict]:
+    """Run a pipeline on Dataflow and follow it to a terminal state: from the Flex Template
+    `template` when given (the launcher image builds the graph), else submitted from this process
+    with `run_pipeline(flags + params)`.
+
+    Returns (final status, Beam metrics — only known for direct submissions). Raises
+    DataflowJobError, carrying the job id, state and console link, unless the job is DONE.
+    """
+    if template:
+        job_id = jobs.launch(job_name, template, params, environment or {})
+        return jobs.wait(job_id, poll_seconds=poll_seconds, on_poll=on_poll), {}
+    from pipelines.options import metrics_summary
+
+    result = run_pipeline(list(flags) + [f"--{k}={v}" for k, v in params.items()], wait=False)
+    job_id = result.job_id()
+    url = console_url(jobs.project, jobs.region, job_id)
+    log.info("submitted Dataflow job %s (%s)", job_id, url)
+    try:
+        state = _state_name(result.wait_until_finish())
+    except Exception as exc:  # Beam raises DataflowRuntimeException on FAILED / CANCELLED
+        status = JobStatus(job_id, _state_name(result.state), url, polls=1, errors=[str(exc)])
+        raise DataflowJobError(status) from None
+    status = JobStatus(job_id, state if state.startswith("JOB_STATE") else f"JOB_STATE_{state}", url, polls=1)
+    if not status.succeeded:
+        raise DataflowJobError(status)
+    return status, metrics_summary(result)

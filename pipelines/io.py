@@ -28,5 +28,6 @@ def read_rows(source: str, validate: bool = True) -> beam.PTransform:
 
 
 def bigquery_schema(schema: pa.Schema) -> str:
-    kinds = {pa.string(): "STRING", pa.int64(): "INTEGER", pa.int32(): "INTEGER", pa.float64(): "FLOAT"}
+    kinds = {pa.string(): "STRING", pa.int64(): "INTEGER", pa.int32(): "INTEGER", pa.float64(): "FLOAT",
+             pa.timestamp("us", tz="UTC"): "TIMESTAMP"}
     return ",".join(f"{f.name}:{kinds[f.type]}" for f in schema)

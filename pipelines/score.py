@@ -16,6 +16,7 @@ that cannot be scored go to a side output with their reason. See docs/scoring.md
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from typing import Iterable, NamedTuple
 
@@ -53,6 +54,7 @@ TOP_K_SCHEMA = pa.schema(
         ("raw_score", pa.float64()),
         ("model_version", pa.string()),
         ("n_combinations", pa.int64()),
+        ("scored_at", pa.timestamp("us", tz="UTC")),
     ]
 )
 
@@ -90,6 +92,10 @@ class ScoreOptions(PipelineOptions):
                             help="Parquet prefix for ad groups that could not be scored, with the reason")
         parser.add_argument("--unscored_table", default="",
                             help="BigQuery table PROJECT:DATASET.TABLE for ad groups that could not be scored")
+        parser.add_argument("--all_scores_table", default="",
+                            help="BigQuery table PROJECT:DATASET.TABLE for every combination's raw score")
+        parser.add_argument("--scored_at", default="",
+                            help="timestamp recorded on every row (ISO 8601; default: when the job is built)")
         parser.add_argument("--scoring_method", default="auto", choices=("auto", "predict"),
                             help="auto: exact pair tables when the model decomposes, Booster.predict "
                                  "blocks otherwise; predict: always Booster.predict blocks")
@@ -106,8 +112,9 @@ class SelectTopK(beam.DoFn):
     all_scores=True, also one Arrow table of every score per ad group on ALL_SCORES_TAG.
     """
 
-    def __init__(self, all_scores: bool = False):
+    def __init__(self, all_scores: bool = False, scored_at: dt.datetime | None = None):
         self.all_scores = all_scores
+        self.scored_at = scored_at or dt.datetime.now(dt.timezone.utc)
         self.kept = Metrics.counter("adcombo", "top_rows")
         self.ad_groups = Metrics.counter("adcombo", "ad_groups_scored")
 
@@ -141,6 +148,7 @@ class SelectTopK(beam.DoFn):
                 "raw_score": float(raw),
                 "model_version": result.model_id,
                 "n_combinations": int(scored.n_scored),
+                "scored_at": self.scored_at,
             }
         if self.all_scores and scored.all_raw is not None:
             yield beam.pvalue.TaggedOutput(ALL_SCORES_TAG, _all_scores_table(ad_group_id, block, scored.all_raw))
@@ -178,7 +186,7 @@ class ScoreOutputs(NamedTuple):
 
 def build_outputs(pipeline: beam.Pipeline, pools_path: str, ads_path: str, bundle_path: str,
                   top_k: int, all_scores: bool = False, scoring_method: str = "auto",
-                  validate: bool = True) -> ScoreOutputs:
+                  validate: bool = True, scored_at: dt.datetime | None = None) -> ScoreOutputs:
     """The scoring graph. validate=False skips checking that inputs exist at construction time
     (an offline Dataflow dry run cannot list gs:// paths); the bundle is always checked."""
     # Fail before any work, with the reason (a gs:// bundle is copied locally to be checked; an
@@ -213,7 +221,7 @@ def build_outputs(pipeline: beam.Pipeline, pools_path: str, ads_path: str, bundl
         # Fusion break: spread ad groups over workers before the expensive fan-out.
         | "SpreadAdGroups" >> beam.Reshuffle()
         | "Predict" >> RunInference(KeyedModelHandler(handler))
-        | "TopK" >> beam.ParDo(SelectTopK(all_scores)).with_outputs(ALL_SCORES_TAG, UNSCORED_TAG, main="top")
+        | "TopK" >> beam.ParDo(SelectTopK(all_scores, scored_at)).with_outputs(ALL_SCORES_TAG, UNSCORED_TAG, main="top")
     )
     return ScoreOutputs(scored.top, scored[ALL_SCORES_TAG] if all_scores else None, manifest,
                         scored[UNSCORED_TAG])
@@ -225,39 +233,56 @@ def build(pipeline: beam.Pipeline, pools_path: str, ads_path: str, bundle_path: 
     return out.rows, out.manifest
 
 
+def _write_bigquery(rows: beam.PCollection, label: str, table: str, schema: pa.Schema) -> None:
+    """File loads, not streaming inserts: one atomic load job per run (WRITE_TRUNCATE), no per-row quota."""
+    (rows
+     | f"{label}Json" >> beam.Map(_json_row)
+     | label >> beam.io.WriteToBigQuery(
+            table, schema=bigquery_schema(schema), method=beam.io.WriteToBigQuery.Method.FILE_LOADS,
+            write_disposition=beam.io.BigQueryDisposition.WRITE_TRUNCATE,
+            create_disposition=beam.io.BigQueryDisposition.CREATE_IF_NEEDED))
+
+
+def _json_row(row: dict) -> dict:
+    return {k: v.isoformat() if isinstance(v, dt.datetime) else v for k, v in row.items()}
+
+
 def build_pipeline(argv=None) -> tuple[beam.Pipeline, dict]:
-    """The whole scoring job (reads, scoring, writes) from command-line flags, not yet run."""
+    """The whole scoring job (reads, scoring, writes) from command-line flags, not yet run.
+
+    Inputs are Parquet files or `bq://` tables; each output goes to Parquet shards (--output,
+    --unscored_output, --all_scores_output) and/or BigQuery tables (--output_table,
+    --unscored_table, --all_scores_table), written by the job itself.
+    """
     options = pipeline_options(argv)
     opts, io = options.view_as(ScoreOptions), options.view_as(SnapshotOptions)
     require(io, ("pools", "ads"))
     require(opts, ("bundle",))
     if not io.output and not opts.output_table:
         raise SystemExit("missing required flags: --output or --output_table")
+    scored_at = dt.datetime.fromisoformat(opts.scored_at) if opts.scored_at else dt.datetime.now(dt.timezone.utc)
+    if scored_at.tzinfo is None:
+        scored_at = scored_at.replace(tzinfo=dt.timezone.utc)
     pipeline = beam.Pipeline(options=options)
     out = build_outputs(pipeline, io.pools, io.ads, opts.bundle, opts.top_k,
-                        all_scores=bool(opts.all_scores_output), scoring_method=opts.scoring_method,
-                        validate=not options.view_as(TestOptions).dry_run)
+                        all_scores=bool(opts.all_scores_output or opts.all_scores_table),
+                        scoring_method=opts.scoring_method,
+                        validate=not options.view_as(TestOptions).dry_run, scored_at=scored_at)
     if io.output:
         out.rows | "Write" >> beam.io.WriteToParquet(io.output, TOP_K_SCHEMA, file_name_suffix=".parquet")
     if opts.output_table:
-        # File loads, not streaming inserts: one atomic load job per run, no per-row quota.
-        out.rows | "WriteBigQuery" >> beam.io.WriteToBigQuery(
-            opts.output_table, schema=bigquery_schema(TOP_K_SCHEMA),
-            method=beam.io.WriteToBigQuery.Method.FILE_LOADS,
-            write_disposition=beam.io.BigQueryDisposition.WRITE_TRUNCATE,
-            create_disposition=beam.io.BigQueryDisposition.CREATE_IF_NEEDED)
+        _write_bigquery(out.rows, "WriteBigQuery", opts.output_table, TOP_K_SCHEMA)
     if opts.unscored_output:
         out.unscored | "WriteUnscored" >> beam.io.WriteToParquet(
             opts.unscored_output, UNSCORED_SCHEMA, file_name_suffix=".parquet")
     if opts.unscored_table:
-        out.unscored | "WriteUnscoredBigQuery" >> beam.io.WriteToBigQuery(
-            opts.unscored_table, schema=bigquery_schema(UNSCORED_SCHEMA),
-            method=beam.io.WriteToBigQuery.Method.FILE_LOADS,
-            write_disposition=beam.io.BigQueryDisposition.WRITE_TRUNCATE,
-            create_disposition=beam.io.BigQueryDisposition.CREATE_IF_NEEDED)
-    if out.all_scores is not None:
+        _write_bigquery(out.unscored, "WriteUnscoredBigQuery", opts.unscored_table, UNSCORED_SCHEMA)
+    if opts.all_scores_output:
         out.all_scores | "WriteAllScores" >> beam.io.WriteToParquetBatched(
             opts.all_scores_output, ALL_SCORES_SCHEMA, file_name_suffix=".parquet")
+    if opts.all_scores_table:
+        rows = out.all_scores | "AllScoresRows" >> beam.FlatMap(lambda t: t.to_pylist())
+        _write_bigquery(rows, "WriteAllScoresBigQuery", opts.all_scores_table, ALL_SCORES_SCHEMA)
     logging.info("scoring with model %s (top %d per ad group)", out.manifest["version"], opts.top_k)
     return pipeline, out.manifest
 

@@ -1,6 +1,6 @@
 """Raw assets: the ad-media API (or the bundled simulator), or imported files, into the raw tables.
 
-The source is fixed when definitions load (dagster_project.settings, docs/ingestion.md):
+The source is fixed when definitions are built from the settings (docs/ingestion.md):
 - api: three daily-partitioned assets. A run covers one partition or, with the single-run backfill
   policy, a whole range at once (`adcombo run` ingests every day in one run). A partition load
   replaces exactly that partition (MERGE), so reruns and backfills never duplicate.
@@ -18,19 +18,19 @@ from pydantic import Field
 from dagster import BetaWarning
 
 from dagster_project.resources import AdMediaApiResource, WarehouseResource
-from dagster_project.settings import Settings
 
 warnings.filterwarnings("ignore", category=BetaWarning, message=".*backfill_policy.*")
 
 GROUP = "ingestion"
-SETTINGS = Settings.from_env()
 RAW_ASSETS = ("raw_ads", "raw_ad_daily_performance", "raw_asset_pools")
+RAW_TABLES = ("raw.ads", "raw.ad_daily_performance", "raw.asset_pools")
 
-# end_date is exclusive in Dagster; None = a new partition every day (production).
-PARTITIONS = DailyPartitionsDefinition(
-    start_date=SETTINGS.partition_start.isoformat(),
-    end_date=(SETTINGS.partition_end + dt.timedelta(days=1)).isoformat() if SETTINGS.partition_end else None,
-)
+
+def daily_partitions(settings) -> DailyPartitionsDefinition:
+    """The raw assets' days: end_date is exclusive in Dagster; open-ended = a new one every day."""
+    end = None if settings.open_ended else (settings.partition_end + dt.timedelta(days=1)).isoformat()
+    return DailyPartitionsDefinition(start_date=settings.partition_start.isoformat(), end_date=end)
+
 # Transient API trouble the client could not ride out: try the whole partition again later (the
 # load is idempotent, so a retry after a partial failure is safe). Anything else (bad token, bad
 # config, a bug) fails at once with allow_retries=False: waiting would not fix it.
@@ -53,8 +53,8 @@ def _range(context: AssetExecutionContext) -> tuple[dt.date, dt.date]:
     return dt.date.fromisoformat(keys.start), dt.date.fromisoformat(keys.end)
 
 
-def _api_asset(name: str, table: str, description: str):
-    @asset(name=name, group_name=GROUP, compute_kind="http", partitions_def=PARTITIONS,
+def _api_asset(name: str, table: str, description: str, partitions: DailyPartitionsDefinition):
+    @asset(name=name, group_name=GROUP, kinds={"http"}, partitions_def=partitions,
            backfill_policy=BackfillPolicy.single_run(), retry_policy=RETRY, description=description)
     def _raw(context: AssetExecutionContext, admedia: AdMediaApiResource, warehouse: WarehouseResource):
         from admedia.client import AdMediaError
@@ -80,15 +80,14 @@ def _api_asset(name: str, table: str, description: str):
     return _raw
 
 
-class ImportConfig(Config):
-    path: str = Field(default=SETTINGS.import_path,
-                      description="folder with ads, ad_daily_performance and asset_pools (.csv or .parquet)")
+def _files_assets(import_path: str):
+    class ImportConfig(Config):
+        path: str = Field(default=import_path,
+                          description="folder with ads, ad_daily_performance and asset_pools (.csv or .parquet)")
 
-
-def _files_assets():
     @multi_asset(
         specs=[AssetSpec(k, group_name=GROUP, kinds={"parquet"}, description=f"{t} from imported files (replace)")
-               for k, t in zip(RAW_ASSETS, ("raw.ads", "raw.ad_daily_performance", "raw.asset_pools"))],
+               for k, t in zip(RAW_ASSETS, RAW_TABLES)],
         name="imported_files",
     )
     def imported_files(context: AssetExecutionContext, config: ImportConfig, warehouse: WarehouseResource):
@@ -102,19 +101,25 @@ def _files_assets():
                 reports = import_folder(wh, config.path)
         except ImportFormatError as exc:
             raise Failure(f"cannot import {config.path}: {exc}") from None
-        for key, table in zip(RAW_ASSETS, ("raw.ads", "raw.ad_daily_performance", "raw.asset_pools")):
+        for key, table in zip(RAW_ASSETS, RAW_TABLES):
             context.log.info(_summary(reports[table]))
             yield _result(reports[table], asset_key=key)
 
     return imported_files
 
 
-if SETTINGS.source == "files":
-    imported_files = _files_assets()
-else:
-    raw_ads = _api_asset("raw_ads", "raw.ads", "Served ads (fixed combinations), daily snapshot → raw.ads (upsert)")
-    raw_ad_daily_performance = _api_asset(
-        "raw_ad_daily_performance", "raw.ad_daily_performance",
-        "Daily impressions and clicks per served ad (report job) → raw.ad_daily_performance (partition overwrite)")
-    raw_asset_pools = _api_asset("raw_asset_pools", "raw.asset_pools",
-                                 "Candidate headline/description pools, daily snapshot → raw.asset_pools (replace)")
+def build_assets(settings) -> list:
+    """The raw assets of the configured source: three daily-partitioned API assets, or one
+    multi-asset importing a folder of files under the same three keys."""
+    if settings.source == "files":
+        return [_files_assets(settings.import_path)]
+    partitions = daily_partitions(settings)
+    return [
+        _api_asset("raw_ads", "raw.ads", "Served ads (fixed combinations), daily snapshot → raw.ads (upsert)",
+                   partitions),
+        _api_asset("raw_ad_daily_performance", "raw.ad_daily_performance",
+                   "Daily impressions and clicks per served ad (report job) → raw.ad_daily_performance "
+                   "(partition overwrite)", partitions),
+        _api_asset("raw_asset_pools", "raw.asset_pools",
+                   "Candidate headline/description pools, daily snapshot → raw.asset_pools (replace)", partitions),
+    ]

@@ -1,5 +1,8 @@
-"""From raw tables to a model bundle: snapshot, tokenizer, training set (Beam), LightGBM."""
+"""From raw tables to a training set: snapshot, tokenizer, training examples (Beam).
 
+Locally the Beam jobs read a Parquet snapshot of the DuckDB tables; with BigQuery the jobs read
+the tables themselves (`bq://` sources) and nothing passes through the orchestrator.
+"""
 
 import datetime as dt
 import os
@@ -9,59 +12,57 @@ import time
 from dagster import AssetExecutionContext, Config, MaterializeResult, MetadataValue, asset
 from pydantic import Field
 
+from dagster_project.metadata import table
 from dagster_project.resources import BeamRunnerResource, LocalPaths, WarehouseResource
 from warehouse.schemas import RAW_SCHEMAS
 
 GROUP = "training"
+TEXT_COLUMNS = ("headline_1", "headline_2", "headline_3", "description_1", "description_2")
 
 
 @asset(
     group_name=GROUP,
     deps=["raw_ads", "raw_ad_daily_performance", "raw_asset_pools"],
-    compute_kind="parquet",
-    description="Consistent Parquet snapshot of the raw tables: the input of every Beam pipeline.",
+    kinds={"parquet"},
+    description="The raw tables as the Beam jobs read them: a consistent Parquet snapshot of DuckDB, or "
+                "(BigQuery) the tables themselves, counted.",
 )
 def warehouse_snapshot(context: AssetExecutionContext, warehouse: WarehouseResource, paths: LocalPaths):
     counts = {}
     with warehouse.open() as wh:
-        for table in RAW_SCHEMAS:
-            counts[table] = wh.export_parquet(table, paths.snapshot(table))
-            context.log.info(f"{table}: {counts[table]:,} rows → {paths.snapshot(table)}")
-    return MaterializeResult(
-        metadata={f"rows {t}": n for t, n in counts.items()}
-        | {"folder": MetadataValue.path(paths.path("snapshots"))}
-    )
+        for name in RAW_SCHEMAS:
+            if warehouse.is_bigquery:
+                counts[name] = wh.row_count(name)  # Dataflow reads the table itself
+            else:
+                counts[name] = wh.export_parquet(name, paths.snapshot(name))
+            context.log.info(f"{name}: {counts[name]:,} rows → {warehouse.beam_source(name, paths)}")
+    return MaterializeResult(metadata={f"rows {t}": n for t, n in counts.items()}
+                             | {"read_by_beam_from": MetadataValue.json(
+                                 {t: warehouse.beam_source(t, paths) for t in RAW_SCHEMAS})})
 
 
 @asset(
     group_name=GROUP,
     deps=["warehouse_snapshot"],
-    compute_kind="sentencepiece",
+    kinds={"sentencepiece"},
     description="SentencePiece unigram tokenizer trained on the advertiser corpus (ads and pools).",
 )
-def tokenizer(context: AssetExecutionContext, paths: LocalPaths):
-    import pyarrow.parquet as pq
-
+def tokenizer(context: AssetExecutionContext, paths: LocalPaths, warehouse: WarehouseResource):
     from transforms.tokenizer import load_processor, model_sha256, train_sentencepiece
 
-    ads = pq.read_table(paths.snapshot("raw.ads")).to_pandas()
-    pools = pq.read_table(paths.snapshot("raw.asset_pools")).to_pandas()
-    text_columns = ["headline_1", "headline_2", "headline_3", "description_1", "description_2"]
-    texts = [t for col in text_columns for t in ads[col].dropna()] + list(pools["text"].dropna())
+    union = " UNION ALL ".join(f"SELECT {c} AS text FROM `raw.ads`" for c in TEXT_COLUMNS)
+    with warehouse.open() as wh:
+        texts = wh.query(f"SELECT text FROM ({union} UNION ALL SELECT text FROM `raw.asset_pools`) "
+                         "WHERE text IS NOT NULL AND text != ''")["text"].tolist()
     started = time.perf_counter()
     os.makedirs(os.path.dirname(paths.tokenizer), exist_ok=True)
     train_sentencepiece(texts, paths.tokenizer)
     sp = load_processor(paths.tokenizer)
-    return MaterializeResult(
-        metadata={
-            "texts": len(texts),
-            "unique_texts": len(set(texts)),
-            "vocab_size": sp.get_piece_size(),
-            "seconds": round(time.perf_counter() - started, 2),
-            "sha256": model_sha256(paths.tokenizer),
-            "path": MetadataValue.path(paths.tokenizer),
-        }
-    )
+    context.log.info(f"tokenizer: {sp.get_piece_size():,} pieces from {len(texts):,} texts")
+    return MaterializeResult(metadata={
+        "texts": len(texts), "unique_texts": len(set(texts)), "vocab_size": sp.get_piece_size(),
+        "seconds": round(time.perf_counter() - started, 1), "sha256": model_sha256(paths.tokenizer),
+        "path": MetadataValue.path(paths.tokenizer)})
 
 
 class TrainingSetConfig(Config):
@@ -71,60 +72,61 @@ class TrainingSetConfig(Config):
 @asset(
     group_name=GROUP,
     deps=["warehouse_snapshot", "tokenizer"],
-    compute_kind="beam",
+    kinds={"beam"},
     description="Training examples (Beam): features of each served ad, clicks and impressions per split.",
 )
-def training_set(
-    context: AssetExecutionContext, config: TrainingSetConfig, paths: LocalPaths, beam_runner: BeamRunnerResource
-):
-    import pyarrow.compute as pc
+def training_set(context: AssetExecutionContext, config: TrainingSetConfig, paths: LocalPaths,
+                 beam_runner: BeamRunnerResource, warehouse: WarehouseResource):
+    import pandas as pd
     import pyarrow.parquet as pq
 
     from pipelines import training_set as pipeline
     from pipelines.options import metrics_summary
 
-    perf_path = paths.snapshot("raw.ad_daily_performance")
-    last_day = pc.max(pq.read_table(perf_path, columns=["date"])["date"]).as_py()
-    if last_day is None:
+    with warehouse.open() as wh:
+        last_day = wh.query("SELECT MAX(date) AS d FROM `raw.ad_daily_performance`")["d"].iloc[0]
+    if pd.isna(last_day):
         raise ValueError("raw.ad_daily_performance is empty: ingest performance before training")
+    last_day = last_day.date() if hasattr(last_day, "date") else last_day
     valid_from = last_day - dt.timedelta(days=config.valid_days - 1)
-    out_dir, tmp_dir = paths.training_set_dir, paths.training_set_dir + ".tmp"
-    shutil.rmtree(tmp_dir, ignore_errors=True)
     started = time.perf_counter()
-    inputs = {"ads": paths.snapshot("raw.ads"), "performance": perf_path, "tokenizer": paths.tokenizer}
-    output = os.path.join(tmp_dir, "part")
-    if not beam_runner.is_local:
-        # Dataflow workers cannot see this disk: stage the inputs to gs:// and fetch the shards back.
+    tokenizer_uri = paths.tokenizer
+    out_dir = paths.training_set_location()
+    if not paths.remote_stages:
+        tmp_dir = out_dir + ".tmp"
+        shutil.rmtree(tmp_dir, ignore_errors=True)
+        output = os.path.join(tmp_dir, "part")
+    else:
+        # Dataflow workers read BigQuery and the staged tokenizer, and write the examples to gs://.
         from pipelines.storage import delete_matching, join, upload
 
-        stage = paths.remote("runs", context.run_id)
-        inputs = {k: upload(v, join(stage, os.path.basename(v))) for k, v in inputs.items()}
-        output = join(stage, "training_set", "part")
+        tokenizer_uri = upload(paths.tokenizer, paths.remote("runs", context.run_id, "tokenizer.model"))
+        output = join(out_dir, "part")
         delete_matching(output + "*")
     result = pipeline.run(
         beam_runner.flags(workers=1)
-        + [f"--{k}={v}" for k, v in inputs.items()]
-        + [f"--valid_from={valid_from.isoformat()}", f"--output={output}"]
+        + [f"--ads={warehouse.beam_source('raw.ads', paths)}",
+           f"--performance={warehouse.beam_source('raw.ad_daily_performance', paths)}",
+           f"--tokenizer={tokenizer_uri}", f"--valid_from={valid_from.isoformat()}", f"--output={output}"]
     )
     beam_metrics = metrics_summary(result)
-    if not beam_runner.is_local:
-        from pipelines.storage import download_matching
-
-        download_matching(output + "*", tmp_dir)
-    # Swap the finished folder in: the model never reads a half-written training set.
-    shutil.rmtree(out_dir, ignore_errors=True)
-    os.replace(tmp_dir, out_dir)
-    table = pq.read_table(out_dir, columns=["split", "impressions", "clicks"]).to_pandas()
-    by_split = table.groupby("split").agg(examples=("clicks", "size"), impressions=("impressions", "sum"), clicks=("clicks", "sum"))
+    if not paths.remote_stages:
+        # Swap the finished folder in: the model never reads a half-written training set.
+        shutil.rmtree(out_dir, ignore_errors=True)
+        os.replace(tmp_dir, out_dir)
+        splits = pq.read_table(out_dir, columns=["split", "impressions", "clicks"]).to_pandas() \
+            .groupby("split").agg(examples=("clicks", "size"), impressions=("impressions", "sum"),
+                                  clicks=("clicks", "sum")).reset_index()
+        examples = int(splits["examples"].sum())
+    else:
+        splits = None
+        examples = int(beam_metrics.get("training_examples", 0))
     elapsed = time.perf_counter() - started
-    context.log.info(f"training set: {len(table):,} examples in {elapsed:.1f}s")
-    return MaterializeResult(
-        metadata={
-            "examples": len(table),
-            "valid_from": valid_from.isoformat(),
-            "seconds": round(elapsed, 2),
-            "splits": MetadataValue.md(by_split.reset_index().to_markdown(index=False)),
-            "beam_metrics": MetadataValue.json(beam_metrics),
-            "path": MetadataValue.path(out_dir),
-        }
-    )
+    context.log.info(f"training set: {examples:,} examples in {elapsed:.1f}s")
+    return MaterializeResult(metadata={
+        "examples": examples, "valid_from": valid_from.isoformat(), "seconds": round(elapsed, 1),
+        **({"splits": table(splits)} if splits is not None else {}),
+        "beam_metrics": MetadataValue.json(beam_metrics), "path": MetadataValue.path(out_dir)})
+
+
+ASSETS = [warehouse_snapshot, tokenizer, training_set]

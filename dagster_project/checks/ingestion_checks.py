@@ -3,10 +3,7 @@
 from dagster import AssetCheckResult, AssetCheckSeverity, asset_check
 
 from dagster_project.resources import WarehouseResource
-from dagster_project.settings import Settings
 from warehouse.schemas import DEAD_LETTERS_TABLE
-
-SETTINGS = Settings.from_env()
 
 
 def rejected_share(wh, table: str, source: str) -> tuple[int, int, float]:
@@ -20,21 +17,22 @@ def rejected_share(wh, table: str, source: str) -> tuple[int, int, float]:
     return rows, dead, dead / (rows + dead) if rows + dead else 0.0
 
 
-def _check(asset: str, table: str):
+def _check(asset: str, table: str, source: str, threshold: float):
     @asset_check(asset=asset, name="rejected_share_below_threshold",
-                 description=f"Rejected rows of {table} (dead letters) stay under the threshold "
-                             "(ADCOMBO_MAX_REJECTED_SHARE, default 5%).")
+                 description=f"Rejected rows of {table} (dead letters) stay under {threshold:.1%} "
+                             "(ADCOMBO_MAX_REJECTED_SHARE).")
     def _rejected(warehouse: WarehouseResource) -> AssetCheckResult:
         with warehouse.open() as wh:
-            rows, dead, share = rejected_share(wh, table, SETTINGS.source)
+            rows, dead, share = rejected_share(wh, table, source)
         return AssetCheckResult(
-            passed=share <= SETTINGS.max_rejected_share, severity=AssetCheckSeverity.ERROR,
-            metadata={"rows": rows, "rejected": dead, "rejected_share": round(share, 6),
-                      "threshold": SETTINGS.max_rejected_share, "dead_letters": DEAD_LETTERS_TABLE})
+            passed=share <= threshold, severity=AssetCheckSeverity.ERROR,
+            metadata={"rows": rows, "rejected": dead, "rejected_%": round(share * 100, 2),
+                      "threshold_%": round(threshold * 100, 2), "dead_letters": DEAD_LETTERS_TABLE})
 
     return _rejected
 
 
-ads_rejected = _check("raw_ads", "raw.ads")
-performance_rejected = _check("raw_ad_daily_performance", "raw.ad_daily_performance")
-pools_rejected = _check("raw_asset_pools", "raw.asset_pools")
+def build_checks(settings) -> list:
+    return [_check(asset, table, settings.source, settings.max_rejected_share) for asset, table in (
+        ("raw_ads", "raw.ads"), ("raw_ad_daily_performance", "raw.ad_daily_performance"),
+        ("raw_asset_pools", "raw.asset_pools"))]

@@ -5,10 +5,27 @@ import datetime as dt
 
 from dagster import DagsterInstance, build_schedule_context, materialize
 
+import pytest
+
 from dagster_project.assets import ingestion
 from dagster_project.checks import ingestion_checks
+from dagster_project.definitions import build_definitions
 from dagster_project.resources import AdMediaApiResource, WarehouseResource
+from dagster_project.settings import Settings
 from warehouse import DuckDBWarehouse
+
+
+@pytest.fixture
+def settings(tmp_path):
+    return Settings.load(home=tmp_path, world="tiny")
+
+
+def _assets(settings):
+    """The API source's raw assets and their reject checks, by name."""
+    assets = {a.key.to_user_string(): a for a in ingestion.build_assets(settings)}
+    checks = dict(zip(("raw_ads", "raw_ad_daily_performance", "raw_asset_pools"),
+                      ingestion_checks.build_checks(settings)))
+    return assets, checks
 
 
 def _resources(tmp_path, **api):
@@ -16,13 +33,14 @@ def _resources(tmp_path, **api):
             "warehouse": WarehouseResource(duckdb_path=str(tmp_path / "w.duckdb"))}
 
 
-def test_partition_materialised_twice_is_the_same_and_reports_counts(tmp_path):
+def test_partition_materialised_twice_is_the_same_and_reports_counts(tmp_path, settings):
     res = _resources(tmp_path)
-    day = ingestion.PARTITIONS.get_partition_keys()[-1]
+    assets, checks = _assets(settings)
+    day = ingestion.daily_partitions(settings).get_partition_keys()[-1]
     with DagsterInstance.ephemeral() as instance:
         counts = []
         for _ in range(2):
-            result = materialize([ingestion.raw_ad_daily_performance, ingestion_checks.performance_rejected],
+            result = materialize([assets["raw_ad_daily_performance"], checks["raw_ad_daily_performance"]],
                                  partition_key=day, resources=res, instance=instance)
             assert result.success
             meta = result.asset_materializations_for_node("raw_ad_daily_performance")[0].metadata
@@ -34,10 +52,11 @@ def test_partition_materialised_twice_is_the_same_and_reports_counts(tmp_path):
         assert counts[0] == counts[1] and counts[0][0] == meta["rows"].value
 
 
-def test_reject_check_fails_above_threshold(tmp_path):
+def test_reject_check_fails_above_threshold(tmp_path, settings):
     res = _resources(tmp_path, malformed_rate=0.3)
-    day = ingestion.PARTITIONS.get_partition_keys()[-1]
-    result = materialize([ingestion.raw_ad_daily_performance, ingestion_checks.performance_rejected],
+    assets, checks = _assets(settings)
+    day = ingestion.daily_partitions(settings).get_partition_keys()[-1]
+    result = materialize([assets["raw_ad_daily_performance"], checks["raw_ad_daily_performance"]],
                          partition_key=day, resources=res, instance=DagsterInstance.ephemeral())
     assert result.success  # bad rows never stop the run silently: they are counted and checked
     meta = result.asset_materializations_for_node("raw_ad_daily_performance")[0].metadata
@@ -46,12 +65,12 @@ def test_reject_check_fails_above_threshold(tmp_path):
     assert not check.passed and check.metadata["rejected"].value == meta["rows_rejected"].value
 
 
-def test_daily_schedule_requests_yesterday_and_restated_days():
-    from dagster_project.definitions import defs
+def test_daily_schedule_requests_yesterday_and_restated_days(settings):
     from dagster_project.schedules import RESTATEMENT_DAYS
 
+    defs = build_definitions(settings)
     schedule = defs.get_schedule_def("daily_ingestion")
-    last = dt.date.fromisoformat(ingestion.PARTITIONS.get_partition_keys()[-1])
+    last = dt.date.fromisoformat(ingestion.daily_partitions(settings).get_partition_keys()[-1])
     ctx = build_schedule_context(scheduled_execution_time=dt.datetime.combine(last + dt.timedelta(days=5), dt.time(6)),
                                  repository_def=defs.get_repository_def())
     requests = schedule.evaluate_tick(ctx).run_requests

@@ -17,11 +17,13 @@ from dagster import (
     materialize,
 )
 
-from dagster_project.sensors import WEBHOOK_ENV, alert_on_check_failure, alert_on_run_failure
+from dagster_project.sensors import build_sensors
+
+SENSORS = {}
 
 
 @pytest.fixture
-def receiver(monkeypatch):
+def receiver():
     received = []
 
     class Handler(BaseHTTPRequestHandler):
@@ -38,7 +40,8 @@ def receiver(monkeypatch):
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    monkeypatch.setenv(WEBHOOK_ENV, f"http://127.0.0.1:{server.server_port}/hooks/adcombo")
+    alert_on_run_failure, alert_on_check_failure = build_sensors(f"http://127.0.0.1:{server.server_port}/hooks/adcombo")
+    SENSORS.update(run=alert_on_run_failure, check=alert_on_check_failure)
     yield received
     server.shutdown()
     server.server_close()
@@ -62,17 +65,17 @@ def broken_asset():
 def test_failed_check_reaches_the_webhook_with_asset_check_and_run(receiver):
     instance = DagsterInstance.ephemeral()
     context = build_sensor_context(instance=instance)
-    alert_on_check_failure(context)  # initialises the cursor: history is not replayed
+    SENSORS['check'](context)  # initialises the cursor: history is not replayed
     result = materialize([scored_things, scores_look_sane], instance=instance, raise_on_error=False)
     context = build_sensor_context(instance=instance, cursor=context.cursor)
-    alert_on_check_failure(context)
+    SENSORS['check'](context)
     assert len(receiver) == 1
     alert = receiver[0]
     assert alert["asset"] == "scored_things" and alert["check"] == "scores_look_sane"
     assert alert["severity"] == "ERROR" and alert["run_id"] == result.run_id
     assert result.run_id in alert["text"] and "scores_look_sane" in alert["text"]
     # The cursor moved: evaluating again sends nothing new.
-    alert_on_check_failure(build_sensor_context(instance=instance, cursor=context.cursor))
+    SENSORS['check'](build_sensor_context(instance=instance, cursor=context.cursor))
     assert len(receiver) == 1
 
 
@@ -88,14 +91,14 @@ def test_run_failure_reaches_the_webhook(receiver):
         dagster_instance=instance,
         dagster_run=run,
     ).for_run_failure()
-    alert_on_run_failure(context)
+    SENSORS['run'](context)
     assert len(receiver) == 1
     assert receiver[0]["kind"] == "run_failure" and receiver[0]["run_id"] == result.run_id
     assert "broken_asset" in receiver[0]["text"]
 
 
-def test_without_a_webhook_the_sensor_skips(monkeypatch):
-    monkeypatch.delenv(WEBHOOK_ENV, raising=False)
+def test_without_a_webhook_the_sensor_skips():
     instance = DagsterInstance.ephemeral()
     context = build_sensor_context(instance=instance)
-    assert alert_on_check_failure(context) is not None
+    _, check = build_sensors(None)
+    assert check(context) is not None

@@ -13,11 +13,13 @@ ASSETS = {
 }
 
 
-def test_definitions_load_with_every_asset_and_resource(tmp_path):
-    defs = build_definitions(Settings.from_env({"ADCOMBO_HOME": str(tmp_path)}))
+def test_definitions_load_with_every_asset_and_resource(tmp_path, monkeypatch):
+    monkeypatch.setenv("ADCOMBO_HOME", str(tmp_path))
+    defs = build_definitions(Settings.load())
     keys = {k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()}
     assert keys == ASSETS
-    assert set(defs.resources) == {"paths", "warehouse", "admedia", "beam_runner", "dataflow"}
+    assert set(defs.resources) == {"paths", "warehouse", "admedia", "beam_runner", "model_store"}
+    assert defs.resources["model_store"].root == str(tmp_path / "models")
     job = defs.resolve_implicit_global_asset_job_def()
     assert job is not None
     graph = defs.resolve_asset_graph()
@@ -34,11 +36,18 @@ def test_code_location_loads_without_heavy_imports():
     assert out.stdout.strip() == ""
 
 
-def test_settings_reject_bad_numbers():
+def test_settings_reject_bad_values_with_the_variable_named(monkeypatch):
     import pytest
 
-    with pytest.raises(ValueError, match="ADCOMBO_BEAM_WORKERS"):
-        Settings.from_env({"ADCOMBO_BEAM_WORKERS": "two"})
+    from dagster_project.settings import SettingsError
+
+    monkeypatch.setenv("ADCOMBO_BEAM_WORKERS", "two")
+    with pytest.raises(SettingsError, match="ADCOMBO_BEAM_WORKERS"):
+        Settings.load()
+    monkeypatch.setenv("ADCOMBO_BEAM_WORKERS", "2")
+    monkeypatch.setenv("ADCOMBO_RUNNER_PROFILE", "dataflow")
+    with pytest.raises(SettingsError, match="ADCOMBO_WAREHOUSE=bigquery"):
+        Settings.load()
 
 
 def test_demo_refuses_an_unknown_world_before_deleting_anything(tmp_path):

@@ -5,14 +5,12 @@ import pytest
 
 from pipelines import score
 from pipelines.io import bigquery_schema
-from pipelines.options import profile_flags
+from pipelines.profiles import DataflowConfig, profile_flags
 
-DATAFLOW_ENV = {
-    "ADCOMBO_GCP_PROJECT": "adcombo-test",
-    "ADCOMBO_GCS_TEMP": "gs://adcombo-test/tmp",
-    "ADCOMBO_SDK_CONTAINER_IMAGE": "asia-northeast1-docker.pkg.dev/adcombo-test/beam/adcombo:1",
-    "ADCOMBO_DATAFLOW_MACHINE_TYPE": "c3-highcpu-8",
-}
+DATAFLOW = DataflowConfig(
+    project="adcombo-test", temp_location="gs://adcombo-test/tmp",
+    sdk_container_image="asia-northeast1-docker.pkg.dev/adcombo-test/beam/adcombo:1", machine_type="c3-highcpu-8",
+)
 
 
 def _transform_graph(proto_pipeline):
@@ -23,7 +21,7 @@ def _transform_graph(proto_pipeline):
 
 
 def test_dry_run_builds_the_scoring_graph(tiny_bundle):
-    flags = profile_flags("dataflow", env=DATAFLOW_ENV) + [
+    flags = profile_flags("dataflow", dataflow=DATAFLOW) + [
         "--dry_run=True", "--no_auth", "--job_name=adcombo-score-dry-run",
         "--pools=gs://adcombo-test/snapshots/raw__asset_pools.parquet",
         "--ads=gs://adcombo-test/snapshots/raw__ads.parquet",
@@ -50,20 +48,20 @@ def test_dry_run_builds_the_scoring_graph(tiny_bundle):
     assert options["runner"] == "DataflowRunner"
     assert options["project"] == "adcombo-test" and options["region"] == "asia-northeast1"
     assert options["machine_type"] == "c3-highcpu-8"
-    assert options["sdk_container_image"] == DATAFLOW_ENV["ADCOMBO_SDK_CONTAINER_IMAGE"]
+    assert options["sdk_container_image"] == DATAFLOW.sdk_container_image
     assert options["temp_location"].startswith("gs://adcombo-test/tmp")
     assert options["max_num_workers"] == 20 and options["autoscaling_algorithm"] == "THROUGHPUT_BASED"
     assert "use_runner_v2" in options["experiments"]
     assert options["top_k"] == 7 and options["bundle"] == tiny_bundle
     # The workers run the project's own container image.
     envs = list(job.proto_pipeline.components.environments.values())
-    assert any(e.urn == "beam:env:docker:v1" and DATAFLOW_ENV["ADCOMBO_SDK_CONTAINER_IMAGE"].encode() in e.payload
+    assert any(e.urn == "beam:env:docker:v1" and DATAFLOW.sdk_container_image.encode() in e.payload
                for e in envs)
     assert manifest["version"]
 
 
 def test_all_scores_option_adds_the_sharded_writer(tiny_bundle):
-    flags = profile_flags("dataflow", env=DATAFLOW_ENV) + [
+    flags = profile_flags("dataflow", dataflow=DATAFLOW) + [
         "--dry_run=True", "--no_auth", "--pools=gs://b/p.parquet", "--ads=gs://b/a.parquet",
         f"--bundle={tiny_bundle}", "--output=gs://b/top/part", "--all_scores_output=gs://b/all/part",
     ]
@@ -76,17 +74,17 @@ def test_all_scores_option_adds_the_sharded_writer(tiny_bundle):
 def test_profiles_are_one_setting():
     assert profile_flags("local", workers=2) == [
         "--runner=FnApiRunner", "--direct_running_mode=multi_processing", "--direct_num_workers=2"]
-    assert profile_flags(env={"ADCOMBO_RUNNER_PROFILE": "dataflow"})[0] == "--runner=DataflowRunner"
-    assert profile_flags(env={})[0] == "--runner=FnApiRunner"
+    assert profile_flags("dataflow")[0] == "--runner=DataflowRunner"
+    assert profile_flags()[0] == "--runner=FnApiRunner"
     # Without a custom image, workers install this project from setup.py at the repo root.
-    flags = profile_flags("dataflow", env={"ADCOMBO_GCP_PROJECT": "p"})
+    flags = profile_flags("dataflow", dataflow=DataflowConfig(project="p"))
     setup = [f for f in flags if f.startswith("--setup_file=")]
     assert setup and setup[0].endswith("/setup.py")
     import os
 
     assert os.path.exists(setup[0].split("=", 1)[1])
-    with pytest.raises(ValueError, match="ADCOMBO_RUNNER_PROFILE"):
-        profile_flags("spark", env={})
+    with pytest.raises(ValueError, match="unknown runner profile 'spark'"):
+        profile_flags("spark")
 
 
 def test_runner_profile_flag_expands_and_explicit_flags_win():
@@ -100,7 +98,7 @@ def test_runner_profile_flag_expands_and_explicit_flags_win():
 
 
 def test_bigquery_read_and_write_options(tiny_bundle):
-    flags = profile_flags("dataflow", env=DATAFLOW_ENV) + [
+    flags = profile_flags("dataflow", dataflow=DATAFLOW) + [
         "--dry_run=True", "--no_auth",
         "--pools=bq://adcombo-test.raw.asset_pools", "--ads=bq://adcombo-test.raw.ads",
         f"--bundle={tiny_bundle}", "--output_table=adcombo-test:serving.top_combinations",

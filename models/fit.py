@@ -1,0 +1,109 @@
+"""The training job's core: training-set shards in, a fitted model with its report out.
+
+    train, valid = read_training_set(files)
+    fitted = fit_ctr_model(train, valid, ads_rows)        # booster, metrics, history effects, plots
+    bundle_dir = save_fitted(fitted, store.build_dir(), tokenizer_path)
+
+The Dagster asset wires these to the data folder and the model store and turns `fitted` into
+metadata; the promotion check reads validation rows with the same functions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+
+def fingerprint(files: list[str]) -> str:
+    """Content hash of the training set: the bundle records what it was trained on."""
+    h = hashlib.sha256()
+    for path in sorted(files):
+        with open(path, "rb") as f:
+            h.update(hashlib.sha256(f.read()).digest())
+    return h.hexdigest()
+
+
+def read_training_set(files: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(train, valid) in a stable order: shard order must not change the model."""
+    if not files:
+        raise FileNotFoundError("no training set: materialise training_set")
+    df = pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
+    df = df.sort_values(["split", "ad_id"], kind="stable").reset_index(drop=True)
+    train, valid = df[df.split == "train"], df[df.split == "valid"]
+    if train.empty or valid.empty:
+        raise ValueError(f"need both splits to train: {len(train)} train and {len(valid)} validation examples")
+    return train, valid
+
+
+def arrays(part: pd.DataFrame):
+    """(X, impressions, clicks, ad_group_ids) of a training-set part."""
+    X = np.stack(part["features"].to_numpy()).astype(np.float32)
+    return X, part["impressions"].to_numpy(), part["clicks"].to_numpy(), part["ad_group_id"].astype(str).to_numpy()
+
+
+@dataclass
+class FittedModel:
+    result: object  # models.train.TrainResult
+    calibration: pd.DataFrame
+    importance: pd.DataFrame
+    effects: pd.DataFrame  # models.asset_effects.EFFECT_COLUMNS
+    images: dict  # file name -> PNG bytes, stored in the bundle
+    seconds: float
+    data_fingerprint: str = ""
+
+    @property
+    def metrics(self) -> dict:
+        return self.result.metrics
+
+    def metrics_table(self) -> pd.DataFrame:
+        m = self.metrics
+        rows = [("train", m["train"]), ("valid", m["valid"]),
+                ("valid, ad-group offsets from history", m["valid_with_group_offsets"])]
+        keys = ("logloss", "auc", "calibration", "observed_ctr", "rows", "impressions")
+        return pd.DataFrame([{"split": s, **{k: v[k] for k in keys}} for s, v in rows])
+
+
+def history_effects(booster, train: pd.DataFrame, valid: pd.DataFrame, ads_rows) -> pd.DataFrame:
+    """Per-asset history effects (models.asset_effects) from every served day of the training set:
+    each example's ad texts from raw.ads, its raw score from the new booster."""
+    from models.asset_effects import asset_effects
+
+    examples = pd.concat([train, valid], ignore_index=True)
+    by_id = {str(r["ad_id"]): r for r in ads_rows}
+    examples = examples[examples["ad_id"].astype(str).isin(by_id)]
+    X, imp, clk, _ = arrays(examples)
+    ads = [by_id[str(a)] for a in examples["ad_id"]]
+    return asset_effects(ads, booster.predict(X, raw_score=True), imp, clk)
+
+
+def fit_ctr_model(train: pd.DataFrame, valid: pd.DataFrame, ads_rows, data_fingerprint: str = "") -> FittedModel:
+    from models.plots import model_plots
+    from models.train import calibration_table, train_ctr_model
+    from transforms.features import COMBINATION_FEATURE_NAMES
+
+    Xt, it, ct, gt = arrays(train)
+    Xv, iv, cv, gv = arrays(valid)
+    started = time.perf_counter()
+    result = train_ctr_model(Xt, it, ct, Xv, iv, cv, COMBINATION_FEATURE_NAMES, groups_train=gt, groups_valid=gv)
+    seconds = time.perf_counter() - started
+    calibration = calibration_table(result.valid_pred, iv, cv)
+    importance = (pd.DataFrame({"feature": COMBINATION_FEATURE_NAMES, "gain": result.booster.feature_importance("gain")})
+                  .sort_values("gain", ascending=False))
+    effects = history_effects(result.booster, train, valid, ads_rows)
+    return FittedModel(result, calibration, importance, effects, model_plots(calibration, importance), seconds,
+                       data_fingerprint)
+
+
+def save_fitted(fitted: FittedModel, bundle_root: str, tokenizer_path: str) -> str:
+    """Write the bundle (atomically) under bundle_root; returns its directory."""
+    from models.bundle import save_bundle
+    from transforms.features import feature_spec
+
+    params = {k: v for k, v in fitted.result.params.items() if k != "interaction_constraints"}
+    return save_bundle(bundle_root, fitted.result.booster.model_to_string(), tokenizer_path, feature_spec(),
+                       fitted.metrics, params, fitted.data_fingerprint, extra_files=fitted.images,
+                       asset_effects=fitted.effects)
