@@ -104,25 +104,6 @@ class PairTables:
         out += m4[:, d2]
         return out
 
-    def score_rows(self, combos: np.ndarray) -> np.ndarray:
-        """Scores of arbitrary valid (N, 5) combinations."""
-        c = np.asarray(combos, dtype=np.int64).reshape(-1, N_POSITIONS)
-        out = np.full(len(c), self.constant)
-        for p in range(N_POSITIONS):
-            out += self.single[p][c[:, p]]
-        for (i, j), m in self.pair.items():
-            out += m[c[:, i], c[:, j]]
-        if self.effects is not None:
-            for p in range(N_POSITIONS):
-                out += self.effects[p][c[:, p]]
-        return out
-
-    def effect_terms(self, combo: np.ndarray) -> np.ndarray:
-        """(5,) history effects of the assets in one combination's positions (zeros without history)."""
-        if self.effects is None:
-            return np.zeros(N_POSITIONS)
-        return np.array([self.effects[p][int(combo[p])] for p in range(N_POSITIONS)], dtype=np.float64)
-
 
 def pair_support(cand_i: np.ndarray, cand_j: np.ndarray, same: bool) -> tuple[np.ndarray, np.ndarray]:
     """(a, c) index arrays of the meaningful entries of a pair table, row-major: every allowed

@@ -36,8 +36,8 @@ class StreamingTop:
 
     add(offset, scores, mask) takes a block whose rows are numbered offset, offset + 1, ...;
     rows with mask False (or score -inf) are not candidates. result() returns (rows, scores)
-    best first with ties to the lower row, and `cutoff`: the size-th best score, or -inf when
-    fewer than `size` rows were offered (then every offered row is in the result).
+    best first with ties to the lower row; then `cutoff` is the size-th best score, or -inf when
+    fewer than `size` rows were offered (`complete`: every offered row is in the result).
     """
 
     def __init__(self, size: int, margin: float = 0.0):
@@ -53,8 +53,13 @@ class StreamingTop:
         live = scores > -np.inf
         if mask is not None:
             live &= mask.ravel()
-        self.offered += int(np.count_nonzero(live))
-        sel = np.flatnonzero(live & (scores >= self.cutoff - self.margin))
+        n_live = int(np.count_nonzero(live))
+        self.offered += n_live
+        threshold = self.cutoff
+        if n_live > self.size:  # the block's own size-th best bounds the overall one from below
+            cand = scores[live] if n_live < len(scores) else scores
+            threshold = max(threshold, float(np.partition(cand, n_live - self.size)[n_live - self.size]))
+        sel = np.flatnonzero(live & (scores >= threshold - self.margin))
         if len(sel):
             self._rows.append(sel.astype(np.int64) + offset)
             self._scores.append(scores[sel])
