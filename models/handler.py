@@ -26,7 +26,9 @@ from models.insight_options import InsightOptions
 from models.scoring import PoolScores, ScoringModel, score_pool
 
 log = logging.getLogger(__name__)
+progress = logging.getLogger("adcombo.progress")  # relayed to the orchestrator (pipelines.options.relay_progress)
 NAMESPACE = "adcombo"
+PROGRESS_SECONDS = 10.0
 
 
 class LightGBMBundleHandler(ModelHandler[Any, PredictionResult, ScoringModel]):
@@ -51,6 +53,22 @@ class LightGBMBundleHandler(ModelHandler[Any, PredictionResult, ScoringModel]):
         self._unscored = Metrics.counter(NAMESPACE, "ad_groups_unscored")
         self._rejected = Metrics.counter(NAMESPACE, "combinations_rejected")
         self._featurize_ms = Metrics.distribution(NAMESPACE, "featurize_ms")
+        self._progress = None  # (started, last line, ad groups, combinations) of this worker
+
+    def _report_progress(self, combinations: int) -> None:
+        """A line every PROGRESS_SECONDS per worker: ad groups and combinations so far, and the rate."""
+        now = time.perf_counter()
+        if self._progress is None:
+            self._progress = [now, now, 0, 0]
+        p = self._progress
+        p[2] += 1
+        p[3] += combinations
+        if now - p[1] >= PROGRESS_SECONDS:
+            p[1] = now
+            elapsed = max(now - p[0], 1e-9)
+            progress.info("adcombo progress: worker scored %d ad groups, %d combinations in %.0f s "
+                          "(%.1f ad groups/s, %.0f combinations/s)", p[2], p[3], elapsed, p[2] / elapsed,
+                          p[3] / elapsed)
 
     def load_model(self) -> ScoringModel:
         from models.staging import local_bundle
@@ -76,6 +94,7 @@ class LightGBMBundleHandler(ModelHandler[Any, PredictionResult, ScoringModel]):
     def _score_pool(self, model: ScoringModel, pool) -> PoolScores:
         out = score_pool(model, pool, self.top_k, keep_all=self.keep_all_scores, insights=self.insights)
         self._ad_groups.inc()
+        self._report_progress(out.scored.n_scored if out.ok else 0)
         self._featurize_ms.update(int(round(out.featurize_seconds * 1000)))
         if out.group is not None:
             self._rejected.inc(out.group.n_rejected)

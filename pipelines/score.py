@@ -296,5 +296,8 @@ def run(argv=None, wait: bool = True):
 
 
 if __name__ == "__main__":
+    from pipelines.options import relay_progress
+
     logging.getLogger().setLevel(logging.INFO)
-    run()
+    with relay_progress(logging.getLogger("adcombo.score").info):
+        run()

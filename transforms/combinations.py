@@ -293,11 +293,12 @@ def unscorable_reason(group: AdGroupCombinations) -> str:
                            + (f" ({', '.join(detail)})" if detail else ""))
             continue
         slots = _pin_slots(pins, positions, kind)
-        for position, cands in zip(positions, _candidates(slots, usable, len(positions))):
-            if cands.size == 0:
-                reasons.append(f"pins cannot be satisfied: no usable {kind} can fill {position}"
-                               + (" (every usable one is pinned elsewhere)" if (slots[usable] >= 0).all() else ""))
-        if not any(kind in r for r in reasons):
+        cands = _candidates(slots, usable, len(positions))
+        empty_positions = [p for p, c in zip(positions, cands) if c.size == 0]
+        for position in empty_positions:
+            reasons.append(f"pins cannot be satisfied: no usable {kind} can fill {position}"
+                           + (" (every usable one is pinned elsewhere)" if (slots[usable] >= 0).all() else ""))
+        if not empty_positions and len(_ordered_tuples(cands)) == 0:
             reasons.append(f"pins cannot be satisfied: the {kind}s pinned leave no {need} distinct ones")
     return "; ".join(reasons) or "no valid combination"
 

@@ -41,10 +41,11 @@ def _run(context, beam_runner: BeamRunnerResource, flags: list[str], params: dic
     """(Beam metrics, job metadata) of the scoring job on the configured runner."""
     from pipelines import score as pipeline
     from pipelines.dataflow_jobs import DataflowJobError, run_on_dataflow
-    from pipelines.options import metrics_summary
+    from pipelines.options import metrics_summary, relay_progress
 
     if beam_runner.is_local:
-        result = pipeline.run(flags + [f"--{k}={v}" for k, v in params.items()])
+        with relay_progress(context.log.info):
+            result = pipeline.run(flags + [f"--{k}={v}" for k, v in params.items()])
         return metrics_summary(result), {}
     dataflow = beam_runner.dataflow
     if beam_runner.template and dataflow.sdk_container_image:
