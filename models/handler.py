@@ -22,6 +22,7 @@ from apache_beam.metrics import Metrics
 from apache_beam.ml.inference.base import ModelHandler, PredictionResult
 
 from models.bundle import load_bundle
+from models.insight_options import InsightOptions
 from models.scoring import PoolScores, ScoringModel, score_pool
 
 log = logging.getLogger(__name__)
@@ -32,7 +33,8 @@ PROGRESS_SECONDS = 10.0
 
 class LightGBMBundleHandler(ModelHandler[Any, PredictionResult, ScoringModel]):
     def __init__(self, bundle_path: str, num_threads: int = 1, top_k: int = 5,
-                 keep_all_scores: bool = False, force_predict: bool = False, **batching):
+                 keep_all_scores: bool = False, force_predict: bool = False,
+                 insights: InsightOptions | None = None, **batching):
         # One thread per prediction call: Beam already runs one worker per core.
         super().__init__(**batching)
         self.bundle_path = bundle_path
@@ -40,6 +42,7 @@ class LightGBMBundleHandler(ModelHandler[Any, PredictionResult, ScoringModel]):
         self.top_k = top_k
         self.keep_all_scores = keep_all_scores
         self.force_predict = force_predict
+        self.insights = insights  # models.insight_options: diverse top-K, asset values, explanations
         self._block_ms = Metrics.distribution(NAMESPACE, "score_block_ms")
         self._scored = Metrics.counter(NAMESPACE, "combinations_scored")
         self._model_rows = Metrics.counter(NAMESPACE, "model_rows")
@@ -89,7 +92,7 @@ class LightGBMBundleHandler(ModelHandler[Any, PredictionResult, ScoringModel]):
         return out
 
     def _score_pool(self, model: ScoringModel, pool) -> PoolScores:
-        out = score_pool(model, pool, self.top_k, keep_all=self.keep_all_scores)
+        out = score_pool(model, pool, self.top_k, keep_all=self.keep_all_scores, insights=self.insights)
         self._ad_groups.inc()
         self._report_progress(out.scored.n_scored if out.ok else 0)
         self._featurize_ms.update(int(round(out.featurize_seconds * 1000)))

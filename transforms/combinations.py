@@ -65,11 +65,23 @@ def _candidates(slots: np.ndarray, ok: np.ndarray, n_positions: int) -> list[np.
     return cands
 
 
+# Products larger than this are built one first-position asset at a time (generated pools of
+# hundreds of headlines): memory of the result, not of the whole product in int64.
+LARGE_PRODUCT = 1 << 20
+
+
 def _ordered_tuples(cands: list[np.ndarray]) -> np.ndarray:
     """Lexicographically ordered tuples from the product of candidate lists, all-distinct only."""
     k = len(cands)
     if any(c.size == 0 for c in cands):
         return np.empty((0, k), dtype=np.int32)
+    if k > 1 and int(np.prod([c.size for c in cands], dtype=np.float64)) > LARGE_PRODUCT:
+        rest = _ordered_tuples(cands[1:])  # lexicographic; prefixing ascending firsts keeps the order
+        parts = []
+        for a in cands[0]:
+            sub = rest[(rest != a).all(axis=1)]
+            parts.append(np.concatenate([np.full((len(sub), 1), a, dtype=np.int32), sub], axis=1))
+        return np.concatenate(parts).astype(np.int32, copy=False)
     grids = np.meshgrid(*cands, indexing="ij")  # ij order over sorted lists = lexicographic
     tup = np.stack([g.ravel() for g in grids], axis=1)
     distinct = np.ones(len(tup), dtype=bool)
