@@ -15,6 +15,7 @@ An output is computed only when one of its sinks is given (like --all_scores_out
 
 from __future__ import annotations
 
+import logging
 from typing import NamedTuple
 
 import apache_beam as beam
@@ -29,7 +30,9 @@ from models.insight_rows import (ASSET_VALUES_SCHEMA, EXPLANATIONS_SCHEMA, SELEC
                                  explanations_table, selections_table)
 
 ASSET_VALUES_TAG, EXPLANATIONS_TAG, SELECTIONS_TAG = "asset_values", "explanations", "selections"
-WHOLE_POOL = "whole pool"  # models.selection: the pool fits an RSA; nothing to choose
+WHOLE_POOL = "whole pool"  # models.selection: only usable assets counted, they fit an RSA
+FITS_AN_RSA = "fits a responsive search ad"  # models.insights' note: nothing to choose
+log = logging.getLogger(__name__)
 
 
 class InsightOutput(NamedTuple):
@@ -61,10 +64,12 @@ class InsightTables(beam.DoFn):
 
     FLUSH_ROWS = 50_000
 
-    def __init__(self):
+    def __init__(self, select: bool = False):
+        self.select = select
         self.explained = Metrics.counter("adcombo", "ad_groups_explained")
         self.selected = Metrics.counter("adcombo", "ad_groups_selected")
         self.whole = Metrics.counter("adcombo", "ad_groups_fit_an_rsa")
+        self.unselected = Metrics.counter("adcombo", "ad_groups_without_selection")
         self.asset_rows = Metrics.counter("adcombo", "asset_value_rows")
 
     def start_bundle(self):
@@ -94,12 +99,15 @@ class InsightTables(beam.DoFn):
         if ins.explanations:
             self.explained.inc()
             yield from self._add(EXPLANATIONS_TAG, explanations_table(ins.explanations, result.model_id))
-        if ins.selection is not None:
-            if ins.selection.method == WHOLE_POOL:
+        if ins.selection is not None and ins.selection.method != WHOLE_POOL:
+            self.selected.inc()
+            yield from self._add(SELECTIONS_TAG, selections_table(ad_group_id, ins.selection, result.model_id))
+        elif self.select:
+            if ins.selection is not None or any(FITS_AN_RSA in n for n in ins.notes):
                 self.whole.inc()
-            else:
-                self.selected.inc()
-                yield from self._add(SELECTIONS_TAG, selections_table(ad_group_id, ins.selection, result.model_id))
+            else:  # a model without pair tables, or no set with a valid combination: say why
+                self.unselected.inc()
+                log.warning("ad group %s: %s", ad_group_id, "; ".join(ins.notes) or "no selection")
 
     def finish_bundle(self):
         for tag, tables in self._buffer.items():

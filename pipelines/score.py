@@ -256,7 +256,7 @@ def build_outputs(pipeline: beam.Pipeline, pools_path: str, ads_path: str, bundl
     tables = None
     if insights is not None and (insights.asset_values or insights.explain_ranks or insights.select):
         # The same PredictionResults as TopK (fused with it): no second model pass.
-        tagged = predicted | "InsightTables" >> beam.ParDo(InsightTables()).with_outputs(
+        tagged = predicted | "InsightTables" >> beam.ParDo(InsightTables(insights.select)).with_outputs(
             *(o.tag for o in INSIGHT_OUTPUTS))
         wanted = {"asset_values": insights.asset_values, "explanations": bool(insights.explain_ranks),
                   "selections": insights.select}
