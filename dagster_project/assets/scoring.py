@@ -121,9 +121,11 @@ def build_assets(settings) -> list:
             outputs["all"] = ("all_scores_output", "all_scores_table", ALL_SCORES_TABLE, ALL_SCORES_SCHEMA)
         # Creative insights from the same pass (docs/insights.md).
         params["min_diff"] = config.min_diff
-        with warehouse.open() as wh:
-            ad_groups = int(wh.query("SELECT COUNT(DISTINCT ad_group_id) AS n FROM `raw.asset_pools`")["n"].iloc[0])
-        explain_every = explain_every_for(config.explain_every, ad_groups)
+        explain_every = config.explain_every
+        with warehouse.open() as wh:  # a small run explains more (the job itself fails on missing pools)
+            if wh.table_exists("raw.asset_pools"):
+                ad_groups = wh.query("SELECT COUNT(DISTINCT ad_group_id) AS n FROM `raw.asset_pools`")["n"].iloc[0]
+                explain_every = explain_every_for(config.explain_every, int(ad_groups))
         insights = {"asset_values": (config.asset_values, ASSET_VALUES_TABLE, ASSET_VALUES_SCHEMA),
                     "explanations": (explain_every > 0, EXPLANATIONS_TABLE, EXPLANATIONS_SCHEMA),
                     "selections": (config.select_submission, SELECTIONS_TABLE, SELECTIONS_SCHEMA)}
@@ -236,12 +238,14 @@ def _insight_metadata(wh, written: set[str]) -> dict:
         out["weakest_assets"] = table(weakest, descriptions={
             "regret": "best ad overall minus the best ad using this asset (empty: it cannot be shown)",
             "loss_if_removed": "best ad overall minus the best ad without it"})
-    if "selections" in written and wh.table_exists(SELECTIONS_TABLE):
-        selections = wh.query(
-            "SELECT ad_group_id, method, selected_expected_ctr, random_expected_ctr, pool_expected_ctr, "
-            f"current_expected_ctr, selected_best_raw, pool_best_raw FROM `{SELECTIONS_TABLE}` "
-            "ORDER BY ad_group_id LIMIT 20")
-        out["ad_groups_selected"] = int(wh.query(f"SELECT COUNT(*) AS n FROM `{SELECTIONS_TABLE}`")["n"].iloc[0])
-        if len(selections):
-            out["selections"] = table(selections)
+    if "selections" in written:  # no pool larger than an RSA: BigQuery may have no table at all
+        out["ad_groups_selected"] = 0
+        if wh.table_exists(SELECTIONS_TABLE):
+            selections = wh.query(
+                "SELECT ad_group_id, method, selected_expected_ctr, random_expected_ctr, pool_expected_ctr, "
+                f"current_expected_ctr, selected_best_raw, pool_best_raw FROM `{SELECTIONS_TABLE}` "
+                "ORDER BY ad_group_id LIMIT 20")
+            out["ad_groups_selected"] = int(wh.query(f"SELECT COUNT(*) AS n FROM `{SELECTIONS_TABLE}`")["n"].iloc[0])
+            if len(selections):
+                out["selections"] = table(selections)
     return out
