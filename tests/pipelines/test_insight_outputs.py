@@ -215,3 +215,34 @@ def test_bigquery_schemas_cover_every_insight_column():
     modes = {f["name"]: (f["type"], f["mode"]) for f in fields}
     assert modes["headline_ids"] == ("STRING", "REPEATED") and modes["local_optimum"] == ("BOOLEAN", "NULLABLE")
     assert score._json_row({"a": float("nan"), "b": 1.5}) == {"a": None, "b": 1.5}
+
+
+def test_a_selection_compares_with_the_set_that_was_served(tiny_world, model):
+    """A tiny-world ad group with delivery history, its pool grown past an RSA with generated
+    candidates: the selection reports the value of the assets its served ads showed (current)."""
+    from admedia import textgen
+    from models.selection import SetEvaluator
+
+    pool = next(p for p in _pools(tiny_world.asset_pools(), tiny_world.ads())
+                if model.effects.impressions_for_pool(p.ad_group_id, p.assets))
+    rng = np.random.default_rng(5)
+    ind = textgen.INDUSTRIES[0]
+    extra = [{"ad_group_id": pool.ad_group_id, "asset_id": f"zz-{kind[0]}{i}", "asset_type": kind, "text": t,
+              "pinned_field": ""}
+             for kind, n in (("HEADLINE", 6), ("DESCRIPTION", 2))
+             for i, t in enumerate(textgen.asset_texts(rng, ind, ind.brands[0], ind.keywords[0], n, kind,
+                                                       overlong_rate=0.0))]
+    big = PoolInput(pool.ad_group_id, pool.keyword, tuple(sorted([*pool.assets, *extra],
+                                                                 key=lambda a: (a["asset_type"], a["asset_id"]))),
+                    pool.industry)
+    out = score_pool(model, big, K, insights=insight_options(asset_values=True, select=True))
+    served = {r["asset_id"] for r in out.insights.asset_values if r["served_impressions"]}
+    assert served and not any(a.startswith("zz-") for a in served)
+    sel = out.insights.selection
+    assert sel is not None and sel.current is not None
+    g = out.group
+    ev = SetEvaluator(g, out.scored.tables)
+    want = ev.value([i for i, a in enumerate(g.headline_ids) if a in served],
+                    [i for i, a in enumerate(g.description_ids) if a in served])
+    assert sel.current.expected_ctr == pytest.approx(want.expected_ctr, rel=1e-12)
+    assert sel.selected.expected_ctr >= sel.random.expected_ctr
