@@ -1,11 +1,11 @@
 """The insights part of the scoring benchmark (run by bench.scoring; docs/scoring.md).
 
-1. The scoring pipeline with insights on (diverse top-K, asset values for every asset, the top-1
-   explained in every ad group unless --explain-every says otherwise), on the same ad groups as
+1. The scoring pipeline with the insights the product turns on by default (diverse top-K, asset
+   values for every asset, the top-1 explained in 1 ad group of --explain-every, the 15 + 4
+   selection, which has nothing to do for pools that fit an RSA), on the same ad groups as
    the plain pipeline: throughput ratio and peak RSS (whole process tree and the largest single
-   process). The graph is pipelines.score's (reads, grouping, Reshuffle, RunInference with the
-   same handler, SelectTopK) plus one DoFn that turns each ad group's insights into Arrow tables
-   (models.insight_rows) written batched; until pipelines.score has the flags, it is built here.
+   process). It is the shipped job, pipelines.score, with the product's insight flags (--min_diff,
+   --asset_values_output, --explanations_output with --explain_every, --selections_output).
 2. Brute force on the checked ad groups: the diverse top-K is the greedy definition over
    Booster.predict scores of every combination, asset values are maxima over every combination,
    explanation terms add up to the published score.
@@ -27,107 +27,54 @@ import time
 import numpy as np
 
 K = 5
-ASSET_VALUES_TAG, EXPLANATIONS_TAG, SELECTIONS_TAG = "asset_values", "explanations", "selections"
+INSIGHT_OUTPUTS = ("asset_values", "explanations", "selections")
+
+
+def product_defaults() -> dict:
+    """The insight settings the product runs with by default (dagster_project.settings field
+    defaults, not the environment): min_diff, explain_every, select."""
+    from dagster_project.settings import Settings
+
+    fields = Settings.model_fields
+    return {"min_diff": fields["top_min_diff"].default, "explain_every": fields["explain_every"].default,
+            "asset_values": fields["asset_values"].default, "select": fields["select_submission"].default}
 
 
 def insight_options(min_diff: int, explain_every: int, select: bool = False):
-    from models.insight_options import InsightOptions
+    """What pipelines.score asks the handler for with the same flags (insight_flags)."""
+    from pipelines.insight_outputs import insight_options as options
 
-    return InsightOptions(min_diff=min_diff, asset_values=True, explain_ranks=(1,), explain_every=explain_every,
-                          select=select)
-
-
-def _insight_tables_dofn():
-    import apache_beam as beam
-    import pyarrow as pa
-    from apache_beam.transforms.window import GlobalWindow
-    from apache_beam.utils.timestamp import MIN_TIMESTAMP
-    from apache_beam.utils.windowed_value import WindowedValue
-
-    from models.insight_rows import asset_values_table, explanations_table, selections_table
-
-    class InsightTables(beam.DoFn):
-        """(ad_group_id, PredictionResult(PoolInput, PoolScores)) -> Arrow tables per output,
-        buffered over the bundle (a few large tables, not one tiny table per ad group)."""
-
-        FLUSH_ROWS = 50_000
-
-        def start_bundle(self):
-            self._buffer = {tag: [] for tag in (ASSET_VALUES_TAG, EXPLANATIONS_TAG, SELECTIONS_TAG)}
-            self._rows = dict.fromkeys(self._buffer, 0)
-
-        def _add(self, tag, table):
-            self._buffer[tag].append(table)
-            self._rows[tag] += table.num_rows
-            if self._rows[tag] >= self.FLUSH_ROWS:
-                yield beam.pvalue.TaggedOutput(tag, self._take(tag))
-
-        def _take(self, tag):
-            out = pa.concat_tables(self._buffer[tag])
-            self._buffer[tag], self._rows[tag] = [], 0
-            return out
-
-        def process(self, element):
-            ad_group_id, result = element
-            out = result.inference
-            if not out.ok or out.insights is None:
-                return
-            ins = out.insights
-            if ins.asset_values:
-                yield from self._add(ASSET_VALUES_TAG, asset_values_table(ad_group_id, ins.asset_values, result.model_id))
-            if ins.explanations:
-                yield from self._add(EXPLANATIONS_TAG, explanations_table(ins.explanations, result.model_id))
-            if ins.selection is not None and ins.selection.method != "whole pool":
-                yield from self._add(SELECTIONS_TAG, selections_table(ad_group_id, ins.selection, result.model_id))
-
-        def finish_bundle(self):
-            for tag, tables in self._buffer.items():
-                if tables:
-                    yield beam.pvalue.TaggedOutput(tag, WindowedValue(self._take(tag), MIN_TIMESTAMP, [GlobalWindow()]))
-
-    return InsightTables()
+    return options(min_diff, asset_values=True, explain_every=explain_every, select=select)
 
 
-def run_insights_pipeline(paths: dict, bundle: str, workers: int, out_dir: str, opts,
-                          write_tables: bool = True) -> dict:
-    """The scoring graph of pipelines.score with the handler's insights on and their outputs
-    (write_tables=False: computed but not written, to tell the two costs apart)."""
-    import apache_beam as beam
+def insight_flags(out_dir: str, min_diff: int, explain_every: int, select: bool = False) -> list[str]:
+    """pipelines.score's flags for the insights, their outputs as Parquet under out_dir."""
+    flags = [f"--min_diff={min_diff}", f"--asset_values_output={os.path.join(out_dir, 'asset_values', 'part')}"]
+    if explain_every:
+        flags += [f"--explain_every={explain_every}",
+                  f"--explanations_output={os.path.join(out_dir, 'explanations', 'part')}"]
+    if select:
+        flags.append(f"--selections_output={os.path.join(out_dir, 'selections', 'part')}")
+    return flags
+
+
+def run_insights_pipeline(paths: dict, bundle: str, workers: int, out_dir: str, min_diff: int, explain_every: int,
+                          select: bool = False) -> dict:
+    """The shipped scoring job (pipelines.score) with the insight flags: its wall clock, CPU, peak
+    RSS (tree and largest process) and its outputs read back."""
     import pandas as pd
-    from apache_beam.ml.inference.base import KeyedModelHandler, RunInference
 
     from bench.scoring import PeakRss
-    from models.handler import LightGBMBundleHandler
-    from models.insight_rows import ASSET_VALUES_SCHEMA, EXPLANATIONS_SCHEMA, SELECTIONS_SCHEMA
     from pipelines import score
-    from pipelines.io import read_rows
-    from pipelines.options import local_runner_flags, metrics_summary, pipeline_options
+    from pipelines.options import local_runner_flags, metrics_summary
 
     shutil.rmtree(out_dir, ignore_errors=True)
-    p = beam.Pipeline(options=pipeline_options(local_runner_flags(workers)))
-    assets = p | "ReadPools" >> read_rows(paths["pools"], True) | "KeyAssets" >> beam.Map(
-        lambda a: (a["ad_group_id"], a))
-    meta = p | "ReadAds" >> read_rows(paths["ads"], True) | "AdGroupMeta" >> beam.Map(score._ad_group_meta)
-    handler = LightGBMBundleHandler(bundle, top_k=K, insights=opts, min_batch_size=1, max_batch_size=1)
-    scored = ({"assets": assets, "meta": meta} | "GroupPools" >> beam.CoGroupByKey()
-              | "OnlyWithPools" >> beam.Filter(lambda kv: len(kv[1]["assets"]) > 0)
-              | "Assemble" >> beam.Map(score._assemble)
-              | "SpreadAdGroups" >> beam.Reshuffle()
-              | "Predict" >> RunInference(KeyedModelHandler(handler)))
-    top = scored | "TopK" >> beam.ParDo(score.SelectTopK()).with_outputs(score.UNSCORED_TAG, main="top")
-    top.top | "Write" >> beam.io.WriteToParquet(os.path.join(out_dir, "top", "part"), score.TOP_K_SCHEMA,
-                                                file_name_suffix=".parquet")
-    if write_tables:
-        tables = scored | "InsightTables" >> beam.ParDo(_insight_tables_dofn()).with_outputs(
-            ASSET_VALUES_TAG, EXPLANATIONS_TAG, SELECTIONS_TAG)
-        for tag, schema in ((ASSET_VALUES_TAG, ASSET_VALUES_SCHEMA), (EXPLANATIONS_TAG, EXPLANATIONS_SCHEMA),
-                            (SELECTIONS_TAG, SELECTIONS_SCHEMA)):
-            tables[tag] | f"Write_{tag}" >> beam.io.WriteToParquetBatched(
-                os.path.join(out_dir, tag, "part"), schema, file_name_suffix=".parquet")
+    flags = local_runner_flags(workers) + [
+        f"--pools={paths['pools']}", f"--ads={paths['ads']}", f"--bundle={bundle}", f"--top_k={K}",
+        f"--output={os.path.join(out_dir, 'top', 'part')}"] + insight_flags(out_dir, min_diff, explain_every, select)
     with PeakRss() as rss:
         start = time.perf_counter()
-        result = p.run()
-        result.wait_until_finish()
+        result = score.run(flags)
         wall = time.perf_counter() - start
 
     def read(name):
@@ -137,8 +84,7 @@ def run_insights_pipeline(paths: dict, bundle: str, workers: int, out_dir: str, 
     metrics = metrics_summary(result)
     return {"wall_s": wall, "cpu_s": rss.cpu_s, "peak_rss_gib": rss.gib, "peak_process_rss_gib": rss.process_gib,
             "combinations": int(metrics.get("combinations_scored", 0)), "metrics": metrics, "top": read("top"),
-            "asset_values": read(ASSET_VALUES_TAG), "explanations": read(EXPLANATIONS_TAG),
-            "selections": read(SELECTIONS_TAG)}
+            **{name: read(name) for name in INSIGHT_OUTPUTS}}
 
 
 # ---- brute force ------------------------------------------------------------------------------

@@ -14,9 +14,10 @@ run time, trained on the simulator world's served ads; see bench/data.py):
                beforehand outside the timed region: the cost of the model itself;
 3. baseline  - the common approach: one Beam element per combination through RunInference with
                the same handler (batched rows), top-K with Top.PerKey; local runner, same workers.
-4. insights  - the same pipeline with the insights on (bench/insights.py: diverse top-K with
-               --min-diff, every asset's value, the top-1 explained in one ad group of
-               --explain-every), same ad groups: throughput ratio to (1), peak RSS of the tree and
+4. insights  - the same pipeline with the insight flags the product uses by default (bench/insights.py:
+               diverse top-K with --min-diff, every asset's value, the top-1 explained in one ad
+               group of --explain-every, the 15 + 4 selection), same ad groups: throughput ratio to
+               (1), peak RSS of the tree and
                of the largest process; its outputs against brute force on the checked ad groups;
                score_pool CPU per ad group plain vs insights, alternating in one process;
 5. generated pools larger than an RSA (--big-ad-groups of --big-size, default 4 of 60 x 10) with
@@ -280,9 +281,15 @@ def main(argv=None) -> dict:
     ap.add_argument("--json", default=None, help="where to write the results (default: workdir)")
     ap.add_argument("--no-insights", action="store_true",
                     help="skip the pipeline with insights (diverse top-K, asset values, explanations)")
-    ap.add_argument("--min-diff", type=int, default=2, help="diverse top-K: positions two kept combinations differ in")
-    ap.add_argument("--explain-every", type=int, default=100,
-                    help="explain the top combination of one ad group in N (the UI's sample; 1: every ad group)")
+    from bench.insights import product_defaults
+
+    defaults = product_defaults()
+    ap.add_argument("--min-diff", type=int, default=defaults["min_diff"],
+                    help="diverse top-K: positions two kept combinations differ in (default: the product's)")
+    ap.add_argument("--explain-every", type=int, default=defaults["explain_every"],
+                    help="explain the top combination of one ad group in N (default: the product's; 1: every ad group)")
+    ap.add_argument("--no-select", action="store_true",
+                    help="leave the 15 + 4 selection off in the insights run (the product has it on)")
     ap.add_argument("--big-ad-groups", type=int, default=4,
                     help="generated pools larger than an RSA scored with insights and the 15 + 4 selection (0 skips)")
     ap.add_argument("--big-size", default="60x10", help="headlines x descriptions of those pools")
@@ -344,10 +351,12 @@ def main(argv=None) -> dict:
     if not args.no_insights:
         from bench.insights import check_insights, core_cost, insight_options, run_insights_pipeline
 
-        opts = insight_options(args.min_diff, args.explain_every)
+        select = not args.no_select
+        opts = insight_options(args.min_diff, args.explain_every, select)
         print(f"pipeline with insights (min_diff {args.min_diff}, asset values, top-1 explained in 1 of "
-              f"{args.explain_every} ad groups): {n} ad groups ...", flush=True)
-        ins = run_insights_pipeline(paths, bundle, args.workers, os.path.join(out_root, f"insights-{n}"), opts)
+              f"{args.explain_every} ad groups, selection {'on' if select else 'off'}): {n} ad groups ...", flush=True)
+        ins = run_insights_pipeline(paths, bundle, args.workers, os.path.join(out_root, f"insights-{n}"),
+                                    args.min_diff, args.explain_every, select)
         ins["rate_per_core"] = ins["combinations"] / (ins["wall_s"] * cores)
         # Other load on a shared machine drifts: a second plain run right after brackets the
         # insights run, and the ratios are taken against the mean of the two plain runs.
@@ -366,7 +375,7 @@ def main(argv=None) -> dict:
               "explanations", flush=True)
         ins_check = check_insights(ins, groups, bundle, args.min_diff, opts.top_n)
         ins["core"] = core_cost(groups, bundle, opts)
-        ins["core_explain_every_ad_group"] = core_cost(groups, bundle, insight_options(args.min_diff, 1))
+        ins["core_explain_every_ad_group"] = core_cost(groups, bundle, insight_options(args.min_diff, 1, select))
         for key, what in (("core", f"explaining 1 in {args.explain_every}"),
                           ("core_explain_every_ad_group", "explaining every ad group")):
             c = ins[key]
@@ -387,7 +396,7 @@ def main(argv=None) -> dict:
         print(f"generated pools: {args.big_ad_groups} ad groups of {nh} x {nd} with insights and the 15 + 4 "
               "selection ...", flush=True)
         big = run_insights_pipeline(big_paths, bundle, args.workers, os.path.join(out_root, f"big-{args.big_size}"),
-                                    insight_options(args.min_diff, 1, select=True))
+                                    args.min_diff, 1, select=True)
         big["check"] = check_big_pool(big_paths, bundle, args.min_diff)
         sel = big.pop("selections")
         big["selections"] = sel.drop(columns=["headline_ids", "description_ids"]).to_dict("records")
@@ -476,6 +485,7 @@ def main(argv=None) -> dict:
         "growth": growth,
         "insights": ({k: v for k, v in ins.items() if k not in ("top", "asset_values", "explanations", "selections")}
                      | {"check": ins_check, "min_diff": args.min_diff, "explain_every": args.explain_every,
+                        "select": not args.no_select,
                         "labels": ins["asset_values"]["label"].value_counts().to_dict()}) if ins else None,
         "big_pools": ({k: v for k, v in big.items() if k not in ("top", "asset_values", "explanations")}
                       | {"size": args.big_size, "ad_groups": args.big_ad_groups}) if big else None,

@@ -17,7 +17,7 @@ import numpy as np
 from models.asset_values import asset_value_rows, kind_values
 from models.explain import centre, explain
 from models.insight_options import InsightOptions
-from models.selection import Selection, select_submission
+from models.selection import MAX_DESCRIPTIONS, MAX_HEADLINES, Selection, select_submission
 
 
 @dataclass
@@ -39,7 +39,11 @@ def build_insights(group, scored, opts: InsightOptions, ad_group_id: str, effect
         out.asset_values = asset_value_rows(group, scored.maxima, scored.leading_rows, best_raw,
                                             effects=effects, served_impressions=served_impressions)
     explain_here = opts.explains(ad_group_id)
-    if explain_here or opts.select:
+    select_here = opts.select and (len(group.headline_ids) > MAX_HEADLINES or len(group.description_ids) > MAX_DESCRIPTIONS)
+    if opts.select and not select_here:  # nothing to choose, and no pass over the pool to value it
+        out.notes.append(f"no selection: the pool fits a responsive search ad ({len(group.headline_ids)} headlines, "
+                         f"{len(group.description_ids)} descriptions): submit it whole")
+    if explain_here or select_here:
         if scored.tables is None:
             out.notes.append(f"no explanation or selection: the ad group was scored by {scored.method} "
                              "(the model does not decompose into position-pair tables, or the tables "
@@ -54,7 +58,7 @@ def build_insights(group, scored, opts: InsightOptions, ad_group_id: str, effect
                 continue
             out.explanations.append(explain(group, centred, combos[rank - 1], float(scored.top_raw[rank - 1]),
                                             ad_group_id, rank))
-    if opts.select:
+    if select_here:
         h, d = kind_values(group, scored.maxima, np.empty(0, np.int64))
         try:
             out.selection = select_submission(group, scored.tables, h.best_with, d.best_with, current=current,

@@ -102,8 +102,9 @@ def score_pool(model: ScoringModel, pool: PoolInput, k: int, keep_all: bool = Fa
 
     insights: what else to take from the same pass (models.insights): with min_diff >= 2 the
     top K is the diverse top-K; asset values, explanations of some ranks and a 15 + 4 selection go
-    to PoolScores.insights. served_impressions ({asset_id: impressions}) and current
-    ((headline_ids, description_ids) live now) only enrich those outputs.
+    to PoolScores.insights. served_impressions ({asset_id: impressions}; default: what the model's
+    history effects table recorded for the ad group) and current ((headline_ids, description_ids)
+    live now; default: the assets the ad group's served ads showed) only enrich those outputs.
     """
     start = time.perf_counter()
     try:
@@ -122,6 +123,13 @@ def score_pool(model: ScoringModel, pool: PoolInput, k: int, keep_all: bool = Fa
     scored = model.scorer.score(group, k, keep_all=keep_all, seed=seed, effects=effects, insights=insights)
     out = PoolScores(pool.ad_group_id, group, scored, featurize_s, with_history=effects is not None)
     if insights is not None:
+        if served_impressions is None and (insights.asset_values or insights.select) and model.effects is not None:
+            served_impressions = model.effects.impressions_for_pool(pool.ad_group_id, pool.assets)
+        if current is None and insights.select and served_impressions:  # the set live now: what was served
+            served = [a for a in pool.assets if served_impressions.get(str(a["asset_id"]), 0) > 0]
+            if served:
+                current = ([str(a["asset_id"]) for a in served if a["asset_type"] == "HEADLINE"],
+                           [str(a["asset_id"]) for a in served if a["asset_type"] == "DESCRIPTION"])
         out.insights = build_insights(group, scored, insights, pool.ad_group_id, effects,
                                       served_impressions=served_impressions, current=current, seed=seed)
     return out

@@ -38,9 +38,9 @@ def test_insights_come_from_the_same_pass_and_match_the_published_scores(tiny_wo
         assert len(ins.asset_values) == len(out.group.headline_ids) + len(out.group.description_ids)
         best = max(r["best_with_raw"] for r in ins.asset_values if r["best_with_raw"] is not None)
         assert best == pytest.approx(raw.max(), abs=1e-9)
-        assert ins.selection.method == "whole pool"  # the simulator's pools fit an RSA
-        json.dumps({"explanations": ins.explanations, "assets": ins.asset_values,
-                    "selection": ins.selection.as_dict()}, ensure_ascii=False)
+        # the simulator's pools fit an RSA: nothing to select, no pass spent valuing the pool
+        assert ins.selection is None and any("fits a responsive search ad" in n for n in ins.notes)
+        json.dumps({"explanations": ins.explanations, "assets": ins.asset_values}, ensure_ascii=False)
     assert n_history > 0
 
 
@@ -50,6 +50,8 @@ def test_insight_tables_round_trip_through_parquet(tiny_world, model, tmp_path):
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    from models.asset_values import kind_values
+    from models.selection import select_submission
     from models.insight_rows import (ASSET_VALUES_SCHEMA, EXPLANATIONS_SCHEMA, SELECTIONS_SCHEMA,
                                      asset_values_table, explanations_table, selections_table)
 
@@ -63,7 +65,10 @@ def test_insight_tables_round_trip_through_parquet(tiny_world, model, tmp_path):
         published[pool.ad_group_id] = out.scored.top_raw
         tables["assets"].append(asset_values_table(pool.ad_group_id, out.insights.asset_values, "v1"))
         tables["explanations"].append(explanations_table(out.insights.explanations, "v1"))
-        tables["selections"].append(selections_table(pool.ad_group_id, out.insights.selection, "v1"))
+        # the tiny world's pools fit an RSA (score_pool selects nothing): the whole-pool selection
+        h, d = kind_values(out.group, out.scored.maxima, np.empty(0, np.int64))
+        selection = select_submission(out.group, out.scored.tables, h.best_with, d.best_with)
+        tables["selections"].append(selections_table(pool.ad_group_id, selection, "v1"))
     for name, schema in (("assets", ASSET_VALUES_SCHEMA), ("explanations", EXPLANATIONS_SCHEMA),
                          ("selections", SELECTIONS_SCHEMA)):
         pq.write_table(pa.concat_tables(tables[name]), tmp_path / f"{name}.parquet")
