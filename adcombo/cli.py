@@ -15,6 +15,7 @@ import typer
 
 from adcombo import demo, importing, results, runs, ui
 from adcombo.common import HOME, load_settings
+from adcombo import insights
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="adcombo: the best combinations of ad text, from ingestion to experiments. Every command "
@@ -27,6 +28,8 @@ app.command()(results.top)
 app.command("import")(importing.import_)
 app.command()(importing.source)
 app.command()(ui.ui)
+app.command()(insights.explain)
+app.command()(insights.assets)
 
 
 @app.command()

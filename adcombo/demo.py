@@ -63,16 +63,19 @@ def report(settings: Settings, seconds: float) -> None:
                    f"(95% lower bound {_num(results, 'production_lift_low_%'):+.1f}%)")
     typer.echo("top 3 of a few ad groups:")
     print_top(top_frame(settings, None, 3), groups=3)
-    typer.echo(f"\ndone in {seconds / 60:.1f} min. Next: `.venv/bin/adcombo top --out top.csv`, or `make ui`.")
+    from adcombo.hints import command
+
+    typer.echo(f"\ndone in {seconds / 60:.1f} min. Next: `{command()} top --out top.csv`, or `{command()} ui`.")
 
 
 def demo(
     home: Optional[Path] = HOME,
     world: str = typer.Option("demo", help="simulator world preset: tiny, small, demo, shifted, default"),
     fresh: bool = typer.Option(True, help="start from an empty warehouse and no artifacts"),
+    verbose: bool = typer.Option(False, "--verbose", help="also Dagster's own event lines (they are always in the UI)"),
 ):
     """The whole job on the local defaults: simulator → DuckDB → Beam → LightGBM → Beam scoring."""
-    from adcombo.runs import materialize_all
+    from adcombo.runs import hold_data_folder, materialize_all
     from admedia.world import WorldConfig
 
     try:
@@ -81,12 +84,13 @@ def demo(
         raise typer.BadParameter(str(exc), param_hint="--world") from None
     # The demo is the simulator, whatever was imported into this folder before.
     settings = load_settings(home, world=world, source="api")
-    if fresh:
-        clear_data_folder(settings.home)
-        settings = load_settings(home, world=world, source="api")
-    typer.echo(f"adcombo demo: world '{world}', data folder {settings.home}")
-    started = time.perf_counter()
-    if not materialize_all(settings):
-        typer.echo("demo failed: see the step errors above", err=True)
-        raise typer.Exit(1)
+    with hold_data_folder(settings):  # before anything is deleted: a run in progress keeps its files
+        if fresh:
+            clear_data_folder(settings.home)
+            settings = load_settings(home, world=world, source="api")
+        typer.echo(f"adcombo demo: world '{world}', data folder {settings.home}")
+        started = time.perf_counter()
+        if not materialize_all(settings, verbose=verbose):
+            typer.echo("demo failed: see the step errors above", err=True)
+            raise typer.Exit(1)
     report(settings, time.perf_counter() - started)

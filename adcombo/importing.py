@@ -52,6 +52,7 @@ def import_(
     home: Optional[Path] = HOME,
 ):
     """Import your own exported files, all or nothing; later `adcombo run` trains and scores on them alone."""
+    from adcombo.runs import hold_data_folder
     from dagster_project.resources import warehouse_resource
     from ingest.importer import ImportOptions, read_folder, write
     from ingest.report import format_import
@@ -63,7 +64,7 @@ def import_(
     result, validated = read_folder(folder, options)  # every file, before the warehouse is even opened
     try:
         if not result.refusals:
-            with warehouse_resource(settings).open() as wh:
+            with hold_data_folder(settings), warehouse_resource(settings).open() as wh:
                 write(wh, result, validated)
     except Exception as exc:  # the warehouse failed while writing: the transaction was rolled back
         if verbose:
@@ -78,8 +79,10 @@ def import_(
     if not result.ok:
         raise typer.Exit(EXIT_REFUSED)
     record_source(settings.home, folder, options)  # only now: the import succeeded
-    typer.echo(f"source is now files ({folder}); `.venv/bin/adcombo run` trains and scores on them, "
-               "`.venv/bin/adcombo source api` switches back.")
+    from adcombo.hints import command
+
+    typer.echo(f"source is now files ({folder}); `{command()} run` trains and scores on them, "
+               f"`{command()} source api` switches back.")
 
 
 def source(

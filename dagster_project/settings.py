@@ -88,6 +88,15 @@ class Settings(BaseSettings):
     model_store: str = Field("", description="where bundles live: a folder or gs:// prefix (default: `models/` in the "
                              "data folder; in production ADCOMBO_GCS_ROOT/models)")
     top_k: int = Field(5, ge=1, le=1000, description="combinations kept per ad group")
+    # --- creative insights (docs/insights.md), from the scoring job's single pass ---------------
+    top_min_diff: int = Field(2, ge=0, le=5, description="diverse top-K: any two kept combinations of an ad group "
+                              "differ in at least this many of the 5 positions (0 or 1: the plain top-K)")
+    asset_values: bool = Field(True, description="what each asset is worth (serving.asset_values, `adcombo assets`)")
+    explain_every: int = Field(100, ge=0, description="explain the best combination of 1 ad group in N "
+                               "(serving.explanations, the UI's waterfall; runs with fewer than 20·N ad groups "
+                               "explain more, so at least 20 are shown); 0: none")
+    select_submission: bool = Field(True, description="for pools larger than a responsive search ad (15 + 4): "
+                                    "which 15 + 4 to submit (serving.selections)")
     alert_webhook_url: SecretStr | None = Field(None, description="Slack-compatible webhook for run and check "
                                                 "failures (secret)")
 

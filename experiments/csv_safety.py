@@ -21,15 +21,7 @@ import csv
 import io
 from typing import Iterable, Mapping, Sequence
 
-# OWASP's list of characters that make a spreadsheet read a cell as a formula.
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-
-
-def formula_prefix(text) -> str | None:
-    """The character that would make a spreadsheet run `text` as a formula, if any."""
-    if isinstance(text, str) and text and text[0] in FORMULA_PREFIXES:
-        return text[0]
-    return None
+from transforms.text import FORMULA_PREFIXES, formula_prefix  # noqa: F401  (one rule, shared with ingest)
 
 
 def neutralise(value):

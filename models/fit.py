@@ -81,9 +81,10 @@ def history_effects(booster, train: pd.DataFrame, valid: pd.DataFrame, ads_rows)
 
 
 def fit_ctr_model(train: pd.DataFrame, valid: pd.DataFrame, ads_rows, data_fingerprint: str = "",
-                  split: dict | None = None) -> FittedModel:
+                  split: dict | None = None, progress=None) -> FittedModel:
     """Train, calibrate, fit history effects and draw the plots. `split` (models.split's record of
-    how validation rows were chosen) goes into the metrics, hence into the bundle's manifest."""
+    how validation rows were chosen) goes into the metrics, hence into the bundle's manifest;
+    progress(line) hears how far training is."""
     from models.plots import model_plots
     from models.train import calibration_table, train_ctr_model
     from transforms.features import COMBINATION_FEATURE_NAMES
@@ -91,7 +92,8 @@ def fit_ctr_model(train: pd.DataFrame, valid: pd.DataFrame, ads_rows, data_finge
     Xt, it, ct, gt = arrays(train)
     Xv, iv, cv, gv = arrays(valid)
     started = time.perf_counter()
-    result = train_ctr_model(Xt, it, ct, Xv, iv, cv, COMBINATION_FEATURE_NAMES, groups_train=gt, groups_valid=gv)
+    result = train_ctr_model(Xt, it, ct, Xv, iv, cv, COMBINATION_FEATURE_NAMES, groups_train=gt, groups_valid=gv,
+                             progress=progress)
     seconds = time.perf_counter() - started
     if split:
         result.metrics["split"] = split

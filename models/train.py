@@ -279,8 +279,40 @@ def held_out_logloss(raw, impressions, clicks, groups) -> float:
     return evaluate(_sigmoid(z), np.asarray(impressions), np.asarray(clicks))["logloss"]
 
 
+class Progress:
+    """Lines for people while LightGBM trains: at most one every `seconds` over the whole training
+    (several lgb.train calls), with rounds so far, the rate and the best held-out log loss when
+    early stopping watches one. Long trainings are not silent."""
+
+    def __init__(self, emit, seconds: float = 10.0):
+        import time
+
+        self.emit, self.seconds, self.clock = emit, seconds, time.perf_counter
+        self.last = self.clock()
+
+    def callback(self, phase: str, stop: "HeldOutGroupStopping | None" = None):
+        started = []  # when this call's first round ended: the rate counts rounds, not set-up
+
+        def report(env) -> None:
+            now = self.clock()
+            if not started:
+                started.append(now)
+            if now - self.last < self.seconds or env.iteration == 0:
+                return
+            self.last = now
+            it = env.iteration + 1
+            best = (f"; best held-out log loss {stop.best_logloss:.5f} at round {stop.best_iteration}"
+                    if stop and stop.best_iteration else "")
+            self.emit(f"{phase}: round {it:,} of at most {env.end_iteration:,} "
+                      f"({(it - 1) / max(now - started[0], 1e-9):.0f} rounds/s){best}")
+
+        report.order = 40  # after the stopping callbacks
+        return report
+
+
 def _residual_stumps(params, feature_names, X, imp, clk, base, rounds: int, stop=None,
-                     valid: tuple | None = None, patience: int | None = None):
+                     valid: tuple | None = None, patience: int | None = None, progress=None,
+                     phase: str = "residual stumps"):
     """LightGBM stumps on top of `base` (raw log-odds per row, as init_score). Returns the booster
     cut to the chosen number of trees (None when none were kept) and that number."""
     import lightgbm as lgb
@@ -294,6 +326,8 @@ def _residual_stumps(params, feature_names, X, imp, clk, base, rounds: int, stop
         kwargs = {"valid_sets": [lgb.Dataset(Xv, yv, weight=wv, reference=dtrain, init_score=valid[3][iv])],
                   "valid_names": ["valid"]}
         callbacks.append(lgb.early_stopping(patience, verbose=False))
+    if progress:
+        callbacks.append(progress.callback(phase, stop))
     booster = lgb.train(params, dtrain, num_boost_round=rounds, callbacks=callbacks, **kwargs)
     best = stop.best_iteration if stop else (booster.best_iteration or booster.current_iteration())
     if best <= 0:
@@ -341,7 +375,7 @@ def _fit_base(X, imp, clk, groups, l2: float, feature_names, ads=None):
 def train_ctr_model(
     X_train, imp_train, clk_train, X_valid, imp_valid, clk_valid, feature_names, params=None,
     groups_train=None, groups_valid=None, num_boost_round: int | None = None,
-    l2_grid: tuple[float, ...] | None = None, ads_train=None,
+    l2_grid: tuple[float, ...] | None = None, ads_train=None, progress=None,
 ) -> TrainResult:
     """Linear base + residual stumps (module docstring), one LightGBM booster.
 
@@ -351,7 +385,8 @@ def train_ctr_model(
     groups there is one offset, the penalty is LINEAR_L2_WITHOUT_GROUPS and the stumps stop on
     the validation rows. num_boost_round fixes the number of stumps (no early stopping).
     ads_train (the served ad of each training row: ad_group_id and its five texts) lets the base
-    and the stumps learn beside the assets' own effects (_fit_base).
+    and the stumps learn beside the assets' own effects (_fit_base). progress(line) hears how far
+    the stumps are every few seconds (the linear base takes seconds).
     """
     from models.linear_base import booster_tree_blocks, fit_linear_base, to_booster
 
@@ -360,6 +395,8 @@ def train_ctr_model(
                          "with models.split (it keeps both sides non-empty)")
     params = {**DEFAULT_PARAMS, **(params or {})}
     params.setdefault("interaction_constraints", interaction_groups(list(feature_names)))
+    if progress is not None and not isinstance(progress, Progress):
+        progress = Progress(progress)
     grid = LINEAR_L2_GRID if l2_grid is None else l2_grid
     X_train, X_valid = np.asarray(X_train), np.asarray(X_valid)
     imp_train, clk_train = np.asarray(imp_train), np.asarray(clk_train)
@@ -394,7 +431,8 @@ def train_ctr_model(
             stop = HeldOutGroupStopping(held_rows, held_base, start_logloss=held_out_logloss(held_base, *held_rows[1:]))
             _, rounds = _residual_stumps(params, feature_names, *fit_rows,
                                          _base_raw(base_fit, fit_rows[0], g_train[~held]) + margin_fit,
-                                         NUM_BOOST_ROUND, stop=stop)
+                                         NUM_BOOST_ROUND, stop=stop, progress=progress,
+                                         phase="choosing the number of stumps on held-out ad groups")
             fixed = True
             early.update(best_iteration=rounds, logloss=stop.best_logloss)
     base, margin, scales = _fit_base(X_train, imp_train, clk_train, g_train, l2, feature_names, ads_train)
@@ -409,7 +447,9 @@ def train_ctr_model(
             # no groups to hold out: LightGBM's early stopping on the validation rows
             valid = (X_valid, imp_valid, clk_valid, _base_raw(base, X_valid, g_valid, offsets_default=0.0))
         stumps, rounds = _residual_stumps(params, feature_names, X_train, imp_train, clk_train, raw_base,
-                                          rounds, valid=valid, patience=None if fixed else PATIENCE)
+                                          rounds, valid=valid, patience=None if fixed else PATIENCE,
+                                          progress=progress,
+                                          phase=f"fitting {rounds:,} stumps on every ad group" if fixed else "residual stumps")
     booster = to_booster(base, list(feature_names), booster_tree_blocks(stumps) if stumps is not None else [])
     # Bake in the level of an average ad group: the constant that makes the booster alone fit all
     # training clicks. The base's intercept is already that level; this removes what stumps moved.
