@@ -36,7 +36,7 @@ app.command()(insights.assets)
 def evaluate(
     world: str = typer.Option("default", help="world variants or presets, comma-separated (python -m models.evaluate "
                               "--help lists them); `report` or `choose`: every world of that role"),
-    seeds: Optional[str] = typer.Option(None, help="comma-separated seeds (default: 7; a role's own seeds)"),
+    seeds: Optional[str] = typer.Option(None, "--seeds", "--seed", help="comma-separated seeds (default: 7; a role's own seeds)"),
     out: Path = typer.Option(Path("evaluation.json"), help="JSON report: every run and the summary per world"),
     plot: Optional[Path] = typer.Option(None, help="also write the summary plot (PNG)"),
 ):
