@@ -102,11 +102,14 @@ def delivery(world, creatives: list[Creative], start: dt.date, end: dt.date) -> 
     """Daily impressions and clicks of each creative from its start date, by date then id.
 
     An ad group's experiment traffic is its served-ad volume times the number of arms' shares;
-    clicks are drawn from the true CTR of exactly the creative's texts. Each (tracking id, date)
-    has its own seeded draw, so a row never depends on the range asked for.
+    clicks are drawn from the true CTR of exactly the creative's texts under the rules in force
+    that day (a drifting world changes them on its drift date, as for served ads), moved by the
+    day's noise in worlds with ctr_noise_sd. Each (tracking id, date) has its own seeded draw, so
+    a row never depends on the range asked for.
     """
     rows = []
-    truth = {c.tracking_id: world.true_ctr_texts(c.ad_group_id, *c.texts) for c in creatives}
+    truth: dict[tuple[str, int], float] = {}  # (tracking id, rules epoch) -> true CTR
+    noise_sd = world.config.ctr_noise_sd
     day = start
     while day <= end:
         for c in creatives:
@@ -116,7 +119,14 @@ def delivery(world, creatives: list[Creative], start: dt.date, end: dt.date) -> 
             rng = np.random.default_rng(seed)
             volume = world.ad_group_volume(c.ad_group_id) * world.config.served_ads_per_group * c.traffic_share
             imps = int(rng.poisson(volume))
-            clicks = int(rng.binomial(imps, truth[c.tracking_id]))
+            key = (c.tracking_id, world.rules_epoch(day))
+            if key not in truth:
+                truth[key] = world.true_ctr_texts(c.ad_group_id, *c.texts, on=day)
+            ctr = truth[key]
+            if noise_sd > 0:  # drawn after the impressions: worlds without noise keep their draws
+                z = np.log(ctr / (1 - ctr)) + rng.normal(0.0, noise_sd)
+                ctr = float(1.0 / (1.0 + np.exp(-z)))
+            clicks = int(rng.binomial(imps, ctr))
             rows.append({"date": day.isoformat(), "tracking_id": c.tracking_id, "ad_group_id": c.ad_group_id,
                          "impressions": imps, "clicks": clicks})
         day += dt.timedelta(days=1)

@@ -39,12 +39,14 @@ _TAG_AD_GROUP = 2
 _TAG_PERF = 3
 _TAG_QUALITY = 4
 _TAG_SHIFT = 5  # pool_shift draws: a stream of their own, so unshifted draws never move
+_TAG_NOISE = 6  # ctr_noise_sd draws: their own stream, so worlds without noise never move
 
 
 # --------------------------------------------------------------------------------------------
 # Configuration
 
 SHIFTED_PRESET_POOL_SHIFT = 1.0
+DRIFTING_PRESET_DAY = 30
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,27 @@ class WorldConfig:
     # industry (textgen.SHIFT_INDUSTRY) with its own vocabulary and longer texts. Served ads and
     # their delivery stay those of the original pools. 0 leaves the world exactly as without it.
     pool_shift: float = 0.0
+    # ---- market variants (docs/model.md, "World variants"). The defaults are the world as tuned;
+    # at the defaults every number below multiplies by exactly 1.0, so the presets are unchanged.
+    # How much each slot (H1, H2, H3, D1, D2) is seen: scales that position's terms (what the text
+    # says, its width, its hidden quality) and each pair term by the product of its two slots.
+    slot_visibility: tuple[float, float, float, float, float] = (1.0, 1.0, 1.0, 1.0, 1.0)
+    # Strength of the penalty for repeating content or appeals between two texts.
+    redundancy: float = 1.0
+    # How much an appeal's value depends on its slot within headlines (descriptions): 0 values it
+    # alike in every slot of its kind (the slot average), 1 as tuned, 2 doubles the differences.
+    ordering: float = 1.0
+    # Spread (log-odds sd) of the hidden per-asset quality that no text feature can see.
+    quality_sd: float = 0.15
+    # Log-odds noise of each ad's CTR on each day (audience mix): over-dispersed clicks.
+    ctr_noise_sd: float = 0.0
+    # ---- concept drift: from day `drift_day` (offset from start_date; may lie after end_date)
+    # the rules change: the signals in `drift_signals` stop working and slot visibility is
+    # multiplied by `drift_slot_visibility`. Inputs look the same; daily performance, experiment
+    # creatives and the true CTR follow the new rules from that day on. None: no drift.
+    drift_day: int | None = None
+    drift_signals: tuple[str, ...] = ("discount", "urgency")
+    drift_slot_visibility: tuple[float, float, float, float, float] = (0.6, 1.0, 1.0, 1.0, 1.0)
 
     def __post_init__(self) -> None:
         if not (1 <= self.min_headlines <= self.max_headlines <= 15) or self.min_headlines < 3:
@@ -79,29 +102,60 @@ class WorldConfig:
             raise ValueError("served_ads_per_group must be >= 0")
         if not 0.0 <= self.pool_shift <= 1.0:
             raise ValueError("pool_shift must be in [0, 1]")
+        for name in ("slot_visibility", "drift_slot_visibility"):
+            v = getattr(self, name)
+            if len(v) != 5 or not all(0.0 <= x <= 2.0 for x in v):
+                raise ValueError(f"{name} needs 5 values in [0, 2] (H1, H2, H3, D1, D2), got {v!r}")
+        if not (0.0 <= self.redundancy <= 5.0 and 0.0 <= self.ordering <= 3.0):
+            raise ValueError("redundancy must be in [0, 5] and ordering in [0, 3]")
+        if not (0.0 <= self.quality_sd <= 1.0 and 0.0 <= self.ctr_noise_sd <= 1.0):
+            raise ValueError("quality_sd and ctr_noise_sd must be in [0, 1]")
+        unknown = set(self.drift_signals) - set(SIGNALS)
+        if unknown:
+            raise ValueError(f"drift_signals {sorted(unknown)} are not signals; choose from {list(SIGNALS)}")
+        if self.drift_day is not None and self.drift_day < 1:
+            raise ValueError("drift_day must be >= 1 (a day offset from start_date) or None")
 
     @property
     def start_date(self) -> dt.date:
         return self.end_date - dt.timedelta(days=self.days - 1)
 
+    @property
+    def drift_date(self) -> dt.date | None:
+        """First day under the drifted rules (None: the rules never change)."""
+        return None if self.drift_day is None else self.start_date + dt.timedelta(days=self.drift_day)
+
     @classmethod
     def preset(cls, name: str, **overrides) -> "WorldConfig":
-        presets = {
-            # For tests: generates and serves in a few tens of milliseconds.
-            "tiny": dict(n_advertisers=3, n_ad_groups=12, served_ads_per_group=4, days=10,
-                         mean_daily_impressions=300.0),
-            # For the experiment test: big enough for a model that beats random, small enough to run in CI.
-            "small": dict(n_advertisers=8, n_ad_groups=80, served_ads_per_group=8, days=21),
-            "demo": dict(n_advertisers=24, n_ad_groups=240, served_ads_per_group=8, days=30),
-            "default": dict(n_advertisers=80, n_ad_groups=1000, served_ads_per_group=8, days=60),
-            # The demo world after most advertisers rewrote their pools for a new industry: the
-            # input_drift check must fail on it (docs/monitoring.md).
-            "shifted": dict(n_advertisers=24, n_ad_groups=240, served_ads_per_group=8, days=30,
-                            pool_shift=SHIFTED_PRESET_POOL_SHIFT),
-        }
+        presets = _PRESETS
         if name not in presets:
             raise ValueError(f"unknown preset {name!r}; choose one of {sorted(presets)}")
         return cls(**{**presets[name], **overrides})
+
+
+_PRESETS: dict[str, dict] = {
+    # For tests: generates and serves in a few tens of milliseconds.
+    "tiny": dict(n_advertisers=3, n_ad_groups=12, served_ads_per_group=4, days=10,
+                 mean_daily_impressions=300.0),
+    # For the experiment test: big enough for a model that beats random, small enough to run in CI.
+    "small": dict(n_advertisers=8, n_ad_groups=80, served_ads_per_group=8, days=21),
+    "demo": dict(n_advertisers=24, n_ad_groups=240, served_ads_per_group=8, days=30),
+    "default": dict(n_advertisers=80, n_ad_groups=1000, served_ads_per_group=8, days=60),
+    # The demo world after most advertisers rewrote their pools for a new industry: the
+    # input_drift check must fail on it (docs/monitoring.md).
+    "shifted": dict(n_advertisers=24, n_ad_groups=240, served_ads_per_group=8, days=30,
+                    pool_shift=SHIFTED_PRESET_POOL_SHIFT),
+    # Concept drift (issue 16): the demo world whose CTR rules change on day 30, the day
+    # after a month of stable history (discount and urgency appeals stop working, headline
+    # 1 is seen less). Inputs look the same: a model trained on the first 30 days silently
+    # becomes wrong. 45 days, so a clock can run 15 days past the change.
+    "drifting": dict(n_advertisers=24, n_ad_groups=240, served_ads_per_group=8, days=45,
+                     drift_day=DRIFTING_PRESET_DAY),
+}
+
+
+def preset_names() -> list[str]:
+    return sorted(_PRESETS)
 
 
 # --------------------------------------------------------------------------------------------
@@ -208,7 +262,7 @@ def _width_term(width: int, is_headline: bool) -> float:
     return -0.05 if width <= DESCRIPTION_MAX_WIDTH else -0.30
 
 
-def _quality(seed: int, ad_group_id: str, text: str) -> float:
+def _quality(seed: int, ad_group_id: str, text: str, sd: float = _QUALITY_SD) -> float:
     """Hidden per-asset quality: a pure function of (seed, ad group, text), invisible in features.
 
     A keyed blake2b hash mapped through the normal quantile: stable across processes and much
@@ -216,31 +270,71 @@ def _quality(seed: int, ad_group_id: str, text: str) -> float:
     """
     h = hashlib.blake2b(f"{seed}|{_TAG_QUALITY}|{ad_group_id}|{text}".encode("utf-8"), digest_size=8)
     u = (int.from_bytes(h.digest(), "big") + 0.5) / 2.0**64
-    return _QUALITY_SD * _STD_NORMAL.inv_cdf(u)
+    return sd * _STD_NORMAL.inv_cdf(u)
+
+
+@dataclass(frozen=True)
+class Rules:
+    """The market's CTR rules: each signal's weight by position, how much each slot is seen, the
+    strength of redundancy between texts and the spread of hidden asset quality.
+
+    Built from a WorldConfig (`Rules.of(config)`); a drifting world has a second set in force from
+    its drift day. Hashable: the cached per-asset terms are keyed by it. At the config defaults
+    every multiplier is exactly 1.0 and the weights are _W itself, so the presets' numbers are
+    bit for bit those of the world before variants existed.
+    """
+
+    weights: tuple[tuple[float, ...], ...]  # one 5-tuple per signal, in SIGNALS order
+    visibility: tuple[float, ...] = (1.0, 1.0, 1.0, 1.0, 1.0)
+    redundancy: float = 1.0
+    quality_sd: float = _QUALITY_SD
+
+    @classmethod
+    def of(cls, config: "WorldConfig", drifted: bool = False) -> "Rules":
+        weights = {name: _W[name] for name in SIGNALS}
+        if config.ordering != 1.0:
+            weights = {name: _reorder(w, config.ordering) for name, w in weights.items()}
+        visibility = tuple(float(v) for v in config.slot_visibility)
+        if drifted:
+            weights = {name: (0.0,) * 5 if name in config.drift_signals else w for name, w in weights.items()}
+            visibility = tuple(v * d for v, d in zip(visibility, config.drift_slot_visibility))
+        return cls(tuple(weights[name] for name in SIGNALS), visibility, float(config.redundancy),
+                   float(config.quality_sd))
+
+    def pair_weight(self, base: float, p: int, q: int) -> float:
+        return base * (self.redundancy * self.visibility[p] * self.visibility[q])
+
+
+def _reorder(w: tuple[float, ...], ordering: float) -> tuple[float, ...]:
+    """Weights whose differences between slots of one kind (headlines, descriptions) are scaled
+    by `ordering` around that kind's slot average."""
+    mh, md = sum(w[:3]) / 3.0, sum(w[3:]) / 2.0
+    return tuple((mh if p < 3 else md) + ordering * (x - (mh if p < 3 else md)) for p, x in enumerate(w))
 
 
 @functools.lru_cache(maxsize=65536)
 def _asset_terms(text: str, keyword: str, industry: str, ad_group_id: str, seed: int,
-                 positions: tuple[int, ...]) -> tuple[tuple[float, ...], dict[str, float]]:
+                 positions: tuple[int, ...], rules: Rules) -> tuple[tuple[float, ...], dict[str, float]]:
     """Per-position logit contributions of one asset (scalar Python sums: bit-stable).
 
     Cached: true_ctr_texts is called with the same pool texts over and over. Callers must not
     mutate the returned signal dict.
     """
+    v = rules.visibility
     if text == "":
-        return tuple(_TERM_SCALE * _EMPTY_H3_TERM for _ in positions), {}
+        return tuple(_TERM_SCALE * _EMPTY_H3_TERM * v[p] for p in positions), {}
     sig = text_signals(text, keyword)
     aff = _INDUSTRY_AFFINITY.get(industry, {})
-    q = _quality(seed, ad_group_id, text)
+    q = _quality(seed, ad_group_id, text, rules.quality_sd)
     w = display_width(text)
     out = []
     for p in positions:
         s = 0.0
-        for name in SIGNALS:
+        for name, weights in zip(SIGNALS, rules.weights):
             if sig[name]:
-                s += _W[name][p] * aff.get(name, 1.0)
+                s += weights[p] * aff.get(name, 1.0)
         s += _width_term(w, p < 3) + _QUALITY_SCALE[p] * q
-        out.append(_TERM_SCALE * s)
+        out.append(_TERM_SCALE * s * v[p])
     return tuple(out), sig
 
 
@@ -271,20 +365,21 @@ class _Truth:
     hh: np.ndarray  # (n_h, n_h) pair penalty (unweighted)
     hd: np.ndarray  # (n_h, n_d)
     dd: np.ndarray  # (n_d, n_d)
+    rules: Rules
 
     @classmethod
     def build(cls, base: float, headlines: Sequence[str], descriptions: Sequence[str], keyword: str,
-              industry: str, ad_group_id: str, seed: int) -> "_Truth":
+              industry: str, ad_group_id: str, seed: int, rules: Rules) -> "_Truth":
         # A trailing "" headline makes index -1 mean "no third headline" (numpy wraps -1 to it).
         headlines = [*headlines, ""]
         h_terms, h_info = [], []
         for t in headlines:
-            terms, sig = _asset_terms(t, keyword, industry, ad_group_id, seed, (0, 1, 2))
+            terms, sig = _asset_terms(t, keyword, industry, ad_group_id, seed, (0, 1, 2), rules)
             h_terms.append(terms)
             h_info.append((_bigrams(t), sig))
         d_terms, d_info = [], []
         for t in descriptions:
-            terms, sig = _asset_terms(t, keyword, industry, ad_group_id, seed, (3, 4))
+            terms, sig = _asset_terms(t, keyword, industry, ad_group_id, seed, (3, 4), rules)
             d_terms.append(terms)
             d_info.append((_bigrams(t), sig))
 
@@ -302,19 +397,24 @@ class _Truth:
         return cls(base=base,
                    h_terms=np.array(h_terms, dtype=np.float64).reshape(len(headlines), 3).T.copy(),
                    d_terms=np.array(d_terms, dtype=np.float64).reshape(len(descriptions), 2).T.copy(),
-                   hh=sym_table(h_info), hd=table(h_info, d_info), dd=sym_table(d_info))
+                   hh=sym_table(h_info), hd=table(h_info, d_info), dd=sym_table(d_info), rules=rules)
 
     def logit(self, combos: np.ndarray) -> np.ndarray:
         c = np.asarray(combos, dtype=np.intp)
         h1, h2, h3, d1, d2 = c[:, 0], c[:, 1], c[:, 2], c[:, 3], c[:, 4]
         z = (self.base + self.h_terms[0, h1] + self.h_terms[1, h2] + self.h_terms[2, h3]
              + self.d_terms[0, d1] + self.d_terms[1, d2])
-        z = z + _HH_PAIR_W[(0, 1)] * self.hh[h1, h2]
-        z = z + _HH_PAIR_W[(0, 2)] * self.hh[h1, h3]
-        z = z + _HH_PAIR_W[(1, 2)] * self.hh[h2, h3]
-        for h in (h1, h2, h3):
-            z = z + _HD_PAIR_W * (self.hd[h, d1] + self.hd[h, d2])
-        z = z + _DD_PAIR_W * self.dd[d1, d2]
+        w = self.rules.pair_weight
+        z = z + w(_HH_PAIR_W[(0, 1)], 0, 1) * self.hh[h1, h2]
+        z = z + w(_HH_PAIR_W[(0, 2)], 0, 2) * self.hh[h1, h3]
+        z = z + w(_HH_PAIR_W[(1, 2)], 1, 2) * self.hh[h2, h3]
+        for p, h in enumerate((h1, h2, h3)):
+            w1, w2 = w(_HD_PAIR_W, p, 3), w(_HD_PAIR_W, p, 4)
+            if w1 == w2:  # the tuned world's order of operations: same numbers to the last bit
+                z = z + w1 * (self.hd[h, d1] + self.hd[h, d2])
+            else:
+                z = z + w1 * self.hd[h, d1] + w2 * self.hd[h, d2]
+        z = z + w(_DD_PAIR_W, 3, 4) * self.dd[d1, d2]
         return z
 
     def ctr(self, combos: np.ndarray) -> np.ndarray:
@@ -364,9 +464,10 @@ class ServedAd:
     start_day: int  # inclusive, day offsets from the world's start date
     end_day: int  # inclusive
     share: float  # multiplies the ad group's volume
-    true_ctr: float
+    true_ctr: float  # under the rules in force from the world's first day
     cvr: float
     cpc_yen: float
+    true_ctr_drifted: float = float("nan")  # under the rules from drift_day on (drifting worlds)
 
 
 def _allowed(assets: Sequence[Asset], positions: Sequence[str]) -> list[list[int]]:
@@ -401,7 +502,9 @@ class World:
         self._ad_groups = ad_groups
         self._ag_by_id = {ag.ad_group_id: ag for ag in ad_groups}
         self._served = served
-        self._truth: dict[str, _Truth] = {}
+        # Rules by epoch: 0 from the first day; 1 from config.drift_date (drifting worlds only).
+        self._rules = [Rules.of(config)] + ([Rules.of(config, drifted=True)] if config.drift_day else [])
+        self._truth: dict[tuple[str, int], _Truth] = {}
         self._ads_rows = [self._ad_row(ad) for ad in served]
         self._pool_rows = [self._asset_row(ag, a) for ag in ad_groups for a in ag.headlines + ag.descriptions]
 
@@ -442,9 +545,13 @@ class World:
         for ad in served:
             by_group.setdefault(ad.ad_group_id, []).append(ad)
         for ag_id, group in by_group.items():
-            ctr = world.true_ctr_combinations(ag_id, np.array([ad.combo for ad in group]))
+            combos = np.array([ad.combo for ad in group])
+            ctr = world._truth_of(ag_id, 0).ctr(combos)
             for ad, c in zip(group, ctr):
                 ad.true_ctr = float(c)
+            if config.drift_day:
+                for ad, c in zip(group, world._truth_of(ag_id, 1).ctr(combos)):
+                    ad.true_ctr_drifted = float(c)
         if config.pool_shift > 0:
             world._shift_pools()
         return world
@@ -475,7 +582,8 @@ class World:
             ag.industry, ag.keyword, ag.brand = ind.name, keyword, brand
             ag.headlines, ag.descriptions = headlines, descriptions
             ag.base_logit = new_logit + offset
-            self._truth.pop(ag.ad_group_id, None)
+            for epoch in range(len(self._rules)):
+                self._truth.pop((ag.ad_group_id, epoch), None)
         self._pool_rows = [self._asset_row(ag, a) for ag in self._ad_groups for a in ag.headlines + ag.descriptions]
 
     @staticmethod
@@ -613,6 +721,15 @@ class World:
         return ([self._asset_row(ag, a) for a in ag.headlines],
                 [self._asset_row(ag, a) for a in ag.descriptions])
 
+    def rules_epoch(self, day: dt.date | None = None) -> int:
+        """Which rules are in force on `day`: 0, or 1 from the drift date of a drifting world.
+
+        None means the day after end_date: when the scorer's recommendations would be served.
+        """
+        drift = self.config.drift_date
+        day = self.end_date + dt.timedelta(days=1) if day is None else day
+        return int(drift is not None and day >= drift)
+
     def ad_group_volume(self, ad_group_id: str) -> float:
         """Mean daily impressions of one served ad of the ad group (its traffic scale)."""
         return self._ag(ad_group_id).volume
@@ -622,7 +739,8 @@ class World:
 
         Dates outside the world's range simply have no rows. Each date's draws come from a
         generator seeded by (seed, date) over all ads in a fixed order, so a (ad_id, date) row
-        never depends on the range asked for.
+        never depends on the range asked for. Clicks follow the rules in force that day
+        (rules_epoch), each ad's CTR moved by its day's noise when ctr_noise_sd > 0.
         """
         if start > end:
             raise ValueError(f"start {start} is after end {end}")
@@ -632,7 +750,8 @@ class World:
             return rows
         ads = self._served
         vol = np.array([self._ag_by_id[a.ad_group_id].volume * a.share for a in ads])
-        ctr = np.array([a.true_ctr for a in ads])
+        ctr_by_epoch = [np.array([a.true_ctr for a in ads]),
+                        np.array([a.true_ctr_drifted for a in ads])][:len(self._rules)]
         cvr = np.array([a.cvr for a in ads])
         cpc = np.array([a.cpc_yen for a in ads])
         start_day = np.array([a.start_day for a in ads])
@@ -645,6 +764,11 @@ class World:
             dow = (1.0, 1.02, 1.0, 0.98, 0.95, 0.85, 0.88)[day.weekday()]
             noise = rng.lognormal(-0.02, 0.2, size=len(ads))
             imps = rng.poisson(vol * dow * noise)
+            ctr = ctr_by_epoch[self.rules_epoch(day)]
+            if self.config.ctr_noise_sd > 0:
+                nrng = np.random.default_rng(np.random.SeedSequence([self.config.seed, _TAG_NOISE, day.toordinal()]))
+                z = np.log(ctr / (1 - ctr)) + nrng.normal(0.0, self.config.ctr_noise_sd, size=len(ads))
+                ctr = 1.0 / (1.0 + np.exp(-z))
             clicks = rng.binomial(imps, ctr)
             convs = rng.binomial(clicks, cvr)
             cost = np.rint(clicks * cpc * rng.lognormal(0.0, 0.1, size=len(ads)) * 1e6).astype(np.int64)
@@ -660,23 +784,26 @@ class World:
 
     # ---- ground truth (never served over HTTP) -------------------------------------------------
 
-    def true_ctr_texts(self, ad_group_id: str, h1: str, h2: str, h3: str, d1: str, d2: str) -> float:
-        """True CTR of showing these texts in ad group ``ad_group_id`` (h3 may be "")."""
+    def true_ctr_texts(self, ad_group_id: str, h1: str, h2: str, h3: str, d1: str, d2: str,
+                       on: dt.date | None = None) -> float:
+        """True CTR of showing these texts in ad group ``ad_group_id`` (h3 may be "") under the
+        rules in force on day ``on`` (None: the day after end_date, see rules_epoch)."""
         ag = self._ag(ad_group_id)
         t = _Truth.build(ag.base_logit, [h1, h2, h3], [d1, d2], ag.keyword, ag.industry,
-                         ad_group_id, self.config.seed)
+                         ad_group_id, self.config.seed, self._rules[self.rules_epoch(on)])
         # Same assembly code as the vectorised path, so both agree bit for bit.
         return float(t.ctr(np.array([[0, 1, 2, 0, 1]]))[0])
 
-    def true_ctr_combinations(self, ad_group_id: str, combos: np.ndarray) -> np.ndarray:
+    def true_ctr_combinations(self, ad_group_id: str, combos: np.ndarray, on: dt.date | None = None) -> np.ndarray:
         """True CTR of (N, 5) pool-index combinations (H1, H2, H3 into headlines, D1, D2 into
-        descriptions, in ``pool()`` order). An H3 of -1 means no third headline (as headline_3 "")."""
-        return self._truth_of(ad_group_id).ctr(combos)
+        descriptions, in ``pool()`` order) on day ``on`` (None: the day after end_date). An H3 of
+        -1 means no third headline (as headline_3 "")."""
+        return self._truth_of(ad_group_id, self.rules_epoch(on)).ctr(combos)
 
-    def true_ctr_ad(self, ad_id: str) -> float:
+    def true_ctr_ad(self, ad_id: str, on: dt.date | None = None) -> float:
         for ad in self._served:
             if ad.ad_id == ad_id:
-                return ad.true_ctr
+                return ad.true_ctr_drifted if self.rules_epoch(on) else ad.true_ctr
         raise KeyError(ad_id)
 
     def valid_combinations(self, ad_group_id: str) -> np.ndarray:
@@ -686,10 +813,10 @@ class World:
         d = _ordered_distinct(_allowed(ag.descriptions, DESCRIPTION_PINS))
         return np.hstack([np.repeat(h, len(d), axis=0), np.tile(d, (len(h), 1))]).astype(np.int32)
 
-    def truth_summary(self, ad_group_id: str) -> dict:
+    def truth_summary(self, ad_group_id: str, on: dt.date | None = None) -> dict:
         """Best and mean true CTR over the valid combinations (for evaluation and sanity checks)."""
         combos = self.valid_combinations(ad_group_id)
-        ctr = self.true_ctr_combinations(ad_group_id, combos)
+        ctr = self.true_ctr_combinations(ad_group_id, combos, on)
         best = int(np.argmax(ctr))
         return {"ad_group_id": ad_group_id, "n_combinations": int(len(combos)),
                 "mean_ctr": float(ctr.mean()), "best_ctr": float(ctr[best]),
@@ -703,13 +830,13 @@ class World:
         except KeyError:
             raise KeyError(f"unknown ad_group_id {ad_group_id!r}") from None
 
-    def _truth_of(self, ad_group_id: str) -> _Truth:
-        t = self._truth.get(ad_group_id)
+    def _truth_of(self, ad_group_id: str, epoch: int) -> _Truth:
+        t = self._truth.get((ad_group_id, epoch))
         if t is None:
             ag = self._ag(ad_group_id)
             t = _Truth.build(ag.base_logit, [a.text for a in ag.headlines], [a.text for a in ag.descriptions],
-                             ag.keyword, ag.industry, ad_group_id, self.config.seed)
-            self._truth[ad_group_id] = t
+                             ag.keyword, ag.industry, ad_group_id, self.config.seed, self._rules[epoch])
+            self._truth[(ad_group_id, epoch)] = t
         return t
 
     def _ad_row(self, ad: ServedAd) -> dict:

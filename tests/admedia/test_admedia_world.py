@@ -214,7 +214,7 @@ def test_truth_is_sum_of_position_and_pair_terms(tiny_world):
     """No term reads three positions: every third-order mixed difference of the logit is zero.
     (Distinctness does not matter for this algebraic property, so alternatives may repeat.)"""
     ag = tiny_world.ad_group_ids()[1]
-    tr = tiny_world._truth_of(ag)
+    tr = tiny_world._truth_of(ag, 0)
     base, alts = [0, 1, 2, 0, 1], [3, 4, 5, 2, 2]
     for trio in itertools.combinations(range(5), 3):
         total = 0.0
