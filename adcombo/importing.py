@@ -1,7 +1,18 @@
-"""`adcombo import` and `adcombo source`: bring your own files, or switch back to the API."""
+"""`adcombo import` and `adcombo source`: bring your own files, or switch back to the API.
+
+An import is all or nothing (ingest.importer): every file is read and validated before the
+warehouse is touched, the tables are replaced in one transaction, and the source switches to the
+folder only after that succeeded. Exit codes: 0 imported; 2 refused (the files or the options must
+change: every problem is listed, one line each); 1 the warehouse failed while writing (nothing
+was imported; `--verbose` shows the trace).
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+import json
+import os
+import traceback
 from pathlib import Path
 from typing import Optional
 
@@ -9,34 +20,76 @@ import typer
 
 from adcombo.common import HOME, load_settings
 
+EXIT_REFUSED, EXIT_FAILED = 2, 1
+
+
+def _as_of(value: Optional[str]) -> Optional[dt.date]:
+    if not value:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not a date YYYY-MM-DD", param_hint="--as-of") from None
+
+
+def record_source(home: Path, folder: str, options) -> None:
+    """Point the data folder at the imported files, with the options to read them again (later
+    runs re-import the folder): source.json gets {"source", "path", "options"}."""
+    from dagster_project.settings import SOURCE_FILE, write_source_file
+
+    write_source_file(home, "files", folder)
+    target = os.path.join(home, SOURCE_FILE)
+    with open(target, encoding="utf-8") as f:
+        data = json.load(f)
+    data["options"] = options.to_json()
+    tmp = target + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(data, f, ensure_ascii=False)
+    os.replace(tmp, target)
+
 
 def import_(
-    path: Path = typer.Argument(..., help="folder with ads, ad_daily_performance, asset_pools (.csv or .parquet)"),
+    path: Path = typer.Argument(..., help="folder with the ads, ad_daily_performance and asset_pools files "
+                                          "(CSV, TSV or Parquet)"),
+    encoding: Optional[str] = typer.Option(None, help="encoding of files without a byte-order mark, any Python "
+                                           "codec name (cp932 for Japanese Excel); default: UTF-8"),
+    columns: Optional[Path] = typer.Option(None, help="column mapping file (default: columns.yaml beside the data)"),
+    as_of: Optional[str] = typer.Option(None, "--as-of", help="a performance file without dates holds totals of "
+                                        "one period ending on this day (YYYY-MM-DD)"),
+    allow_empty: bool = typer.Option(False, "--allow-empty", help="accept empty or header-only files: their tables "
+                                     "are emptied"),
+    verbose: bool = typer.Option(False, "--verbose", help="show the trace of a failure"),
     home: Optional[Path] = HOME,
 ):
-    """Import your own exported files; later `adcombo run` trains and scores on them alone."""
-    from adcombo.runs import latest_metadata, materialize_all
-    from dagster_project.settings import write_source_file
-    from ingest.files import ImportFormatError, find_files
+    """Import your own exported files, all or nothing; later `adcombo run` trains and scores on them alone."""
+    from dagster_project.resources import warehouse_resource
+    from ingest.importer import ImportOptions, read_folder, write
+    from ingest.report import format_import
 
+    settings = load_settings(home)
     folder = str(path.resolve())
+    options = ImportOptions(encoding=encoding, columns=str(columns.resolve()) if columns else None,
+                            as_of=_as_of(as_of), allow_empty=allow_empty)
+    result, validated = read_folder(folder, options)  # every file, before the warehouse is even opened
     try:
-        find_files(folder)  # fail before anything runs, with a message that says what is missing
-    except ImportFormatError as exc:
-        typer.echo(f"cannot import: {exc}", err=True)
-        raise typer.Exit(2)
-    settings = load_settings(home, source="files", import_path=folder)
-    if not materialize_all(settings, ingest_only=True):
-        typer.echo("import failed: see the errors above; the data source was not changed", err=True)
-        raise typer.Exit(1)
-    # Recorded only after success, so `run`, `top` and the UI keep using these files.
-    write_source_file(settings.home, "files", folder)
-    for asset in ("raw_ads", "raw_ad_daily_performance", "raw_asset_pools"):
-        m = latest_metadata(settings, asset)
-        typer.echo(f"imported {m.get('table')}: {m.get('rows', 0):,} rows, {m.get('rows_rejected', 0):,} rejected"
-                   + (f" {m.get('reject_reasons')}" if m.get("rows_rejected") else ""))
+        if not result.refusals:
+            with warehouse_resource(settings).open() as wh:
+                write(wh, result, validated)
+    except Exception as exc:  # the warehouse failed while writing: the transaction was rolled back
+        if verbose:
+            typer.echo(traceback.format_exc(), err=True)
+        first = (str(exc).strip().splitlines() or [""])[0]
+        typer.echo(f"import failed while writing to the warehouse: {type(exc).__name__}: {first}", err=True)
+        typer.echo("nothing was imported: the warehouse and the source are as they were"
+                   + ("" if verbose else " (--verbose shows the trace)"), err=True)
+        raise typer.Exit(EXIT_FAILED)
+    for line in format_import(result):
+        typer.echo(line, err=line.startswith(("refused:", "nothing was imported")))
+    if not result.ok:
+        raise typer.Exit(EXIT_REFUSED)
+    record_source(settings.home, folder, options)  # only now: the import succeeded
     typer.echo(f"source is now files ({folder}); `.venv/bin/adcombo run` trains and scores on them, "
-               "`.venv/bin/adcombo source api` switches back. Rejected rows: table raw.dead_letters.")
+               "`.venv/bin/adcombo source api` switches back.")
 
 
 def source(

@@ -53,8 +53,11 @@ class LocalPaths(ConfigurableResource):
         import glob
 
         if self.remote_stages:
+            import shutil
+
             from pipelines.storage import download_matching, join
 
+            shutil.rmtree(self.training_set_dir, ignore_errors=True)  # never mix in an older set's shards
             return download_matching(join(self.training_set_location(), "part*"), self.training_set_dir)
         return sorted(glob.glob(os.path.join(self.training_set_dir, "*.parquet")))
 

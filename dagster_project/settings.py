@@ -25,7 +25,7 @@ from typing import Any, Literal
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from pipelines.profiles import DATAFLOW_DEFAULTS, DataflowConfig
+from pipelines.profiles import DATAFLOW_DEFAULTS
 
 CHECKOUT = Path(__file__).resolve().parents[1]
 ENV_PREFIX = "ADCOMBO_"
@@ -159,13 +159,6 @@ class Settings(BaseSettings):
     @property
     def open_ended(self) -> bool:
         return self.partition_end in (None, "open")
-
-    @property
-    def dataflow(self) -> DataflowConfig:
-        return DataflowConfig(project=self.gcp_project, region=self.gcp_region, temp_location=self.gcs_temp,
-                              machine_type=self.dataflow_machine_type, num_workers=self.dataflow_num_workers,
-                              max_workers=self.dataflow_max_workers, sdk_container_image=self.sdk_container_image,
-                              service_account=self.dataflow_service_account)
 
     @property
     def model_store_root(self) -> str:

@@ -1,64 +1,476 @@
-"""Bring your own data: read a folder of exported files (CSV or Parquet, UTF-8).
+"""Bring your own data: find and read a folder of exported files, as they really come.
 
-The folder holds `ads`, `ad_daily_performance` and `asset_pools`, each as `<name>.csv` or
-`<name>.parquet`, with exactly the columns of docs/ingestion.md. A file with missing or unknown
-columns is refused as a whole (a wrong export, not a bad row); bad rows go through validation to
-dead letters like API rows. Values are read as text (CSV) so validation, not the reader, decides.
+The folder holds `ads`, `ad_daily_performance` and `asset_pools`, each as `NAME.csv`, `.tsv`,
+`.txt` or `.parquet` (or the file a mapping names, ingest.columns). Text files are read as:
+- encoding: a byte-order mark decides (UTF-8, UTF-16, UTF-32); without one the file must be UTF-8,
+  or the caller names any Python codec (`--encoding cp932`). Bytes that do not decode refuse the
+  whole file with the line, the column and the fix: never rows of replacement characters.
+- separator: tab or comma, detected from the header line.
+- values stay text, so validation, not the reader, decides what a value means.
+A file whose header does not match adcombo's columns (after the mapping) is refused whole: it is a
+wrong export, not a bad row. A row with more cells than the header is a dead letter.
 """
 
 from __future__ import annotations
 
+import codecs
+import csv
+import datetime as dt
 import os
+from dataclasses import dataclass, field
+from typing import Iterator
 
-import pandas as pd
+import numpy as np
 
+from ingest.columns import TABLE_FILES, ColumnMapping, TableMapping, header_key, rename
+from ingest.validate import Chunk, Rejected
 from warehouse.schemas import RAW_SCHEMAS
 
-FILE_TABLES = {"ads": "raw.ads", "ad_daily_performance": "raw.ad_daily_performance",
-               "asset_pools": "raw.asset_pools"}
-OPTIONAL_COLUMNS = {"raw.ad_daily_performance": {"conversions", "cost_micros"}, "raw.ads": {"headline_3"},
+FILE_TABLES = TABLE_FILES
+FILE_TABLES_BY_TABLE = {t: n for n, t in FILE_TABLES.items()}
+EXTENSIONS = (".csv", ".tsv", ".txt", ".parquet")
+OPTIONAL_COLUMNS = {"raw.ad_daily_performance": {"conversions", "cost_micros"},
+                    "raw.ads": {"headline_3", "description_2", "industry", "keyword"},
                     "raw.asset_pools": {"pinned_field"}}
+_BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF8, "utf-8-sig"),
+         (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+_UTF8 = {"utf-8", "utf-8-sig"}
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why a whole file (or the folder) cannot be imported, in words a person can act on."""
+
+    file: str
+    problem: str
+    fix: str
+    line: int | None = None
+    column: str | None = None
+
+    def __str__(self) -> str:
+        where = ", ".join(([f"line {self.line}"] if self.line else []) + ([f"column {self.column}"] if self.column else []))
+        return f"{self.file}: {where + ': ' if where else ''}{self.problem}; {self.fix}"
 
 
 class ImportFormatError(ValueError):
-    pass
+    """The import is refused: one Refusal per file (or folder) problem."""
+
+    def __init__(self, refusals: list[Refusal] | Refusal | str):
+        if isinstance(refusals, str):
+            refusals = [Refusal("", refusals, "")]
+        self.refusals = [refusals] if isinstance(refusals, Refusal) else list(refusals)
+        super().__init__("; ".join(str(r) for r in self.refusals))
 
 
-def find_files(folder: str) -> dict[str, str]:
-    """table → file path; every table needs exactly one file."""
+class FileRefused(Exception):
+    def __init__(self, refusal: Refusal):
+        super().__init__(str(refusal))
+        self.refusal = refusal
+
+
+def find_files(folder: str, mapping: ColumnMapping | None = None) -> dict[str, str]:
+    """table → file path; every table needs exactly one file. Refuses with every problem at once."""
     if not os.path.isdir(folder):
-        raise ImportFormatError(f"{folder} is not a folder")
-    found = {}
+        raise ImportFormatError(Refusal(folder, "is not a folder", "give the folder that holds the exported files"))
+    mapping = mapping or ColumnMapping()
+    found, refusals = {}, []
     for name, table in FILE_TABLES.items():
-        paths = [os.path.join(folder, name + ext) for ext in (".csv", ".parquet")]
-        present = [p for p in paths if os.path.exists(p)]
+        named = mapping.for_table(name).file
+        if named:
+            path = os.path.join(folder, named)
+            if os.path.isfile(path):
+                found[table] = path
+            else:
+                refusals.append(Refusal(named, f"named by the column mapping for {name} but not in {folder}",
+                                        "fix the mapping's file name"))
+            continue
+        present = [os.path.join(folder, name + ext) for ext in EXTENSIONS if os.path.isfile(os.path.join(folder, name + ext))]
         if not present:
-            raise ImportFormatError(f"{folder} has no {name}.csv or {name}.parquet")
-        if len(present) > 1:
-            raise ImportFormatError(f"{folder} has both {name}.csv and {name}.parquet: keep one")
-        found[table] = present[0]
+            refusals.append(Refusal(os.path.basename(folder.rstrip(os.sep)) or folder,
+                                    f"has no {name} file ({', '.join(name + e for e in EXTENSIONS)})",
+                                    f"add it, or name your file in columns.yaml ({name}: {{file: ...}})"))
+        elif len(present) > 1:
+            refusals.append(Refusal(os.path.basename(present[0]),
+                                    f"{', '.join(map(os.path.basename, present))} are all {name}", "keep one"))
+        else:
+            found[table] = present[0]
+    if refusals:
+        raise ImportFormatError(refusals)
     return found
 
 
-def _check_columns(table: str, path: str, columns: list[str]) -> None:
-    expected = [c for c, _ in RAW_SCHEMAS[table]]
-    missing = [c for c in expected if c not in columns and c not in OPTIONAL_COLUMNS.get(table, set())]
-    unknown = [c for c in columns if c not in expected]
-    if missing or unknown:
-        raise ImportFormatError(
-            f"{os.path.basename(path)}: columns must be {expected}"
-            + (f"; missing {missing}" if missing else "") + (f"; unknown {unknown}" if unknown else ""))
+# ---- decoding ------------------------------------------------------------------------------------
+
+def _codec(name: str) -> str:
+    try:
+        return codecs.lookup(name).name
+    except LookupError:
+        raise FileRefused(Refusal("", f"unknown encoding {name!r}",
+                                  "give a Python codec name, e.g. --encoding cp932, utf-8, utf-16, euc_jp")) from None
 
 
-def read_rows(table: str, path: str) -> list[dict]:
-    if path.endswith(".csv"):
-        # utf-8-sig: spreadsheet exports start with a BOM. Undecodable bytes become U+FFFD, so one
-        # broken row is rejected with its reason instead of the whole file failing to read.
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig",
-                            encoding_errors="replace")
+def _position(data: bytes, start: int, encoding: str) -> tuple[int, int, str]:
+    """(line, column number, header name) of the byte at `start` of undecodable data."""
+    prefix = data[:start].decode(encoding, errors="replace")
+    line = prefix.count("\n") + 1
+    header = prefix.split("\n", 1)[0] if line > 1 else ""
+    delimiter = "\t" if header.count("\t") >= max(header.count(","), 1) else ","
+    column = prefix[prefix.rfind("\n") + 1:].count(delimiter) + 1
+    names = header.rstrip("\r").split(delimiter)
+    return line, column, names[column - 1].strip().strip('"') if header and column <= len(names) else ""
+
+
+def decode(data: bytes, name: str, encoding: str | None = None) -> tuple[str, str]:
+    """(text, codec used). A BOM decides; else the explicit encoding; else UTF-8, strictly."""
+    bom = next(((b, c) for b, c in _BOMS if data.startswith(b)), None)
+    if bom:
+        codec = bom[1]
+    elif encoding:
+        codec = _codec(encoding)
+        if codec not in _UTF8 and not data.isascii():
+            try:
+                data.decode("utf-8")
+            except UnicodeDecodeError:
+                pass
+            else:
+                raise FileRefused(Refusal(name, f"the file is UTF-8 but --encoding {encoding} was given: its text "
+                                                "would load as mojibake", "drop --encoding for this folder"))
     else:
-        frame = pd.read_parquet(path)
-    _check_columns(table, path, list(frame.columns))
-    frame = frame.astype(object).where(frame.notna(), None)
-    return frame.to_dict("records")
+        codec = "utf-8"
+        if b"\x00" in data[:4096]:
+            raise FileRefused(Refusal(name, "NUL bytes: this looks like UTF-16 without a byte-order mark",
+                                      "save it as UTF-16 with a BOM (Excel: Unicode Text), or pass "
+                                      "--encoding utf-16-le"))
+    try:
+        text = data.decode(codec)
+    except UnicodeDecodeError as exc:
+        line, column, header = _position(data, exc.start, codec)
+        bad = data[exc.start:exc.start + 2].hex(" ")
+        if codec in _UTF8 and not encoding:
+            try:
+                data.decode("cp932")
+                fix = "it looks like Shift-JIS/CP932 (what Japanese Excel saves): import with --encoding cp932"
+            except UnicodeDecodeError:
+                fix = "find the file's encoding and pass it with --encoding (a Python codec name: cp932, euc_jp, ...)"
+            problem = f"bytes {bad} are not UTF-8"
+        else:
+            fix = "check --encoding: the file is not in that encoding"
+            problem = f"bytes {bad} are not valid {codec}"
+        raise FileRefused(Refusal(name, problem, fix, line, f"{column} ({header})" if header else str(column))) from None
+    return text, codec
 
+
+def _lines(text: str) -> Iterator[str]:
+    """Lines with their endings, without copying the whole text again (csv reads any iterable)."""
+    start, n = 0, len(text)
+    while start < n:
+        end = text.find("\n", start)
+        if end < 0:
+            yield text[start:]
+            return
+        yield text[start:end + 1]
+        start = end + 1
+
+
+def sniff_delimiter(header_line: str, name: str) -> str:
+    tabs, commas = header_line.count("\t"), header_line.count(",")
+    if tabs and tabs >= commas:
+        return "\t"
+    if commas:
+        return ","
+    other = ";" if ";" in header_line else "|" if "|" in header_line else ""
+    raise FileRefused(Refusal(name, f"the header line has no comma or tab{f' (it is separated by {other!r})' if other else ''}",
+                              "save the file as CSV (comma-separated) or TSV (tab-separated)", 1))
+
+
+# ---- reading ------------------------------------------------------------------------------------
+
+@dataclass
+class TableFile:
+    """One file being read: its format, and its rows as they stream (counted as they go)."""
+
+    table: str
+    path: str
+    format: str = ""          # "csv", "tsv", "parquet"
+    encoding: str = ""
+    empty: str = ""           # why the file holds no table at all ("is empty (0 bytes)", ...)
+    rows_read: int = 0
+    blank_lines: int = 0
+    preamble_lines: int = 0   # non-blank lines above the header (a report title, a date range)
+    malformed: list[Rejected] = field(default_factory=list)  # rows the reader itself could not read
+    _chunks: Iterator | None = None
+
+    @property
+    def name(self) -> str:
+        return os.path.basename(self.path)
+
+    def chunks(self) -> Iterator["Chunk"]:
+        """The rows, a chunk of columns at a time, as they are read."""
+        return self._chunks if self._chunks is not None else iter(())
+
+    def rows(self) -> Iterator[dict]:
+        """The rows as dicts with `_file` and `_line`."""
+        for chunk in self.chunks():
+            for i in range(len(chunk)):
+                yield chunk.row(i)
+
+
+def _columns(table: str, name: str, headers: list[str], mapping: TableMapping, as_of: dt.date | None,
+             line: int | None) -> list[str | None]:
+    names, missing, unknown = rename(table, headers, mapping)
+    short = FILE_TABLES_BY_TABLE[table]
+    if table == "raw.ad_daily_performance" and "date" in missing:
+        if as_of is None:
+            raise FileRefused(Refusal(name, "no date column: these look like totals of one period",
+                                      "import with --as-of YYYY-MM-DD (the period's last day), or map the date "
+                                      "column in columns.yaml", line))
+        missing.remove("date")
+    elif table == "raw.ad_daily_performance" and as_of is not None:
+        raise FileRefused(Refusal(name, "--as-of is for a performance file without a date column, and this one has "
+                                        "dates", "drop --as-of", line))
+    missing = [c for c in missing if c not in OPTIONAL_COLUMNS.get(table, set())]
+    if unknown:
+        raise FileRefused(Refusal(name, f"unknown column {unknown[0]!r}" + (f" (and {len(unknown) - 1} more: "
+                                  f"{unknown[1:4]})" if len(unknown) > 1 else ""),
+                                  f"map it to one of adcombo's columns in columns.yaml ({short}: {{columns: "
+                                  f"{{'{unknown[0]}': ...}}}}) or list it under {short}: ignore", line,
+                                  unknown[0]))
+    if missing:
+        raise FileRefused(Refusal(name, f"missing column{'s' * (len(missing) > 1)} {', '.join(missing)}",
+                                  f"export them, or map your header to them in columns.yaml ({short}: "
+                                  f"{{columns: {{'your header': {missing[0]}}}}})", line))
+    doubled = sorted({n for n in names if n and names.count(n) > 1})
+    if doubled:
+        heads = [h for h, n in zip(headers, names) if n == doubled[0]]
+        raise FileRefused(Refusal(name, f"columns {heads} all map to {doubled[0]}", "keep or map only one", line))
+    return names
+
+
+CHUNK_ROWS = 65_536  # rows per chunk of columns
+
+
+def _chunk(names: list[str | None], cells: list, lines: list[int], as_of: str | None, file: str) -> Chunk:
+    columns = {n: list(col) for n, col in zip(names, zip(*cells)) if n}
+    for n in names:  # a file without any row of a column (every row short): empty values
+        if n and n not in columns:
+            columns[n] = [""] * len(lines)
+    if as_of:
+        columns["date"] = [as_of] * len(lines)
+    return Chunk(columns, lines, file)
+
+
+def _csv_chunks(tf: TableFile, text: str, names: list[str | None], delimiter: str, as_of: str | None,
+                first_line: int) -> Iterator[Chunk]:
+    reader = csv.reader(_lines(text), delimiter=delimiter, strict=True)
+    width, name = len(names), tf.name
+    line = 0
+    cells, lines = [], []
+    try:
+        for row in reader:
+            start, line = line + 1, reader.line_num
+            if start <= first_line:  # the header (and anything above it)
+                continue
+            if not "".join(row).strip():  # a blank line, or a row of empty cells (Excel leaves those)
+                tf.blank_lines += 1
+                continue
+            tf.rows_read += 1
+            if len(row) != width:
+                if len(row) > width and any(c.strip() for c in row[width:]):
+                    tf.malformed.append(Rejected(
+                        f"wrong number of fields: {len(row)} cells, the header has {width} (an unquoted "
+                        f"{'tab' if delimiter == chr(9) else 'comma'} in a value?)",
+                        {"cells": row[:50], "_file": name, "_line": start}))
+                    continue
+                row = (row + [""] * width)[:width]  # short rows: the missing trailing cells are empty
+            cells.append(row)
+            lines.append(start)
+            if len(lines) == CHUNK_ROWS:
+                yield _chunk(names, cells, lines, as_of, name)
+                cells, lines = [], []
+    except csv.Error as exc:
+        raise FileRefused(Refusal(tf.name, f"cannot be read as {tf.format.upper()}: {exc}",
+                                  "check the quoting on that line (a quote opened and never closed?)",
+                                  max(line, 1))) from None
+    if lines:
+        yield _chunk(names, cells, lines, as_of, name)
+
+
+def _body(text: str, first_line: int) -> str:
+    """The text after the header line."""
+    pos = 0
+    for _ in range(first_line):
+        nl = text.find("\n", pos)
+        if nl < 0:
+            return ""
+        pos = nl + 1
+    return text[pos:]
+
+
+def _arrow_chunks(tf: TableFile, text: str, names: list[str | None], delimiter: str, as_of: str | None,
+                  first_line: int):
+    """The rows parsed by Arrow's CSV reader (C++, columns of Arrow strings), or None when the csv
+    module must read the file: a quoted line break, a blank line, a row of the wrong width, an
+    unreadable quote. Line numbers are exact only when every physical line is one row, so that is
+    checked, not assumed."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    body = _body(text, first_line)
+    if not body.strip():
+        return None
+    physical = body.count("\n") + (0 if body.endswith("\n") else 1)
+    buffer = pa.py_buffer(body.encode("utf-8"))
+    del body
+    invalid = []
+    try:
+        table = pacsv.read_csv(
+            buffer,
+            read_options=pacsv.ReadOptions(column_names=[f"c{i}" for i in range(len(names))], use_threads=True),
+            parse_options=pacsv.ParseOptions(delimiter=delimiter, newlines_in_values=False,
+                                             invalid_row_handler=lambda row: invalid.append(row) or "skip"),
+            convert_options=pacsv.ConvertOptions(column_types={f"c{i}": pa.string() for i in range(len(names))},
+                                                 strings_can_be_null=False, quoted_strings_can_be_null=False))
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return None
+    del buffer
+    if invalid or table.num_rows != physical:
+        return None
+    keep = np.ones(table.num_rows, dtype=bool)
+    first_empty = pa.compute.equal(pa.compute.utf8_trim_whitespace(table.column(0)), "")
+    if pa.compute.any(first_empty).as_py():  # rows of empty cells (Excel leaves those) count as blank lines
+        empty = first_empty
+        for col in table.columns[1:]:
+            empty = pa.compute.and_(empty, pa.compute.equal(pa.compute.utf8_trim_whitespace(col), ""))
+        keep = pa.compute.invert(empty).to_numpy(zero_copy_only=False)
+    lines = np.arange(first_line + 1, first_line + 1 + table.num_rows)[keep]
+    if not keep.all():
+        table = table.filter(pa.array(keep))
+    tf.blank_lines += int((~keep).sum())
+    tf.rows_read += table.num_rows
+    return _arrow_slices(tf, table, names, lines, as_of)
+
+
+def _arrow_slices(tf: TableFile, table, names, lines, as_of) -> Iterator[Chunk]:
+    for start in range(0, table.num_rows, CHUNK_ROWS):
+        part = table.slice(start, CHUNK_ROWS)
+        columns = {n: part.column(i).combine_chunks() for i, n in enumerate(names) if n}
+        if as_of:
+            columns["date"] = [as_of] * part.num_rows
+        yield Chunk(columns, lines[start:start + part.num_rows].tolist(), tf.name)
+
+
+def _parquet_chunks(tf: TableFile, pf, names: list[str | None], as_of: str | None) -> Iterator[Chunk]:
+    n = 0
+    for batch in pf.iter_batches(batch_size=CHUNK_ROWS):
+        lines = list(range(n + 1, n + batch.num_rows + 1))
+        n += batch.num_rows
+        tf.rows_read += batch.num_rows
+        columns = {k: col.to_pylist() for k, col in zip(names, batch.columns) if k}
+        if as_of:
+            columns["date"] = [as_of] * batch.num_rows
+        yield Chunk(columns, lines, tf.name)
+
+
+HEADER_SEARCH_LINES = 20
+
+
+def _head(text: str, n: int) -> Iterator[str]:
+    for i, line in enumerate(_lines(text)):
+        if i >= n:
+            return
+        yield line
+
+
+def _cells(line: str, delimiter: str, name: str, number: int) -> list[str]:
+    try:
+        return [h.strip() for h in next(csv.reader([line], delimiter=delimiter))]
+    except (csv.Error, StopIteration) as exc:
+        raise FileRefused(Refusal(name, f"the header line cannot be read: {exc}", "fix its quoting", number)) from None
+
+
+def _find_header(text: str, table: str, mapping: TableMapping, as_of: dt.date | None):
+    """(line number, line, delimiter, cells) of the header: the first line whose cells name every
+    required column (exports often put a report title and a date range above it). None when the
+    text has only blank lines; delimiter None when no line qualifies (the first non-blank line is
+    then checked, to say what is wrong with it)."""
+    first = None
+    for number, line in enumerate(_head(text, HEADER_SEARCH_LINES), start=1):
+        if not line.strip():
+            continue
+        first = first or (number, line)
+        try:
+            delimiter = sniff_delimiter(line, "")
+            cells = [h.strip() for h in next(csv.reader([line], delimiter=delimiter))]
+        except (FileRefused, csv.Error, StopIteration):
+            continue
+        names, missing, _ = rename(table, cells, mapping)
+        required = [c for c in missing if c not in OPTIONAL_COLUMNS.get(table, set())
+                    and not (c == "date" and as_of is not None)]
+        if not required and any(names):
+            return number, line, delimiter, cells
+    return None if first is None else (first[0], first[1], None, None)
+
+
+def open_table_file(table: str, path: str, mapping: TableMapping | None = None, encoding: str | None = None,
+                    as_of: dt.date | None = None) -> TableFile:
+    """Check a file's encoding, format and header; its rows stream from `.rows()`.
+
+    Raises FileRefused for anything that makes the whole file unusable. Rows carry `_file` and
+    `_line` (the line the row starts on; a Parquet file's row number) for their dead letters.
+    """
+    mapping = mapping or TableMapping()
+    tf = TableFile(table, path)
+    as_of_text = as_of.isoformat() if as_of else None
+    if path.endswith(".parquet"):
+        import pyarrow.parquet as pq
+
+        tf.format = "parquet"
+        try:
+            pf = pq.ParquetFile(path)
+        except Exception as exc:  # pyarrow raises several types for a file that is not Parquet
+            raise FileRefused(Refusal(tf.name, f"not a readable Parquet file ({type(exc).__name__}: {exc})",
+                                      "export it again, or save it as CSV")) from None
+        names = _columns(table, tf.name, pf.schema_arrow.names, mapping, as_of, None)
+        tf._chunks = _parquet_chunks(tf, pf, names, as_of_text)
+        return tf
+    with open(path, "rb") as f:
+        data = f.read()
+    if not data:
+        tf.empty, tf.format = "is empty (0 bytes)", "csv"
+        return tf
+    try:
+        text, tf.encoding = decode(data, tf.name, encoding)
+    except FileRefused as exc:
+        if not exc.refusal.file:  # an unknown codec name: say which file asked for it
+            raise FileRefused(Refusal(tf.name, exc.refusal.problem, exc.refusal.fix)) from None
+        raise
+    del data
+    if text.startswith("\ufeff"):  # utf-16/utf-32 keep the BOM as a character
+        text = text[1:]
+    found = _find_header(text, table, mapping, as_of)
+    if found is None:
+        tf.empty, tf.format = "has only blank lines", "csv"  # nothing at all, like a zero-byte file
+        return tf
+    first, line, delimiter, headers = found
+    if delimiter is None:
+        delimiter = sniff_delimiter(line, tf.name)
+        headers = _cells(line, delimiter, tf.name, first)
+    tf.format = "tsv" if delimiter == "\t" else "csv"
+    tf.preamble_lines = sum(1 for x in _head(text, first - 1) if x.strip())
+    names = _columns(table, tf.name, headers, mapping, as_of, first)
+    if table == "raw.ad_daily_performance":  # the big one: Arrow's reader when the file allows it
+        tf._chunks = _arrow_chunks(tf, text, names, delimiter, as_of_text, first)
+    if tf._chunks is None:
+        tf._chunks = _csv_chunks(tf, text, names, delimiter, as_of_text, first)
+    return tf
+
+
+def read_rows(table: str, path: str, encoding: str | None = None, mapping: TableMapping | None = None,
+              as_of: dt.date | None = None) -> list[dict]:
+    """Every row of one file as dicts (small files and tests; the import streams instead)."""
+    tf = open_table_file(table, path, mapping, encoding, as_of)
+    return list(tf.rows())
+
+
+__all__ = ["find_files", "open_table_file", "read_rows", "decode", "sniff_delimiter", "Refusal",
+           "ImportFormatError", "FileRefused", "TableFile", "FILE_TABLES", "RAW_SCHEMAS", "header_key"]

@@ -7,7 +7,7 @@ import datetime as dt
 import time
 from dataclasses import dataclass, field
 
-from ingest import api, files
+from ingest import api
 from ingest.load import day_scope, ensure_tables, load
 from ingest.validate import Validated, validate
 from warehouse.sql import Scope
@@ -74,16 +74,12 @@ def ingest_snapshot(client, wh, table: str, start: dt.date, end: dt.date) -> Ing
     return _report(v, "api", f"{start.isoformat()}..{end.isoformat()}", started)
 
 
-def import_folder(wh, folder: str) -> dict[str, IngestReport]:
-    """Replace all three raw tables with a folder's files: the warehouse then holds that data alone."""
-    found = files.find_files(folder)
-    rows = {table: files.read_rows(table, path) for table, path in found.items()}  # all or nothing
-    ensure_tables(wh)
-    reports = {}
-    for table, table_rows in rows.items():
-        t0 = time.perf_counter()
-        v = validate(table, table_rows)
-        load(wh, v, source="files", scope=Scope.everything(), partition_lo="all", partition_hi="all",
-             partition_of=lambda r: "all")
-        reports[table] = _report(v, "files", "all", t0)
-    return reports
+def import_folder(wh, folder: str, **options) -> dict[str, IngestReport]:
+    """Replace all three raw tables with a folder's files, all or nothing (ingest.importer); the
+    warehouse then holds that data alone. Options: ingest.importer.ImportOptions fields.
+    Raises ImportFormatError (one Refusal per problem) when the folder cannot be imported."""
+    from ingest.importer import ImportOptions, import_files
+
+    result = import_files(wh, folder, ImportOptions(**options))
+    result.raise_if_refused()
+    return result.ingest_reports()

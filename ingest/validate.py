@@ -1,20 +1,23 @@
 """Schema and business rules of the raw tables, as pure functions over received rows.
 
 A row is kept, cleaned to the table's types, or rejected with a reason; nothing is dropped
-silently. The rules are the same for API pages and imported files.
+silently. The rules are the same for API pages and imported files (docs/ingestion.md lists them).
+Good rows are gathered column by column, so a million-row file does not become a million dicts.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
-import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
+import numpy as np
 import pandas as pd
 
+from transforms.text import ad_width, display_width
 from warehouse.schemas import RAW_KEYS, RAW_SCHEMAS, to_frame
 
 HEADLINE_MAX_WIDTH, DESCRIPTION_MAX_WIDTH = 30, 90
@@ -23,11 +26,23 @@ HEADLINE_MAX_WIDTH, DESCRIPTION_MAX_WIDTH = 30, 90
 HARD_WIDTH_FACTOR = 3
 MAX_ID_LENGTH = 128
 MAX_LABEL_LENGTH = 200  # industry, keyword
+INT64_MAX = 2**63 - 1
+# One served ad's impressions in one row (a day, or one aggregated period). Google's whole search
+# traffic is a few billion queries a day; a billion impressions for one ad is a broken export (a
+# value pasted twice, a cost column shifted in), and larger sums would overflow in training.
+MAX_IMPRESSIONS = 1_000_000_000
 PINS = {"HEADLINE": ("HEADLINE_1", "HEADLINE_2", "HEADLINE_3"),
         "DESCRIPTION": ("DESCRIPTION_1", "DESCRIPTION_2")}
-_INT = re.compile(r"^\s*-?\d+\s*$")
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# A whole number, optionally with thousands separators as spreadsheets and ad platforms write them.
+_INT = re.compile(r"^\s*(-?)(\d+|\d{1,3}(?:,\d{3})+)\s*$")
+# YYYY-MM-DD, or YYYY/M/D as Japanese Excel saves dates.
+_DATE = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$|^(\d{4})/(\d{1,2})/(\d{1,2})$")
 _C1 = re.compile("[\u0080-\u009f\ufffd\ud800-\udfff]")
+# OWASP CSV injection: a cell starting with one of these runs as a formula in a spreadsheet, and
+# Google Ads Editor reads exported CSVs the same way. Such text cannot be neutralised in the upload
+# file without changing the ad, so it is refused where it enters.
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+FILE_KEYS = ("_file", "_line")  # where an imported row came from; kept in its dead-letter payload
 
 
 class Invalid(ValueError):
@@ -39,12 +54,47 @@ class Rejected:
     reason: str
     payload: dict
 
+    @property
+    def line(self) -> int | None:
+        """Line of the imported file the row started on (None for API rows)."""
+        v = self.payload.get("_line") if isinstance(self.payload, dict) else None
+        return v if isinstance(v, int) else None
+
+
+@dataclass
+class Chunk:
+    """Rows column by column (a million rows never become a million dicts): what file readers give.
+    `originals` holds the rows as received when they came as dicts (an API page)."""
+
+    columns: dict[str, list]     # adcombo name → values
+    lines: list                  # the line each row starts on (a Parquet file: its row number), or None
+    file: str = ""
+    originals: list | None = None
+
+    def __len__(self) -> int:
+        return len(self.lines)
+
+    def column(self, name: str):
+        """A list, or an Arrow array (files read by Arrow's CSV reader)."""
+        col = self.columns.get(name)
+        return [None] * len(self.lines) if col is None else col
+
+    def row(self, i: int):
+        """Row i as received (with `_file` and `_line` for a file's row), for its dead letter."""
+        if self.originals is not None:
+            return self.originals[i]
+        values = {n: (col[i].as_py() if hasattr(col, "type") else col[i]) for n, col in self.columns.items()}
+        return {**values, "_file": self.file, "_line": self.lines[i]}
+
 
 @dataclass
 class Validated:
     table: str
     frame: pd.DataFrame
     rejected: list[Rejected] = field(default_factory=list)
+    # Imported rows: file and line of each good row, so a later cross-file rule can say where.
+    source_file: str = ""
+    lines: list[int] | None = None
 
     @property
     def received(self) -> int:
@@ -52,15 +102,17 @@ class Validated:
 
     def reasons(self) -> dict[str, int]:
         """Reject counts by rule (the part of the reason before ':')."""
-        return dict(Counter(r.reason.split(":")[0] for r in self.rejected))
+        return dict(Counter(rule(r.reason) for r in self.rejected))
 
 
-def display_width(text: str) -> int:
-    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+def rule(reason: str) -> str:
+    return reason.split(":")[0]
 
 
 def broken_encoding(text: str) -> bool:
     """Replacement characters, lone surrogates, C1 controls, or UTF-8 read as Latin-1/CP1252."""
+    if text.isascii():
+        return False
     if _C1.search(text):
         return True
     for charset in ("latin-1", "cp1252"):
@@ -77,7 +129,13 @@ def _missing(v: Any) -> bool:
     return v is None or (isinstance(v, float) and v != v) or v is pd.NA or v is pd.NaT
 
 
-def _string(row: dict, name: str, required: bool, max_len: int | None = None) -> str:
+def _formula_check(name: str, v: str) -> None:
+    if v.startswith(FORMULA_PREFIXES):
+        raise Invalid(f"formula-like text: {name} starts with {v[0]!r}; Google Ads Editor and spreadsheets "
+                      "would read it as a formula: remove or change the first character")
+
+
+def _string(row: dict, name: str, required: bool, max_len: int | None = None, exported: bool = False) -> str:
     v = row.get(name)
     if _missing(v) or v == "":
         if required:
@@ -89,33 +147,38 @@ def _string(row: dict, name: str, required: bool, max_len: int | None = None) ->
         raise Invalid(f"broken encoding: {name}")
     if max_len is not None and len(v) > max_len:
         raise Invalid(f"over-long text: {name} has {len(v)} characters (max {max_len})")
+    if exported:
+        _formula_check(name, v)
     return v
 
 
 def _text(row: dict, name: str, kind: str, required: bool) -> str:
-    v = _string(row, name, required)
+    v = _string(row, name, required, exported=True)
     limit = (HEADLINE_MAX_WIDTH if kind == "HEADLINE" else DESCRIPTION_MAX_WIDTH) * HARD_WIDTH_FACTOR
-    if display_width(v) > limit:
-        raise Invalid(f"over-long text: {name} is {display_width(v)} wide (hard max {limit})")
+    if display_width(v) > limit and ad_width(v) > limit:  # customizers count their default text
+        raise Invalid(f"over-long text: {name} is {ad_width(v)} wide (hard max {limit})")
     return v
 
 
-def _count(row: dict, name: str, required: bool) -> int | None:
+def _count(row: dict, name: str, required: bool, upper: int = INT64_MAX, upper_why: str = "") -> int | None:
     v = row.get(name)
-    if _missing(v) or v == "":
+    if type(v) is str and v.isdigit() and v.isascii():  # the common case, without a regex
+        v = int(v)
+    elif _missing(v) or v == "":
         if required:
             raise Invalid(f"missing field: {name}")
         return None
-    if isinstance(v, bool):
+    elif isinstance(v, bool):
         raise Invalid(f"wrong type: {name} is a boolean")
-    if isinstance(v, float):
+    elif isinstance(v, float):
         if not v.is_integer():
             raise Invalid(f"wrong type: {name}={v!r} is not a whole number")
         v = int(v)
     elif isinstance(v, str):
-        if not _INT.match(v):
+        m = _INT.match(v)
+        if not m:
             raise Invalid(f"wrong type: {name}={v[:40]!r} is not a whole number")
-        v = int(v)
+        v = int(m.group(1) + m.group(2).replace(",", ""))
     elif not isinstance(v, int):
         try:
             v = int(v)  # numpy integers
@@ -123,10 +186,27 @@ def _count(row: dict, name: str, required: bool) -> int | None:
             raise Invalid(f"wrong type: {name} is {type(v).__name__}") from None
     if v < 0:
         raise Invalid(f"negative count: {name}={v}")
+    if v > INT64_MAX:
+        raise Invalid(f"out of range: {name}={v} does not fit a 64-bit integer")
+    if v > upper:
+        raise Invalid(f"implausible count: {name}={v:,} is above {upper:,}{upper_why}")
     return v
 
 
-def _date(row: dict, date_range: tuple[dt.date, dt.date] | None) -> dt.date:
+@functools.lru_cache(maxsize=4096)
+def _parse_date(v: str) -> dt.date:
+    """One date object per distinct string (a file repeats a few hundred days a million times)."""
+    m = _DATE.match(v)
+    if not m:
+        raise Invalid(f"bad date: {v[:40]!r} is not YYYY-MM-DD")
+    y, mo, d = (int(x) for x in (m.group(1, 2, 3) if m.group(1) else m.group(4, 5, 6)))
+    try:
+        return dt.date(y, mo, d)
+    except ValueError:
+        raise Invalid(f"bad date: {v!r} is not a calendar date") from None
+
+
+def _date(row: dict, date_range: tuple[dt.date, dt.date] | None, today: dt.date | None) -> dt.date:
     v = row.get("date")
     if _missing(v) or v == "":
         raise Invalid("missing field: date")
@@ -136,34 +216,36 @@ def _date(row: dict, date_range: tuple[dt.date, dt.date] | None) -> dt.date:
         d = v.date()
     elif isinstance(v, dt.date):
         d = v
-    elif isinstance(v, str) and _DATE.match(v):
-        try:
-            d = dt.date.fromisoformat(v)
-        except ValueError:
-            raise Invalid(f"bad date: {v!r} is not a calendar date") from None
+    elif isinstance(v, str):
+        d = _parse_date(v.strip())
     else:
         raise Invalid(f"bad date: {str(v)[:40]!r} is not YYYY-MM-DD")
     if date_range and not date_range[0] <= d <= date_range[1]:
         raise Invalid(f"date out of range: {d} not in {date_range[0]}..{date_range[1]}")
+    if today is not None and d > today:
+        raise Invalid(f"date in the future: {d} is after the import day {today}")
     return d
 
 
 def clean_ads(row: dict) -> dict:
-    out = {"ad_id": _string(row, "ad_id", True, MAX_ID_LENGTH),
-           "ad_group_id": _string(row, "ad_group_id", True, MAX_ID_LENGTH),
-           "campaign_id": _string(row, "campaign_id", True, MAX_ID_LENGTH),
+    out = {"ad_id": _string(row, "ad_id", True, MAX_ID_LENGTH, exported=True),
+           "ad_group_id": _string(row, "ad_group_id", True, MAX_ID_LENGTH, exported=True),
+           "campaign_id": _string(row, "campaign_id", True, MAX_ID_LENGTH, exported=True),
            "industry": _string(row, "industry", False, MAX_LABEL_LENGTH),
            "keyword": _string(row, "keyword", False, MAX_LABEL_LENGTH)}
+    # Served ads often show two headlines or one description: H3 and D2 may be empty.
     for name in ("headline_1", "headline_2", "headline_3"):
         out[name] = _text(row, name, "HEADLINE", required=name != "headline_3")
     for name in ("description_1", "description_2"):
-        out[name] = _text(row, name, "DESCRIPTION", required=True)
+        out[name] = _text(row, name, "DESCRIPTION", required=name == "description_1")
     return out
 
 
-def clean_performance(row: dict, date_range: tuple[dt.date, dt.date] | None = None) -> dict:
-    out = {"date": _date(row, date_range), "ad_id": _string(row, "ad_id", True, MAX_ID_LENGTH),
-           "impressions": _count(row, "impressions", True), "clicks": _count(row, "clicks", True),
+def clean_performance(row: dict, date_range: tuple[dt.date, dt.date] | None = None,
+                      today: dt.date | None = None) -> dict:
+    impressions = _count(row, "impressions", True, MAX_IMPRESSIONS, " impressions in one row (MAX_IMPRESSIONS)")
+    out = {"date": _date(row, date_range, today), "ad_id": _string(row, "ad_id", True, MAX_ID_LENGTH),
+           "impressions": impressions, "clicks": _count(row, "clicks", True),
            "conversions": _count(row, "conversions", False), "cost_micros": _count(row, "cost_micros", False)}
     if out["clicks"] > out["impressions"]:
         raise Invalid(f"clicks > impressions: {out['clicks']} > {out['impressions']}")
@@ -177,19 +259,47 @@ def clean_asset(row: dict) -> dict:
     pin = _string(row, "pinned_field", False)
     if pin and pin not in PINS[kind]:
         raise Invalid(f"bad pinned_field: {pin[:40]!r} for a {kind}")
-    return {"ad_group_id": _string(row, "ad_group_id", True, MAX_ID_LENGTH),
-            "asset_id": _string(row, "asset_id", True, MAX_ID_LENGTH),
+    return {"ad_group_id": _string(row, "ad_group_id", True, MAX_ID_LENGTH, exported=True),
+            "asset_id": _string(row, "asset_id", True, MAX_ID_LENGTH, exported=True),
             "asset_type": kind, "text": _text(row, "text", kind, True), "pinned_field": pin}
 
 
-def validate(table: str, rows: Iterable[dict], date_range: tuple[dt.date, dt.date] | None = None) -> Validated:
-    """Split rows into a typed frame of good rows and rejects; the first row of a key wins."""
+def _frame(table: str, columns: dict[str, list]) -> pd.DataFrame:
+    """Good rows (gathered column by column) as a frame with exactly the table's columns and types."""
+    out = {}
+    for name, kind in RAW_SCHEMAS[table]:
+        values = columns[name]
+        if kind == "INT64":
+            if any(v is None for v in values):
+                out[name] = pd.array(values, dtype="Int64")
+            else:
+                out[name] = pd.array(np.fromiter(values, dtype=np.int64, count=len(values)), dtype="Int64")
+        elif kind == "DATE":
+            out[name] = pd.Series(values, dtype=object)  # datetime.date objects, kept as dates
+        else:
+            out[name] = pd.array(values, dtype="string")
+    return pd.DataFrame(out)
+
+
+def validate(table: str, rows: Iterable[dict], date_range: tuple[dt.date, dt.date] | None = None,
+             today: dt.date | None = None) -> Validated:
+    """Split rows into a typed frame of good rows and rejects; the first row of a key wins.
+
+    date_range: performance dates must lie inside it (an API partition); today: performance dates
+    after it are rejected (an import: nothing can have been delivered in the future).
+    """
     if table not in RAW_SCHEMAS:
         raise KeyError(f"unknown raw table {table!r}")
-    cleaners = {"raw.ads": clean_ads, "raw.asset_pools": clean_asset,
-                "raw.ad_daily_performance": lambda r: clean_performance(r, date_range)}
+    if table == "raw.ad_daily_performance":  # a million rows: column by column, same rules (ingest.bulk)
+        from ingest.bulk import validate_performance
+
+        return validate_performance(rows, date_range, today)
+    cleaners = {"raw.ads": clean_ads, "raw.asset_pools": clean_asset}
     clean, keys = cleaners[table], RAW_KEYS[table]
-    good, rejected, seen = [], [], set()
+    names = [c for c, _ in RAW_SCHEMAS[table]]
+    columns: dict[str, list] = {c: [] for c in names}
+    appends = [(c, columns[c].append) for c in names]
+    rejected, seen, lines, source_file = [], set(), [], ""
     for row in rows:
         if not isinstance(row, dict):
             rejected.append(Rejected("not an object", {"value": repr(row)[:1000]}))
@@ -203,8 +313,31 @@ def validate(table: str, rows: Iterable[dict], date_range: tuple[dt.date, dt.dat
             rejected.append(Rejected(str(exc), row))
             continue
         seen.add(key)
-        good.append(c)
-    frame = to_frame(table, good) if good else to_frame(table, [])
-    if table == "raw.ad_daily_performance" and good:
-        frame["date"] = [r["date"] for r in good]  # already dates; skip string parsing
-    return Validated(table, frame, rejected)
+        for name, append in appends:
+            append(c[name])
+        if "_line" in row:
+            lines.append(row["_line"])
+            source_file = row["_file"]
+    frame = _frame(table, columns) if columns[names[0]] else to_frame(table, [])
+    return Validated(table, frame, rejected, source_file, lines if len(lines) == len(frame) else None)
+
+
+def reject_unknown_ads(performance: Validated, ad_ids: Iterable[str]) -> Validated:
+    """Performance rows whose ad is not among the ads loaded become dead letters: with no text
+    they cannot train, and they would count delivery no ad accounts for."""
+    known = set(ad_ids)
+    frame = performance.frame
+    unknown = ~frame["ad_id"].isin(known).to_numpy(dtype=bool) if len(frame) else np.zeros(0, dtype=bool)
+    if not unknown.any():
+        return performance
+    bad = frame[unknown]
+    lines = performance.lines
+    where = [{"_file": performance.source_file, "_line": lines[i]} for i in np.flatnonzero(unknown)] if lines \
+        else [{}] * int(unknown.sum())
+    rejected = list(performance.rejected)
+    for r, w in zip(bad.astype(object).where(bad.notna(), None).to_dict("records"), where):
+        rejected.append(Rejected(f"unknown ad_id: {r['ad_id']} is not in the ads file (or its row was rejected)",
+                                 {**{k: (v.isoformat() if isinstance(v, dt.date) else v) for k, v in r.items()}, **w}))
+    kept = None if lines is None else [line for line, u in zip(lines, unknown) if not u]
+    return Validated(performance.table, frame[~unknown].reset_index(drop=True), rejected,
+                     performance.source_file, kept)

@@ -3,8 +3,13 @@
 One example per served ad and split: impressions and clicks summed over the split's days (the
 model weighs each example by its impressions), with the ad's combination features from the shared
 pure functions the scoring path uses (featurize_assets + combination_features). Served ads are
-grouped by ad group and each distinct text of an ad group is tokenised and featurised once. Days
-from `--valid_from` on are the validation split, so the model is judged on the future.
+grouped by ad group and each distinct text of an ad group is tokenised and featurised once.
+
+The split follows a plan (models.split.plan_split, chosen from what the history has):
+`--split_method=last_days --valid_from=DAY` (days from DAY on validate: the model is judged on the
+future), or `--split_method=held_out_ad_groups --holdout_below=N` (one day or one aggregated period:
+every row of the ad groups whose hash is <= N validates). Inputs are Parquet files or BigQuery
+tables (`bq://PROJECT.DATASET.TABLE`, read by the job itself).
 
     python -m pipelines.training_set --ads ads.parquet --performance perf.parquet \
         --tokenizer spm.model --valid_from 2026-11-01 --output out/training_set
@@ -21,6 +26,8 @@ import pyarrow as pa
 from apache_beam.metrics import Metrics
 from apache_beam.options.pipeline_options import PipelineOptions
 
+from models.split import METHODS, SplitPlan
+from pipelines.io import read_rows
 from pipelines.options import SnapshotOptions, pipeline_options, require
 from transforms.dofns import local_copy
 from transforms.features import featurize_served_ads
@@ -42,19 +49,15 @@ class TrainingSetOptions(PipelineOptions):
     @classmethod
     def _add_argparse_args(cls, parser):
         parser.add_argument("--tokenizer", help="SentencePiece model file")
-        parser.add_argument("--valid_from", help="first validation day, YYYY-MM-DD")
+        parser.add_argument("--split_method", choices=METHODS, default=None,
+                            help="validation split (models.split): last_days (default) or held_out_ad_groups")
+        parser.add_argument("--valid_from", help="last_days: first validation day, YYYY-MM-DD")
+        parser.add_argument("--holdout_salt", default=None, help="held_out_ad_groups: hash salt")
+        parser.add_argument("--holdout_below", type=int, default=None,
+                            help="held_out_ad_groups: ad groups whose hash is <= this validate")
 
 
-def _as_date(value) -> dt.date:
-    if isinstance(value, dt.datetime):
-        return value.date()
-    if isinstance(value, dt.date):
-        return value
-    return dt.date.fromisoformat(str(value))
-
-
-def split_of(row: dict, valid_from: dt.date) -> str:
-    return "valid" if _as_date(row["date"]) >= valid_from else "train"
+BY_AD_GROUP = "by_ad_group"  # a performance row whose split its ad's group decides (after the join)
 
 
 class FeaturizeAdGroupAds(beam.DoFn):
@@ -83,9 +86,11 @@ class FeaturizeAdGroupAds(beam.DoFn):
 
 
 class JoinExamples(beam.DoFn):
-    """(ad_id, {ads: [featurised ad], perf: [(split, imp, clk)]}) → one example per split."""
+    """(ad_id, {ads: [featurised ad], perf: [(split, imp, clk)]}) → one example per split; a split
+    left to the ad group (held_out_ad_groups) is decided here, where the ad's group is known."""
 
-    def __init__(self):
+    def __init__(self, plan: SplitPlan | None = None):
+        self.plan = plan
         self.orphans = Metrics.counter("adcombo", "performance_rows_without_ad")
         self.unserved = Metrics.counter("adcombo", "ads_without_performance")
         self.examples = Metrics.counter("adcombo", "training_examples")
@@ -104,6 +109,8 @@ class JoinExamples(beam.DoFn):
         for split, (impressions, clicks) in perf:
             if impressions <= 0:
                 continue
+            if split == BY_AD_GROUP:
+                split = self.plan.split_of_group(ad["ad_group_id"])
             self.examples.inc()
             yield {
                 "ad_id": ad_id,
@@ -115,11 +122,21 @@ class JoinExamples(beam.DoFn):
             }
 
 
-def build(pipeline: beam.Pipeline, ads_path: str, perf_path: str, tokenizer: str, valid_from: dt.date):
-    """The pipeline graph up to the example records (no sink), for tests and `run`."""
+def _plan(split: SplitPlan | dt.date) -> SplitPlan:
+    if isinstance(split, SplitPlan):
+        return split
+    return SplitPlan("last_days", "given as a first validation day", valid_from=split)
+
+
+def build(pipeline: beam.Pipeline, ads_path: str, perf_path: str, tokenizer: str, split: SplitPlan | dt.date):
+    """The pipeline graph up to the example records (no sink), for tests and `run`.
+
+    split: a models.split.SplitPlan, or the first validation day (a last_days plan).
+    """
+    plan = _plan(split)
     ads = (
         pipeline
-        | "ReadAds" >> beam.io.ReadFromParquet(ads_path)
+        | "ReadAds" >> read_rows(ads_path)
         # An ad group's served ads share their pool's texts: featurise them together, once,
         # before each ad meets its per-split performance.
         | "KeyByAdGroup" >> beam.Map(lambda ad: (str(ad["ad_group_id"]), ad))
@@ -128,9 +145,10 @@ def build(pipeline: beam.Pipeline, ads_path: str, perf_path: str, tokenizer: str
     )
     perf = (
         pipeline
-        | "ReadPerformance" >> beam.io.ReadFromParquet(perf_path)
+        | "ReadPerformance" >> read_rows(perf_path)
         | "KeyBySplit" >> beam.Map(
-            lambda r: ((r["ad_id"], split_of(r, valid_from)), (int(r["impressions"]), int(r["clicks"])))
+            lambda r: ((r["ad_id"], plan.split_of_day(r["date"]) or BY_AD_GROUP),
+                       (int(r["impressions"]), int(r["clicks"])))
         )
         | "SumDays" >> beam.CombinePerKey(lambda values: tuple(map(sum, zip(*values))) or (0, 0))
         | "KeyPerfByAd" >> beam.Map(lambda kv: (kv[0][0], (kv[0][1], kv[1])))
@@ -138,18 +156,27 @@ def build(pipeline: beam.Pipeline, ads_path: str, perf_path: str, tokenizer: str
     return (
         {"ads": ads, "perf": perf}
         | "JoinAdsPerformance" >> beam.CoGroupByKey()
-        | "Examples" >> beam.ParDo(JoinExamples())
+        | "Examples" >> beam.ParDo(JoinExamples(plan))
     )
+
+
+def plan_of(opts: "TrainingSetOptions") -> SplitPlan:
+    """The split plan the flags describe (models.split.SplitPlan.to_flags wrote them)."""
+    try:
+        return SplitPlan.from_flags(opts.split_method, opts.valid_from, opts.holdout_salt, opts.holdout_below)
+    except ValueError as exc:
+        raise SystemExit(str(exc)) from None
 
 
 def run(argv=None, wait: bool = True):
     options = pipeline_options(argv)
     opts, io = options.view_as(TrainingSetOptions), options.view_as(SnapshotOptions)
     require(io, ("ads", "performance", "output"))
-    require(opts, ("tokenizer", "valid_from"))
+    require(opts, ("tokenizer",))
+    plan = plan_of(opts)
     pipeline = beam.Pipeline(options=options)
     (
-        build(pipeline, io.ads, io.performance, opts.tokenizer, dt.date.fromisoformat(opts.valid_from))
+        build(pipeline, io.ads, io.performance, opts.tokenizer, plan)
         | "Write" >> beam.io.WriteToParquet(
             io.output, TRAINING_SCHEMA, file_name_suffix=".parquet"
         )

@@ -11,7 +11,7 @@ import numpy as np
 
 from transforms.features import (COMBINATION_FEATURE_NAMES, AssetBlock, combination_features,
                                  featurize_assets)
-from transforms.text import DESCRIPTION_MAX_WIDTH, HEADLINE_MAX_WIDTH, display_width, normalize
+from transforms.text import DESCRIPTION_MAX_WIDTH, HEADLINE_MAX_WIDTH, ad_width, has_customizer, normalize
 
 POSITIONS = ("HEADLINE_1", "HEADLINE_2", "HEADLINE_3", "DESCRIPTION_1", "DESCRIPTION_2")
 HEADLINE_POSITIONS = POSITIONS[:3]
@@ -28,13 +28,16 @@ def width_ok(texts: Sequence[str], max_width: int) -> np.ndarray:
 
     Measured on the text as submitted, because that is what the platform displays and counts:
     NFKC would turn a full-width ３ (width 2) into 3 (width 1) and let an over-long asset through.
+    Customizers count as Google counts them (transforms.text.ad_width): their default text, a
+    countdown its longest rendering.
     """
-    return np.array([display_width((t or "").strip()) <= max_width for t in texts], dtype=bool)
+    return np.array([ad_width(t) <= max_width for t in texts], dtype=bool)
 
 
 def valid_assets(texts: Sequence[str], max_width: int) -> np.ndarray:
-    """Usable assets: non-empty after normalisation and within the width limit."""
-    nonempty = np.array([bool(normalize(t)) for t in texts], dtype=bool)
+    """Usable assets: non-empty after normalisation (or a customizer alone, such as a countdown)
+    and within the width limit."""
+    nonempty = np.array([bool(normalize(t)) or has_customizer(t) for t in texts], dtype=bool)
     return width_ok(texts, max_width) & nonempty
 
 

@@ -19,10 +19,11 @@ from typing import Sequence
 
 import numpy as np
 
-from transforms.text import HEADLINE_MAX_WIDTH, char_class_counts, display_width, normalize
+from transforms.text import HEADLINE_MAX_WIDTH, ad_width, char_class_counts, display_width, normalize
 from transforms.tokenizer import tokenize
 
-FEATURE_VERSION = "2"
+# 3: customizers read as their default text; raw_display_width counts them as Google does.
+FEATURE_VERSION = "3"
 
 N_HASH_BUCKETS = 16
 WORD_BOUNDARY_PIECE = "\u2581"  # SentencePiece's ▁; alone it carries no content
@@ -164,8 +165,9 @@ def asset_feature_row(text: str, keyword_norm: str, keyword_words: list[str],
                       pieces: list[str], raw_width: int | None = None) -> list[float]:
     """One row of ASSET_FEATURE_NAMES for a normalised text and its SentencePiece pieces.
 
-    raw_width is the display width of the text as submitted (NFKC folds a full-width ３, width 2,
-    to 3, width 1); it defaults to the normalised width.
+    raw_width is the display width of the text as submitted and counted by the platform (NFKC folds
+    a full-width ３, width 2, to 3, width 1; customizers count their default text): ad_width. It
+    defaults to the normalised width.
     """
     t = text
     low = t.casefold()
@@ -211,7 +213,7 @@ def featurize_assets(texts: Sequence[str], keyword: str, sp) -> AssetBlock:
         t = normalize(raw)
         pieces = tokenize(sp, t)
         rows.append(asset_feature_row(t, keyword_norm, keyword_words, pieces,
-                                      raw_width=display_width((raw or "").strip())))
+                                      raw_width=ad_width(raw)))
         token_sets.append(frozenset(_content_pieces(pieces)))
         number_sets.append(frozenset(_NUMBER_RE.findall(t)))
         bigram_sets.append(char_bigrams(t))

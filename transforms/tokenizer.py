@@ -16,7 +16,8 @@ from transforms.text import normalize
 
 # Bump when normalisation or the trainer settings change: a tokenizer trained by other code
 # splits text differently, so model bundles record this and refuse a mismatch.
-TOKENIZER_VERSION = "1"
+# 2: normalize() reads Google Ads customizers as their default text.
+TOKENIZER_VERSION = "2"
 
 MIN_VOCAB_SIZE = 64
 MAX_VOCAB_SIZE = 8000

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Protocol, Sequence
 import pandas as pd
 
 if TYPE_CHECKING:
-    from warehouse.sql import Scope
+    from warehouse.sql import Load, Scope
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
 
@@ -50,6 +50,10 @@ class Warehouse(Protocol):
     def merge(self, table: str, df: pd.DataFrame, keys: Sequence[str], scope: "Scope | None") -> int:
         """Idempotent load in one atomic MERGE (see warehouse.sql): upsert `df` on `keys` and delete
         the target rows of `scope` that `df` does not hold. `df` has exactly the table's columns."""
+
+    def merge_all(self, loads: "Sequence[Load]") -> dict[str, int]:
+        """Several merges (warehouse.sql.Load) in one transaction: all tables change or none does.
+        Returns rows per table."""
 
     def export_parquet(self, table: str, path: str) -> int:
         """Write the whole table as one Parquet file; returns the row count."""

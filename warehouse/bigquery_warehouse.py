@@ -18,7 +18,7 @@ from typing import Any, Mapping, Sequence
 import pandas as pd
 
 from warehouse.base import WarehouseError, validate_table_name
-from warehouse.sql import Scope, merge_sql
+from warehouse.sql import Load, Scope, merge_sql
 
 _CHUNK = 2000  # rows per insert request: well under the 10 MB request limit for ad text
 
@@ -128,16 +128,19 @@ class BigQueryWarehouse:
         t.expires = dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=1)
         self._client.create_table(t)
         rows = _records(df)
-        if self.staging == "load":
-            job = self._client.load_table_from_json(
-                rows, self._ref(name), job_config=bigquery.LoadJobConfig(schema=schema))
-            job.result()
-        else:
-            for i in range(0, len(rows), _CHUNK):
-                errors = self._client.insert_rows_json(self._ref(name), rows[i:i + _CHUNK])
-                if errors:
-                    self._drop(name)
-                    raise WarehouseError(f"staging {len(errors)} rows into {name} failed: {errors[:3]}")
+        try:
+            if self.staging == "load":
+                job = self._client.load_table_from_json(
+                    rows, self._ref(name), job_config=bigquery.LoadJobConfig(schema=schema))
+                job.result()
+            else:
+                for i in range(0, len(rows), _CHUNK):
+                    errors = self._client.insert_rows_json(self._ref(name), rows[i:i + _CHUNK])
+                    if errors:
+                        raise WarehouseError(f"staging {len(errors)} rows into {name} failed: {errors[:3]}")
+        except BaseException:
+            self._drop(name)  # a half-filled stage is never merged; do not leave it for an hour
+            raise
         return name
 
     def _drop(self, table: str) -> None:
@@ -154,6 +157,32 @@ class BigQueryWarehouse:
         finally:
             self._drop(stage)
         return len(df)
+
+    def merge_all(self, loads: Sequence[Load]) -> dict[str, int]:
+        """Several loads in one multi-statement transaction: every table changes, or none does.
+
+        Each frame is staged first (an expiring `_stage_*` table); then one script runs every MERGE
+        between BEGIN TRANSACTION and COMMIT TRANSACTION, which BigQuery rolls back whole if any
+        statement fails. Tables are created before (BigQuery allows no DDL on permanent tables
+        inside a transaction): a failed first load may leave them, empty.
+        """
+        for load in loads:
+            if load.schema:
+                self.ensure_table(load.table, load.schema, load.partition_field, load.cluster_fields)
+        stages: list[str] = []
+        try:
+            statements, params = [], {}
+            for i, load in enumerate(loads):
+                stages.append(self._stage(load.table, load.frame))
+                sql, p = merge_sql(load.table, stages[-1], list(load.frame.columns), list(load.keys), load.scope,
+                                   param_prefix=f"s{i}_")
+                statements.append(sql + ";")
+                params.update(p)
+            self._run("\n".join(["BEGIN TRANSACTION;", *statements, "COMMIT TRANSACTION;"]), params)
+        finally:
+            for stage in stages:
+                self._drop(stage)
+        return {load.table: len(load.frame) for load in loads}
 
     def replace_table(self, table: str, df: pd.DataFrame) -> int:
         from google.cloud import bigquery

@@ -12,7 +12,7 @@ import pandas as pd
 import sqlglot
 
 from warehouse.base import WarehouseError, validate_table_name
-from warehouse.sql import Scope, merge_sql
+from warehouse.sql import Load, Scope, merge_sql
 
 # BigQuery column types as DuckDB types (DDL is per engine; queries are written once).
 DUCKDB_TYPES = {"STRING": "VARCHAR", "INT64": "BIGINT", "FLOAT64": "DOUBLE", "DATE": "DATE",
@@ -67,22 +67,39 @@ class DuckDBWarehouse:
             self._con.execute(f'CREATE TABLE IF NOT EXISTS "{dataset}"."{name}" ({cols})')
 
     def merge(self, table: str, df: pd.DataFrame, keys: Sequence[str], scope: Scope | None) -> int:
-        validate_table_name(table)
-        stage = f"_stage_{uuid.uuid4().hex[:12]}"
-        sql, params = merge_sql(table, stage, list(df.columns), list(keys), scope)
-        translated = to_duckdb_sql(sql)
+        return self.merge_all([Load(table, df, tuple(keys), scope, schema=())])[table]
+
+    def merge_all(self, loads: Sequence[Load]) -> dict[str, int]:
+        """Several loads in one transaction: every table changes, or none does (tables that do not
+        exist yet are created inside it too, so a failed first load leaves no empty table; a load
+        without a schema needs its table to exist)."""
+        stages = [f"_stage_{uuid.uuid4().hex[:12]}" for _ in loads]
+        statements = []
+        for i, (load, stage) in enumerate(zip(loads, stages)):
+            dataset, name = validate_table_name(load.table)
+            cols = ", ".join(f'"{_ident(c)}" {DUCKDB_TYPES[t]}' for c, t in load.schema)
+            sql, params = merge_sql(load.table, stage, list(load.frame.columns), list(load.keys), load.scope,
+                                    param_prefix=f"s{i}_")
+            create = f'CREATE TABLE IF NOT EXISTS "{dataset}"."{name}" ({cols})' if load.schema else ""
+            statements.append((dataset, create, to_duckdb_sql(sql), params))
         with self._lock:
-            self._con.register(stage, _arrow(df))
+            for load, stage in zip(loads, stages):
+                self._con.register(stage, _arrow(load.frame))
             try:
                 self._con.execute("BEGIN TRANSACTION")
-                self._con.execute(translated, params)
+                for dataset, create, merge, params in statements:
+                    if create:
+                        self._con.execute(f'CREATE SCHEMA IF NOT EXISTS "{dataset}"')
+                        self._con.execute(create)
+                    self._con.execute(merge, params)
                 self._con.execute("COMMIT")
             except Exception:
                 self._con.execute("ROLLBACK")
                 raise
             finally:
-                self._con.unregister(stage)
-        return len(df)
+                for stage in stages:
+                    self._con.unregister(stage)
+        return {load.table: len(load.frame) for load in loads}
 
     def query(self, sql: str, params: Mapping[str, Any] | None = None) -> pd.DataFrame:
         translated = to_duckdb_sql(sql)

@@ -38,24 +38,42 @@ class Scope:
     def everything(cls) -> "Scope":
         return cls(whole_table=True)
 
-    def predicate(self, alias: str) -> tuple[str, dict[str, Any]]:
+    def predicate(self, alias: str, prefix: str = "") -> tuple[str, dict[str, Any]]:
+        """SQL condition on `alias` and its parameters (named `{prefix}scope_...`)."""
         if self.whole_table:
             return "TRUE", {}
         parts, params = [], {}
         for i, (c, v) in enumerate(sorted(self.equals.items())):
-            parts.append(f"{alias}.{_col(c)} = @scope_eq_{i}")
-            params[f"scope_eq_{i}"] = v
+            parts.append(f"{alias}.{_col(c)} = @{prefix}scope_eq_{i}")
+            params[f"{prefix}scope_eq_{i}"] = v
         for i, (c, (lo, hi)) in enumerate(sorted(self.between.items())):
-            parts.append(f"{alias}.{_col(c)} BETWEEN @scope_lo_{i} AND @scope_hi_{i}")
-            params[f"scope_lo_{i}"], params[f"scope_hi_{i}"] = lo, hi
+            parts.append(f"{alias}.{_col(c)} BETWEEN @{prefix}scope_lo_{i} AND @{prefix}scope_hi_{i}")
+            params[f"{prefix}scope_lo_{i}"], params[f"{prefix}scope_hi_{i}"] = lo, hi
         if not parts:
             raise WarehouseError("an empty scope would delete the whole table: use Scope.everything()")
         return " AND ".join(parts), params
 
 
+@dataclass(frozen=True)
+class Load:
+    """One table's part of a load applied with others in one transaction (Warehouse.merge_all):
+    `frame` merged into `table` on `keys` within `scope` (see merge_sql); the table is created
+    with `schema` (and BigQuery partitioning/clustering) if it does not exist yet (an empty schema:
+    the table must exist)."""
+
+    table: str
+    frame: Any  # pandas.DataFrame with exactly the table's columns
+    keys: tuple[str, ...]
+    scope: Scope | None
+    schema: tuple[tuple[str, str], ...]
+    partition_field: str | None = None
+    cluster_fields: tuple[str, ...] = ()
+
+
 def merge_sql(target: str, staging: str, columns: list[str], keys: list[str],
-              scope: Scope | None) -> tuple[str, dict[str, Any]]:
-    """MERGE staging into target (both `dataset.table` or a bare relation name for staging)."""
+              scope: Scope | None, param_prefix: str = "") -> tuple[str, dict[str, Any]]:
+    """MERGE staging into target (both `dataset.table` or a bare relation name for staging).
+    param_prefix keeps parameter names apart when several statements run as one script."""
     cols = [_col(c) for c in columns]
     keys = [_col(k) for k in keys]
     if not set(keys) <= set(cols):
@@ -69,6 +87,6 @@ def merge_sql(target: str, staging: str, columns: list[str], keys: list[str],
     sql.append(f"WHEN NOT MATCHED THEN INSERT ({', '.join(cols)}) VALUES ({', '.join('S.' + c for c in cols)})")
     params: dict[str, Any] = {}
     if scope is not None:
-        pred, params = scope.predicate("T")
+        pred, params = scope.predicate("T", param_prefix)
         sql.append(f"WHEN NOT MATCHED BY SOURCE AND {pred} THEN DELETE")
     return "\n".join(sql), params

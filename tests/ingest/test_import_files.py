@@ -50,8 +50,8 @@ def test_malformed_rows_go_to_dead_letters_and_good_rows_load(duck, tmp_path):
     bad_ads.loc[bad_ads.index[0], "headline_1"] = "美容".encode("utf-8").decode("latin-1")  # mojibake
     bad_ads.loc[bad_ads.index[1], "description_1"] = "長い説明" * 100                      # over-long
     pd.concat([ads, bad_ads]).to_csv(folder / "ads.csv", index=False)
-    with open(folder / "asset_pools.csv", "ab") as f:  # raw bytes that are not UTF-8, and a bad type
-        f.write("ag00001,ag00001-x1,HEADLINE,".encode() + b"\xff\xfe\x80bad" + b",\n")
+    with open(folder / "asset_pools.csv", "ab") as f:  # text read back as Latin-1 (mojibake), and a bad type
+        f.write("ag00001,ag00001-x1,HEADLINE,".encode() + "写真".encode("utf-8").decode("latin-1").encode() + b",\n")
         f.write("ag00001,ag00001-x2,IMAGE,写真,\n".encode())
 
     reports = import_folder(duck, str(folder))
@@ -92,7 +92,7 @@ def test_wrong_columns_refuse_the_file(duck, tmp_path):
     shutil.copytree(EXAMPLE, folder)
     frame = pd.read_csv(folder / "ads.csv", dtype=str).rename(columns={"headline_1": "Headline 1"})
     frame.to_csv(folder / "ads.csv", index=False)
-    with pytest.raises(ImportFormatError, match="missing \\['headline_1'\\].*unknown \\['Headline 1'\\]"):
+    with pytest.raises(ImportFormatError, match="ads.csv: line 1, column Headline 1: unknown column 'Headline 1'"):
         import_folder(duck, str(folder))
     os.remove(folder / "asset_pools.csv")
     with pytest.raises(ImportFormatError, match="asset_pools"):
@@ -107,7 +107,8 @@ def test_cli_import_then_run_and_top_without_any_simulator(tmp_path):
     env.pop("ADCOMBO_SOURCE", None)
     out = subprocess.run([ADCOMBO, "import", str(EXAMPLE)], env=env, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
-    assert f"imported raw.ad_daily_performance: {_csv_rows('ad_daily_performance'):,} rows" in out.stdout
+    assert (f"raw.ad_daily_performance ← ad_daily_performance.csv (utf-8, comma-separated): "
+            f"{_csv_rows('ad_daily_performance'):,} rows loaded, 0 rejected") in out.stdout
     out = subprocess.run([ADCOMBO, "run"], env=env, capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-5000:]
     assert "importing files from" in out.stdout

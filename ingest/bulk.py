@@ -1,0 +1,185 @@
+"""The performance table's rules on a million rows: column by column for the plain rows.
+
+A performance export is mostly plain rows: ASCII digits, a handful of distinct dates, ids that
+repeat. Those are checked per column (a regex over an Arrow array, one check per distinct date and
+per distinct ad id) in chunks; every row that is not plainly good goes through
+ingest.validate.clean_performance, which accepts it (a "1,234" count, a YYYY/M/D date) or names the
+rule it breaks. So the rules stay in one place, and a test proves both paths agree row for row.
+Duplicate keys are found last, over the good rows in file order: the first row of a key wins.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from itertools import islice
+from typing import Iterable
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ingest import validate as rules
+
+TABLE = "raw.ad_daily_performance"
+CHUNK = 65_536
+COUNTS = (("impressions", 9, False), ("clicks", 9, False), ("conversions", 18, True), ("cost_micros", 18, True))
+# 9 digits stay below MAX_IMPRESSIONS; 18 below the int64 limit: beyond, the general rules decide.
+assert 10**9 - 1 <= rules.MAX_IMPRESSIONS and 10**18 - 1 <= rules.INT64_MAX
+
+
+def _plain_counts(values: list, digits: int, optional: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(plain mask, int64 values, null mask): plain are non-negative whole numbers of at most
+    `digits` digits, as text or as integers (and, when optional, nothing)."""
+    n = len(values)
+    if isinstance(values, pa.Array):
+        arr = values if values.type == pa.string() else None
+        values = values.to_pylist() if arr is None else values
+    else:
+        try:
+            arr = pa.array(values, type=pa.string())
+        except (pa.ArrowTypeError, pa.ArrowInvalid):
+            arr = None
+    if arr is not None:
+        empty = (pc.fill_null(pc.equal(arr, ""), True) if optional else pc.is_null(arr)).to_numpy(zero_copy_only=False)
+        plain = pc.fill_null(pc.match_substring_regex(arr, f"^[0-9]{{1,{digits}}}$"), False).to_numpy(zero_copy_only=False)
+        ints = pc.cast(pc.if_else(pa.array(plain), arr, "0"), pa.int64()).to_numpy(zero_copy_only=False)
+    else:  # integers from Parquet or an API (or a mix, which the general rules sort out)
+        series = pd.Series(values, dtype=object)
+        empty = series.isna().to_numpy() if optional else np.zeros(n, dtype=bool)
+        ok_type = np.array([type(v) is int for v in values], dtype=bool)
+        ints = np.zeros(n, dtype=np.int64)
+        if ok_type.any():
+            raw = [v if t else 0 for v, t in zip(values, ok_type)]
+            big = np.array([abs(v) >= 10**digits for v in raw], dtype=bool)
+            ok_type &= ~big
+            ints = np.array([v if t else 0 for v, t in zip(raw, ok_type)], dtype=np.int64)
+        plain = ok_type & (ints >= 0)
+    if optional:
+        plain = plain | empty
+    return plain, np.where(plain & ~empty, ints, 0), empty
+
+
+def _by_distinct(values, check) -> tuple[np.ndarray, np.ndarray]:
+    """Apply `check` once per distinct value: (ok mask, checked value per row or None)."""
+    if isinstance(values, pa.Array):
+        encoded = values.dictionary_encode()
+        codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False)
+        uniques = encoded.dictionary.to_pylist()
+    else:
+        codes, uniques = pd.factorize(pd.Series(values, dtype=object), use_na_sentinel=True)
+    checked = [check(u) for u in uniques]
+    lookup = np.array([c is not None for c in checked] + [False], dtype=bool)
+    objects = np.array(checked + [None], dtype=object)
+    return lookup[codes], objects[codes]
+
+
+def _ad_id(v):
+    ok = type(v) is str and 0 < len(v) <= rules.MAX_ID_LENGTH and v.isascii() and v.isprintable()
+    return v if ok else None
+
+
+def _chunk_frames(chunk: rules.Chunk, start: int, date_range, today):
+    """(frame of plainly good rows with their order and line, the other rows' positions)."""
+    n = len(chunk)
+    ok = np.ones(n, dtype=bool)
+    if chunk.originals is not None:
+        ok &= np.array([isinstance(r, dict) for r in chunk.originals], dtype=bool)
+    ints, nulls = {}, {}
+    for name, digits, optional in COUNTS:
+        plain, values, empty = _plain_counts(chunk.column(name), digits, optional)
+        ok &= plain
+        ints[name], nulls[name] = values, empty
+
+    def check_date(v):
+        try:
+            return rules._date({"date": v}, date_range, today)
+        except rules.Invalid:
+            return None
+
+    date_ok, dates = _by_distinct(chunk.column("date"), check_date)
+    ad_ok, ads = _by_distinct(chunk.column("ad_id"), _ad_id)
+    ok &= date_ok & ad_ok & (ints["clicks"] <= ints["impressions"])
+    idx = np.flatnonzero(ok)
+    lines = np.array([-1 if x is None else x for x in chunk.lines], dtype=np.int64)
+    frame = pd.DataFrame({
+        "date": dates[idx], "ad_id": ads[idx],
+        **{name: pd.array(ints[name][idx], dtype="Int64") for name, *_ in COUNTS},
+        "_order": start + idx, "_line": lines[idx],
+    })
+    for name, _, optional in COUNTS:
+        if optional:
+            frame.loc[nulls[name][idx], name] = pd.NA
+    return frame, np.flatnonzero(~ok)
+
+
+def chunks_of(rows: Iterable[dict]) -> Iterable[rules.Chunk]:
+    """Rows as received (dicts, e.g. an API page) in chunks of columns."""
+    names = [c for c, _ in rules.RAW_SCHEMAS[TABLE]]
+    it = iter(rows)
+    while batch := list(islice(it, CHUNK)):
+        dicts = [r if isinstance(r, dict) else {} for r in batch]
+        lines = [r.get("_line") for r in dicts]
+        yield rules.Chunk({n: [r.get(n) for r in dicts] for n in names}, lines,
+                          next((r["_file"] for r in dicts if "_file" in r), ""), originals=batch)
+
+
+def validate_performance(rows: Iterable[dict], date_range: tuple[dt.date, dt.date] | None = None,
+                         today: dt.date | None = None) -> rules.Validated:
+    """ingest.validate.validate for raw.ad_daily_performance rows (dicts), column by column."""
+    return validate_performance_chunks(chunks_of(rows), date_range, today)
+
+
+def validate_performance_chunks(chunks: Iterable[rules.Chunk], date_range: tuple[dt.date, dt.date] | None = None,
+                                today: dt.date | None = None) -> rules.Validated:
+    """The performance rules over chunks of columns (what file readers give)."""
+    frames, rejected, source_file, start = [], [], "", 0
+    for chunk in chunks:
+        frame, others = _chunk_frames(chunk, start, date_range, today)
+        frames.append(frame)
+        fallback = []
+        for i in others:
+            row = chunk.row(int(i))
+            order = start + int(i)
+            if not isinstance(row, dict):
+                rejected.append((order, rules.Rejected("not an object", {"value": repr(row)[:1000]})))
+                continue
+            try:
+                c = rules.clean_performance(row, date_range, today)
+            except rules.Invalid as exc:
+                rejected.append((order, rules.Rejected(str(exc), row)))
+                continue
+            line = row.get("_line")
+            fallback.append({**c, "_order": order, "_line": -1 if line is None else line})
+        if fallback:
+            frames.append(pd.DataFrame(fallback))
+        source_file = source_file or chunk.file
+        start += len(chunk)
+    names = [c for c, _ in rules.RAW_SCHEMAS[TABLE]]
+    frames = [f for f in frames if len(f)]
+    if not frames:
+        return rules.Validated(TABLE, rules.to_frame(TABLE, []), [r for _, r in sorted(rejected, key=lambda x: x[0])],
+                               source_file, [] if source_file else None)
+    good = pd.concat(frames, ignore_index=True)
+    if len(frames) > 1 and not good["_order"].is_monotonic_increasing:  # rows the row rules accepted
+        good = good.sort_values("_order", kind="stable")
+    dup = good.duplicated(["date", "ad_id"], keep="first").to_numpy()
+    for r in good[dup].to_dict("records"):
+        payload = {k: (v.isoformat() if isinstance(v, dt.date) else (None if v is pd.NA else v))
+                   for k, v in r.items() if k != "_order"}
+        if payload.get("_line", -1) >= 0:
+            payload["_file"] = source_file
+        else:
+            payload.pop("_line", None)
+        rejected.append((r["_order"], rules.Rejected(f"duplicate key: {r['date']}, {r['ad_id']}", payload)))
+    if dup.any():
+        good = good[~dup]
+    lines = good["_line"].tolist()
+    out = pd.DataFrame({
+        "date": pd.Series(good["date"].to_numpy(), dtype=object),
+        "ad_id": pd.array(good["ad_id"].astype(str).to_numpy(), dtype="string"),
+        **{name: pd.array(good[name].to_numpy(), dtype="Int64") for name, *_ in COUNTS},
+    })[names]
+    has_lines = bool(lines) and min(lines) >= 0
+    return rules.Validated(TABLE, out, [r for _, r in sorted(rejected, key=lambda x: x[0])], source_file,
+                           lines if has_lines else None)

@@ -1,0 +1,205 @@
+"""Import a folder of exported files: all or nothing.
+
+    1. find the files (and the column mapping),
+    2. read and validate every file, whole (a refused file does not stop the others being checked,
+       so one attempt reports every problem),
+    3. cross-file rules (performance rows need their ad),
+    4. refuse empty tables unless the caller allows them,
+    5. only then write: the three raw tables and the dead-letter table in one transaction
+       (Warehouse.merge_all).
+A refusal at any step returns before anything is written; a failure while writing is rolled back
+by the warehouse. The caller switches its source only when `result.ok`.
+"""
+
+from __future__ import annotations
+
+import codecs
+import datetime as dt
+import os
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from ingest.columns import MappingError, find_mapping, load_mapping
+from ingest.files import (FILE_TABLES, FileRefused, ImportFormatError, Refusal, TableFile, find_files,
+                          open_table_file)
+from ingest.load import dead_letter_frame
+from ingest.bulk import validate_performance_chunks
+from ingest.validate import Validated, reject_unknown_ads, rule, validate
+from warehouse.schemas import (DEAD_LETTERS_SCHEMA, DEAD_LETTERS_TABLE, RAW_CLUSTER_FIELDS, RAW_KEYS,
+                               RAW_PARTITION_FIELD, RAW_SCHEMAS)
+from warehouse.sql import Load, Scope
+
+SOURCE = "files"
+EXAMPLE_LINES = 3  # lines shown per reject reason
+
+
+@dataclass(frozen=True)
+class ImportOptions:
+    """How to read a folder. `today` is the import day (dates after it are rejected)."""
+
+    encoding: str | None = None       # any Python codec name, for files without a BOM
+    columns: str | None = None        # mapping file; default: columns.yaml/.yml/.json beside the data
+    as_of: dt.date | None = None      # a performance file without dates: totals of the period ending here
+    allow_empty: bool = False         # a zero-byte or header-only file empties its table
+    today: dt.date | None = None
+
+    def to_json(self) -> dict:
+        """What to record with the source, so a later run re-imports the folder the same way."""
+        return {"encoding": self.encoding or "", "columns": self.columns or "",
+                "as_of": self.as_of.isoformat() if self.as_of else "", "allow_empty": self.allow_empty}
+
+    @classmethod
+    def from_json(cls, data: dict | None) -> "ImportOptions":
+        data = data or {}
+        as_of = data.get("as_of") or None
+        return cls(encoding=data.get("encoding") or None, columns=data.get("columns") or None,
+                   as_of=dt.date.fromisoformat(as_of) if as_of else None, allow_empty=bool(data.get("allow_empty")))
+
+
+@dataclass
+class FileReport:
+    table: str
+    file: str
+    format: str = ""
+    encoding: str = ""
+    rows_read: int = 0
+    loaded: int = 0
+    rejected: int = 0
+    blank_lines: int = 0
+    preamble_lines: int = 0
+    reasons: dict[str, int] = field(default_factory=dict)     # rule → rows
+    lines: dict[str, list[int]] = field(default_factory=dict)  # rule → first few lines
+    seconds: float = 0.0
+
+
+@dataclass
+class ImportResult:
+    folder: str
+    files: dict[str, FileReport] = field(default_factory=dict)   # table → report
+    refusals: list[Refusal] = field(default_factory=list)
+    written: bool = False
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.written and not self.refusals
+
+    def raise_if_refused(self) -> None:
+        if self.refusals:
+            raise ImportFormatError(self.refusals)
+
+    def ingest_reports(self) -> dict:
+        """Per-table ingest.run.IngestReport, the shape the Dagster assets report as metadata."""
+        from ingest.run import IngestReport
+
+        return {t: IngestReport(t, SOURCE, "all", f.rows_read, f.loaded, f.rejected, dict(f.reasons), f.seconds)
+                for t, f in self.files.items()}
+
+
+def _report(tf: TableFile, v: Validated, seconds: float) -> FileReport:
+    reasons: dict[str, int] = defaultdict(int)
+    lines: dict[str, list[int]] = defaultdict(list)
+    for r in v.rejected:
+        k = rule(r.reason)
+        reasons[k] += 1
+        if r.line is not None and len(lines[k]) < EXAMPLE_LINES:
+            lines[k].append(r.line)
+    return FileReport(tf.table, tf.name, tf.format, tf.encoding, tf.rows_read, len(v.frame), len(v.rejected),
+                      tf.blank_lines, tf.preamble_lines, dict(reasons), dict(lines), seconds)
+
+
+def read_folder(folder: str, options: ImportOptions = ImportOptions()) -> tuple[ImportResult, dict[str, Validated]]:
+    """Steps 1-4: every file read and validated, nothing written. Refusals are in the result."""
+    started = time.perf_counter()
+    result = ImportResult(os.path.abspath(folder))
+    try:
+        mapping = load_mapping(find_mapping(folder, options.columns))
+        found = find_files(folder, mapping)
+    except MappingError as exc:
+        result.refusals.append(Refusal(os.path.basename(exc.path), exc.problem, exc.fix, exc.line))
+        return result, {}
+    except ImportFormatError as exc:
+        result.refusals.extend(exc.refusals)
+        return result, {}
+    today = options.today or dt.date.today()
+    if options.encoding:
+        try:
+            codecs.lookup(options.encoding)
+        except LookupError:
+            result.refusals.append(Refusal("--encoding", f"unknown encoding {options.encoding!r}",
+                                           "give a Python codec name, e.g. cp932, utf-8, utf-16, euc_jp"))
+            return result, {}
+    if options.as_of and options.as_of > today:
+        result.refusals.append(Refusal("--as-of", f"{options.as_of} is after the import day {today}",
+                                       "give the last day of the period the totals cover"))
+        return result, {}
+    validated: dict[str, Validated] = {}
+    names = {t: n for n, t in FILE_TABLES.items()}
+    for table, path in found.items():
+        t0 = time.perf_counter()
+        try:
+            tf = open_table_file(table, path, mapping.for_table(names[table]), options.encoding, options.as_of)
+            if table == "raw.ad_daily_performance":  # the big one: column by column
+                v = validate_performance_chunks(tf.chunks(), today=today)
+            else:
+                v = validate(table, tf.rows(), today=today)
+        except FileRefused as exc:
+            result.refusals.append(exc.refusal)
+            continue
+        v.rejected[:0] = tf.malformed  # rows the reader could not split come first, as in the file
+        validated[table] = v
+        result.files[table] = _report(tf, v, time.perf_counter() - t0)
+        if tf.empty or tf.rows_read == 0:
+            if not options.allow_empty:
+                what = tf.empty or "has a header but no rows"
+                result.refusals.append(Refusal(tf.name, what, f"export it again; or pass --allow-empty to empty {table}"))
+        elif not len(v.frame) and not options.allow_empty:
+            result.refusals.append(Refusal(tf.name, f"every one of its {v.received:,} rows was rejected "
+                                                    f"({', '.join(f'{n} {k}' for k, n in result.files[table].reasons.items())})",
+                                           f"fix the rows (see the reasons), or pass --allow-empty to empty {table}"))
+    perf, ads = "raw.ad_daily_performance", "raw.ads"
+    if perf in validated and ads in validated:  # step 3: delivery of ads that are not there
+        t0 = time.perf_counter()
+        validated[perf] = reject_unknown_ads(validated[perf], validated[ads].frame["ad_id"].astype(str))
+        report = result.files[perf]
+        fresh = _report(TableFile(perf, report.file, report.format, report.encoding, rows_read=report.rows_read,
+                                  blank_lines=report.blank_lines, preamble_lines=report.preamble_lines),
+                        validated[perf], report.seconds)
+        fresh.seconds += time.perf_counter() - t0
+        result.files[perf] = fresh
+    result.seconds = time.perf_counter() - started
+    return result, validated
+
+
+def loads(validated: dict[str, Validated]) -> list[Load]:
+    """The four replacements an import makes: each raw table, and the dead letters (the warehouse
+    then holds the files' rows and their rejects alone)."""
+    out = [Load(t, v.frame, tuple(RAW_KEYS[t]), Scope.everything(), tuple(RAW_SCHEMAS[t]), RAW_PARTITION_FIELD[t],
+                tuple(RAW_CLUSTER_FIELDS[t])) for t, v in validated.items()]
+    dead = [dead_letter_frame(SOURCE, t, v.rejected, lambda r: "all") for t, v in validated.items()]
+    import pandas as pd
+
+    frame = pd.concat(dead, ignore_index=True) if dead else dead_letter_frame(SOURCE, "", [], lambda r: "all")
+    out.append(Load(DEAD_LETTERS_TABLE, frame, (), Scope.everything(), tuple(DEAD_LETTERS_SCHEMA), None,
+                    ("table_name", "partition_key")))
+    return out
+
+
+def write(wh, result: ImportResult, validated: dict[str, Validated]) -> ImportResult:
+    """Step 5: replace the raw tables and the dead letters in one transaction (only for a result
+    without refusals). Warehouse errors propagate; the transaction is then rolled back."""
+    if result.refusals:
+        raise ValueError("a refused import cannot be written")
+    started = time.perf_counter()
+    wh.merge_all(loads(validated))
+    result.written = True
+    result.seconds += time.perf_counter() - started
+    return result
+
+
+def import_files(wh, folder: str, options: ImportOptions = ImportOptions()) -> ImportResult:
+    """Read and validate every file, then replace the raw tables in one transaction, or refuse
+    and write nothing. Warehouse errors while writing propagate (the transaction is rolled back)."""
+    result, validated = read_folder(folder, options)
+    return result if result.refusals else write(wh, result, validated)

@@ -1,0 +1,37 @@
+"""An import's result as lines for people (the CLI prints them; the Dagster asset logs them)."""
+
+from __future__ import annotations
+
+from ingest.importer import ImportResult
+
+_FORMATS = {"csv": "comma-separated", "tsv": "tab-separated", "parquet": "Parquet"}
+
+
+def _lines(numbers: list[int], total: int) -> str:
+    if not numbers:
+        return ""
+    shown = ", ".join(map(str, numbers))
+    return f" (line{'s' * (len(numbers) > 1)} {shown}{', ...' if total > len(numbers) else ''})"
+
+
+def format_import(result: ImportResult) -> list[str]:
+    """Per file: rows loaded and rejected by reason (with example lines); per refused file one
+    line: file, line, column, what is wrong, what to do; last, what happened to the warehouse."""
+    out = []
+    for table, f in result.files.items():
+        how = ", ".join(x for x in (f.encoding, _FORMATS.get(f.format, f.format)) if x)
+        out.append(f"{table} ← {f.file} ({how}): {f.loaded:,} rows loaded, {f.rejected:,} rejected"
+                   + (f", {f.preamble_lines} line{'s' * (f.preamble_lines > 1)} above the header skipped"
+                      if f.preamble_lines else "")
+                   + (f", {f.blank_lines:,} blank lines skipped" if f.blank_lines else ""))
+        for reason, n in sorted(f.reasons.items(), key=lambda kv: (-kv[1], kv[0])):
+            out.append(f"    {n:,} × {reason}{_lines(f.lines.get(reason, []), n)}")
+    for refusal in result.refusals:
+        out.append(f"refused: {refusal}")
+    if result.refusals:
+        out.append("nothing was imported: the warehouse and the source are as they were.")
+    elif result.written:
+        rejected = sum(f.rejected for f in result.files.values())
+        out.append(f"imported in {result.seconds:.1f}s"
+                   + (f"; rejected rows are in raw.dead_letters with their reason and line" if rejected else ""))
+    return out

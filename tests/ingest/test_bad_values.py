@@ -1,0 +1,120 @@
+"""Every bad value is a dead letter with its reason, never a crash (files, Parquet and API rows)."""
+
+import json
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from _files_testlib import TODAY, write_folder
+from ingest.importer import ImportOptions, import_files
+from ingest.report import format_import
+from ingest.validate import FORMULA_PREFIXES, MAX_IMPRESSIONS, validate
+
+PERF_BAD = {  # line appended to the performance file → the reason its dead letter carries
+    "2025-06-30,ad00001-01,99999999999999999999,1,0,0": "out of range: impressions=99999999999999999999 does not "
+                                                      "fit a 64-bit integer",
+    "2025-06-29,ad00001-01,9223372036854775807,1,0,0": "implausible count: impressions=9,223,372,036,854,775,807 "
+                                                      f"is above {MAX_IMPRESSIONS:,} impressions in one row",
+    "2025-06-28,ad00001-01,10,1,0,99999999999999999999": "out of range: cost_micros=99999999999999999999",
+    "2025-06-27,ad00001-01,10,11,0,0": "clicks > impressions: 11 > 10",
+    "2099-01-01,ad00001-02,10,1,0,0": "date in the future: 2099-01-01 is after the import day 2025-07-01",
+    "2025-06-26,nobody-01,10,1,0,0": "unknown ad_id: nobody-01 is not in the ads file",
+    "2025-06-21,ad00001-01,200,9,1,679967105": "duplicate key: 2025-06-21, ad00001-01",
+    "2025-06-25,ad00001-03,1.5,0,0,0": "wrong type: impressions='1.5' is not a whole number",
+    "2025-06-25,ad00001-04,-3,0,0,0": "negative count: impressions=-3",
+}
+ACCEPTED = ["2025/6/19,ad00001-01,\"1,234\",5,0,0"]  # Excel's dates and thousands separators
+
+
+def _dead(wh):
+    out = wh.query("SELECT table_name, reason, payload FROM `raw.dead_letters`")
+    return [(t, r, json.loads(p)) for t, r, p in out.itertuples(index=False)]
+
+
+def test_bad_performance_values_are_dead_letters_with_reasons(duck, tmp_path):
+    folder = write_folder(tmp_path / "p", transform=lambda n, t: t + "\n".join([*PERF_BAD, *ACCEPTED]) + "\n"
+                          if n == "ad_daily_performance" else t)
+    result = import_files(duck, str(folder), ImportOptions(today=TODAY))
+    assert result.ok, format_import(result)
+    dead = _dead(duck)
+    assert len(dead) == len(PERF_BAD)
+    ordered = sorted(dead, key=lambda d: d[2]["_line"])
+    for i, ((line, expected), (table, reason, payload)) in enumerate(zip(PERF_BAD.items(), ordered)):
+        assert table == "raw.ad_daily_performance" and reason.startswith(expected), (line, reason)
+        assert payload["_file"] == "ad_daily_performance.csv" and payload["_line"] == 425 + i  # 1 header + 423 rows
+    row = duck.query("SELECT impressions FROM `raw.ad_daily_performance` WHERE CAST(date AS STRING) = '2025-06-19' "
+                     "AND ad_id = 'ad00001-01'")
+    assert row["impressions"].tolist() == [1234]
+    report = "\n".join(format_import(result))
+    assert "    2 × out of range (lines 425, 427)" in report.split("\n")
+
+
+FORMULAS = ["=cmd|' /C calc'!A0", "@SUM(1,2)", "+1+2", "-3+4", "\tタブ", "\r改行"]
+
+
+def test_formula_like_pool_and_ad_texts_are_refused(duck, tmp_path):
+    def edit(name, text):
+        if name == "asset_pools":
+            return text + "".join(f'ag00001,ag00001-f{i},HEADLINE,"{t}",\n' for i, t in enumerate(FORMULAS)) \
+                + "ag00001,=HYPERLINK(1),HEADLINE,ふつうの見出し,\n"
+        if name == "ads":
+            first = text.split("\n")[1].split(",")
+            first[0], first[5] = "ad-formula", "=1+1"
+            return text + ",".join(first) + "\n"
+        return text
+
+    result = import_files(duck, str(write_folder(tmp_path / "f", transform=edit)), ImportOptions(today=TODAY))
+    assert result.ok, format_import(result)
+    dead = _dead(duck)
+    reasons = sorted(r for _, r, _ in dead)
+    assert len(dead) == len(FORMULAS) + 2
+    assert all(r.startswith("formula-like text: ") for r in reasons)
+    assert "formula-like text: headline_1 starts with '='; Google Ads Editor and spreadsheets would read it as a " \
+           "formula: remove or change the first character" in reasons
+    assert any(r.startswith("formula-like text: asset_id starts with '='") for r in reasons)
+    assert {repr(ch) for ch in FORMULA_PREFIXES} <= {r.split("starts with ")[1].split(";")[0] for r in reasons}
+    assert duck.query("SELECT COUNT(*) AS n FROM `raw.asset_pools` WHERE asset_id LIKE 'ag00001-f%'")["n"][0] == 0
+
+
+def test_api_rows_get_the_same_rules():
+    rows = [{"ad_group_id": "g", "asset_id": f"a{i}", "asset_type": "HEADLINE", "text": t, "pinned_field": ""}
+            for i, t in enumerate(["ok", *FORMULAS, "＝全角は数式ではない"])]
+    v = validate("raw.asset_pools", rows)
+    assert v.frame["text"].tolist() == ["ok", "＝全角は数式ではない"]
+    assert v.reasons() == {"formula-like text": len(FORMULAS)}
+    perf = validate("raw.ad_daily_performance", [{"date": "2025-06-01", "ad_id": "a", "impressions": 2**64,
+                                                  "clicks": 0}])
+    assert perf.rejected[0].reason == f"out of range: impressions={2**64} does not fit a 64-bit integer"
+
+
+def test_simulator_never_writes_formula_like_texts():
+    from admedia.world import World, WorldConfig
+
+    for preset in ("tiny", "small"):
+        w = World.generate(WorldConfig.preset(preset))
+        texts = [a["text"] for a in w.asset_pools()] + [ad[c] for ad in w.ads() for c in
+                                                        ("headline_1", "headline_2", "headline_3", "description_1",
+                                                         "description_2")]
+        assert not [t for t in texts if t.startswith(FORMULA_PREFIXES)]
+
+
+def test_parquet_values_out_of_range_are_dead_letters(duck, tmp_path):
+    folder = write_folder(tmp_path / "pq", names=("ads", "asset_pools"))
+    table = pa.table({"date": pa.array(["2025-06-21", "2025-06-22"]), "ad_id": ["ad00001-01", "ad00001-01"],
+                      "impressions": pa.array([2**64 - 1, 100], type=pa.uint64()),
+                      "clicks": pa.array([1, 2], type=pa.int64())})
+    pq.write_table(table, folder / "ad_daily_performance.parquet")
+    result = import_files(duck, str(folder), ImportOptions(today=TODAY))
+    assert result.ok, format_import(result)
+    assert result.files["raw.ad_daily_performance"].reasons == {"out of range": 1}
+    assert result.files["raw.ad_daily_performance"].lines == {"out of range": [1]}
+    assert duck.row_count("raw.ad_daily_performance") == 1
+
+
+@pytest.mark.parametrize("value", ["", "  "])
+def test_empty_description_2_and_headline_3_are_valid(value):
+    ad = {"ad_id": "a", "ad_group_id": "g", "campaign_id": "c", "headline_1": "見出し1", "headline_2": "見出し2",
+          "headline_3": value, "description_1": "説明文", "description_2": value}
+    v = validate("raw.ads", [ad, {k: v for k, v in ad.items() if k not in ("headline_3", "description_2")}])
+    assert len(v.frame) == 1 and v.reasons() == {"duplicate key": 1}

@@ -1,0 +1,72 @@
+"""The column-by-column performance check (ingest.bulk) agrees with the row rules
+(ingest.validate.clean_performance, first row of a key wins) on every row, good or bad."""
+
+import datetime as dt
+import random
+
+import numpy as np
+import pandas as pd
+
+from ingest.bulk import CHUNK, validate_performance
+from ingest.validate import Invalid, clean_performance
+
+TODAY = dt.date(2025, 7, 1)
+COUNT_VALUES = ["0", "7", "120", "999999999", "1000000000", "1000000001", "1,234", " 15 ", "-3", "1.5", "", None, "abc", "１２",
+                "99999999999999999999", 5, 0, 2**63, -1, True, 3.0, 2.5, np.int64(4)]
+DATES = ["2025-06-20", "2025-06-21", "2025/6/22", "2025-02-30", "06/21/2025", "2099-01-01", "", None,
+         dt.date(2025, 6, 23), dt.datetime(2025, 6, 24, 12), pd.Timestamp("2025-06-25"), 20250626]
+ADS = ["ad1", "ad2", "ad3", "", None, "広告1", "x" * 129, "a b", "=ad", 12, "ad\u00e9"]
+
+
+def _row(rng, i):
+    pick = lambda xs, plain, p=0.8: plain if rng.random() < p else rng.choice(xs)  # noqa: E731
+    imp = pick(COUNT_VALUES, str(rng.randint(0, 500)))
+    return {"date": pick(DATES, rng.choice(["2025-06-20", "2025-06-21"])), "ad_id": pick(ADS, rng.choice(ADS[:3])),
+            "impressions": imp, "clicks": pick(COUNT_VALUES, str(rng.randint(0, 20))),
+            "conversions": pick(COUNT_VALUES, rng.choice(["", "0", "2"])),
+            "cost_micros": pick(COUNT_VALUES, rng.choice(["", "1234567"])), "_file": "p.csv", "_line": i + 2}
+
+
+def _reference(rows):
+    good, rejected, seen = [], [], set()
+    for row in rows:
+        try:
+            c = clean_performance(row, None, TODAY)
+            key = (c["date"], c["ad_id"])
+            if key in seen:
+                raise Invalid(f"duplicate key: {c['date']}, {c['ad_id']}")
+        except Invalid as exc:
+            rejected.append((row["_line"], str(exc)))
+            continue
+        seen.add(key)
+        good.append((row["_line"], c))
+    return good, rejected
+
+
+def test_bulk_equals_row_rules_on_mixed_rows():
+    rng = random.Random(3)
+    rows = [_row(rng, i) for i in range(CHUNK + 5000)]  # more than one chunk
+    good, rejected = _reference(rows)
+    v = validate_performance(rows, None, TODAY)
+    assert len(v.frame) == len(good) and len(rejected) > 1000
+    assert v.lines == [line for line, _ in good]
+    got = v.frame.astype(object).where(v.frame.notna(), None).to_dict("records")
+    assert got == [c for _, c in good]
+    assert [(r.payload["_line"], r.reason) for r in v.rejected] == rejected
+    # a mix of good and bad in every rule
+    reasons = {r.split(":")[0] for _, r in rejected}
+    assert {"wrong type", "negative count", "out of range", "implausible count", "bad date", "date in the future",
+            "missing field", "clicks > impressions", "duplicate key", "over-long text"} <= reasons
+
+
+def test_bulk_on_api_shaped_rows_and_nothing():
+    rows = [{"date": dt.date(2025, 6, 1), "ad_id": "a", "impressions": 10, "clicks": 1},
+            {"date": dt.date(2025, 6, 1), "ad_id": "a", "impressions": 11, "clicks": 1},
+            {"date": dt.date(2025, 6, 2), "ad_id": "a", "impressions": 10, "clicks": 11}, "not a row"]
+    v = validate_performance(rows, (dt.date(2025, 6, 1), dt.date(2025, 6, 2)))
+    assert v.frame[["ad_id", "impressions"]].values.tolist() == [["a", 10]]
+    assert [r.reason for r in v.rejected] == ["duplicate key: 2025-06-01, a", "clicks > impressions: 11 > 10",
+                                              "not an object"]
+    assert v.lines is None
+    empty = validate_performance([])
+    assert len(empty.frame) == 0 and list(empty.frame.columns)[:2] == ["date", "ad_id"]

@@ -1,0 +1,317 @@
+"""Files as they really come: encodings, separators, Japanese headers with a mapping, a totals
+file without dates, empty files. Each refused case leaves the warehouse exactly as it was."""
+
+import json
+
+import pytest
+
+from _files_testlib import BYOD_JA, NAMES, TABLES, TODAY, byod_text, copy, state, write_folder
+from ingest.importer import ImportOptions, import_files
+from ingest.report import format_import
+
+
+def _import(wh, folder, **kw):
+    return import_files(wh, str(folder), ImportOptions(today=TODAY, **kw))
+
+
+@pytest.fixture
+def plain(duck, tmp_path):
+    """The warehouse after importing the plain UTF-8 CSV folder, and that state."""
+    result = _import(duck, write_folder(tmp_path / "plain"))
+    assert result.ok, format_import(result)
+    return state(duck)
+
+
+@pytest.mark.parametrize("encoding,delimiter,newline,ext", [
+    ("utf-8-sig", ",", "\r\n", ".csv"),       # Excel "CSV UTF-8": BOM and CRLF
+    ("utf-16", "\t", "\r\n", ".csv"),          # Google Ads "CSV (Excel)" download: UTF-16 LE with BOM, tabs
+    ("utf-16", ",", "\n", ".txt"),
+    ("utf-16-be", "\t", "\n", ".tsv"),        # no BOM written by this codec: added below
+    ("utf-8", "\t", "\n", ".tsv"),
+])
+def test_detected_encodings_and_separators_load_the_same_rows(duck, tmp_path, plain, encoding, delimiter,
+                                                              newline, ext):
+    folder = write_folder(tmp_path / "f", encoding, delimiter, newline, ext)
+    if encoding == "utf-16-be":
+        for name in NAMES:
+            p = folder / f"{name}{ext}"
+            p.write_bytes(b"\xfe\xff" + p.read_bytes())
+    result = _import(duck, folder)
+    assert result.ok, format_import(result)
+    assert state(duck) == plain
+    f = result.files["raw.ads"]
+    assert f.format == ("tsv" if delimiter == "\t" else "csv")
+    assert f.encoding == {"utf-8-sig": "utf-8-sig", "utf-16": "utf-16", "utf-16-be": "utf-16", "utf-8": "utf-8"}[encoding]
+
+
+def test_cp932_is_refused_whole_then_loads_exactly_with_its_encoding(duck, tmp_path, plain):
+    folder = write_folder(tmp_path / "sjis", "cp932", newline="\r\n")
+    result = _import(duck, folder)
+    assert not result.ok and not result.written
+    assert state(duck) == plain  # nothing touched
+    lines = format_import(result)
+    refused = [line for line in lines if line.startswith("refused: ads.csv")]
+    assert refused == ["refused: ads.csv: line 2, column 4 (industry): bytes 8b b3 are not UTF-8; it looks like "
+                       "Shift-JIS/CP932 (what Japanese Excel saves): import with --encoding cp932"]
+    assert lines[-1] == "nothing was imported: the warehouse and the source are as they were."
+    assert "\ufffd" not in "".join(lines)
+    result = _import(duck, folder, encoding="cp932")
+    assert result.ok, format_import(result)
+    assert state(duck) == plain  # exactly the same rows as the UTF-8 files
+
+
+@pytest.mark.parametrize("codec", ["euc_jp", "shift_jis", "ms932"])
+def test_any_python_codec_name(duck, tmp_path, codec):
+    # JIS codecs spell the wave dash U+301C (CP932: U+FF5E): compare with the same text as UTF-8
+    jis = (lambda n, t: t.replace("～", "〜")) if codec != "ms932" else None
+    reference = _import(duck, write_folder(tmp_path / "ref", transform=jis))
+    assert reference.ok
+    expected = state(duck)
+    result = _import(duck, write_folder(tmp_path / codec, codec, transform=jis), encoding=codec)
+    assert result.ok, format_import(result)
+    assert state(duck) == expected
+
+
+def test_wrong_or_unknown_encoding_is_refused(duck, tmp_path, plain):
+    utf8 = write_folder(tmp_path / "u8")
+    result = _import(duck, utf8, encoding="cp932")
+    assert [str(r) for r in result.refusals][0] == (
+        "ads.csv: the file is UTF-8 but --encoding cp932 was given: its text would load as mojibake; "
+        "drop --encoding for this folder")
+    result = _import(duck, utf8, encoding="klingon")
+    assert [str(r) for r in result.refusals] == [
+        "--encoding: unknown encoding 'klingon'; give a Python codec name, e.g. cp932, utf-8, utf-16, euc_jp"]
+    nobom = write_folder(tmp_path / "u16", "utf-16-le")
+    result = _import(duck, nobom)
+    assert "looks like UTF-16 without a byte-order mark" in str(result.refusals[0])
+    latin = write_folder(tmp_path / "bad", "cp932")
+    result = _import(duck, latin, encoding="utf-16-le")  # the wrong explicit codec: refused, not mojibake
+    assert not result.written
+    assert state(duck) == plain
+
+
+@pytest.mark.parametrize("content,what", [(b"", "is empty (0 bytes)"), (b"\r\n\r\n", "has only blank lines"),
+                                          ("ad_id,ad_group_id,campaign_id,industry,keyword,headline_1,headline_2,"
+                                           "headline_3,description_1,description_2\n".encode(), "has a header but no rows")])
+def test_empty_files_are_refused_unless_allowed(duck, tmp_path, plain, content, what):
+    folder = write_folder(tmp_path / "e")
+    (folder / "ads.csv").write_bytes(content)
+    result = _import(duck, folder)
+    assert [str(r) for r in result.refusals if r.file == "ads.csv"] == [
+        f"ads.csv: {what}; export it again; or pass --allow-empty to empty raw.ads"]
+    assert state(duck) == plain
+    result = _import(duck, folder, allow_empty=True)
+    assert result.ok
+    assert duck.row_count("raw.ads") == 0
+    # every performance row now belongs to no ad: dead letters, not silently kept
+    assert duck.row_count("raw.ad_daily_performance") == 0
+    assert result.files["raw.ad_daily_performance"].reasons == {"unknown ad_id": 423}
+
+
+def test_a_file_whose_every_row_is_rejected_is_refused(duck, tmp_path, plain):
+    folder = write_folder(tmp_path / "r", transform=lambda n, t: t.replace(",2025-06-", ",2099-06-").replace(
+        "\n2025-06-", "\n2099-06-") if n == "ad_daily_performance" else t)
+    result = _import(duck, folder)
+    (refusal,) = result.refusals
+    assert str(refusal) == ("ad_daily_performance.csv: every one of its 423 rows was rejected (423 date in the "
+                            "future); fix the rows (see the reasons), or pass --allow-empty to empty "
+                            "raw.ad_daily_performance")
+    assert state(duck) == plain
+
+
+def test_unreadable_structure_is_refused_with_its_line(duck, tmp_path, plain):
+    folder = write_folder(tmp_path / "s", transform=lambda n, t: t.replace(",", ";") if n == "asset_pools" else t)
+    assert str(_import(duck, folder).refusals[0]) == (
+        "asset_pools.csv: line 1: the header line has no comma or tab (it is separated by ';'); "
+        "save the file as CSV (comma-separated) or TSV (tab-separated)")
+    lines = byod_text("asset_pools").split("\n")
+    lines[40] = lines[40].replace(",HEADLINE,", ',HEADLINE,"never closed ')
+    folder = write_folder(tmp_path / "q", transform=lambda n, t: "\n".join(lines) if n == "asset_pools" else t)
+    result = _import(duck, folder)
+    assert result.refusals[0].file == "asset_pools.csv" and "cannot be read as CSV" in result.refusals[0].problem
+    assert state(duck) == plain
+
+
+def test_extra_cells_are_dead_letters_and_line_numbers_count_quoted_newlines(duck, tmp_path):
+    def edit(name, text):
+        if name != "asset_pools":
+            return text
+        rows = text.rstrip("\n").split("\n")
+        rows.insert(2, 'ag00001,ag00001-q1,DESCRIPTION,"二行に\nまたがる説明文",')  # lines 3-4
+        rows.insert(3, "ag00001,ag00001-q2,HEADLINE,半額,セール,今だけ,")           # line 5: unquoted commas
+        return "\n".join(rows) + "\n\n,,,,\n"                                       # blank and empty rows
+    result = _import(duck, write_folder(tmp_path / "x", transform=edit))
+    assert result.ok
+    f = result.files["raw.asset_pools"]
+    assert f.reasons == {"wrong number of fields": 1} and f.lines == {"wrong number of fields": [5]}
+    assert f.blank_lines == 2 and f.loaded == 185
+    text = duck.query("SELECT text FROM `raw.asset_pools` WHERE asset_id = 'ag00001-q1'")["text"].iloc[0]
+    assert text == "二行に\nまたがる説明文"
+    payload = json.loads(duck.query("SELECT payload FROM `raw.dead_letters`")["payload"].iloc[0])
+    assert payload["_file"] == "asset_pools.csv" and payload["_line"] == 5
+
+
+# ---- your column names ---------------------------------------------------------------------------
+
+JA_HEADERS = {"ads": "広告 ID,広告グループ ID,キャンペーン ID,業種,キーワード,広告見出し１,広告見出し　2,広告見出し 3,"
+                     "説明文 1,説明文 2,広告の種類",
+              "ad_daily_performance": "日,広告 ID,表示回数,クリック数,コンバージョン,費用",
+              "asset_pools": "広告グループ ID,アセット ID,アセットの種類,テキスト,固定"}
+MAPPING = """\
+ads:
+  columns: {広告 ID: ad_id, 広告グループ ID: ad_group_id, キャンペーン ID: campaign_id, 業種: industry,
+            キーワード: keyword, 広告見出し 1: headline_1, 広告見出し 2: headline_2, 広告見出し 3: headline_3,
+            説明文 1: description_1, 説明文 2: description_2}
+  ignore: [広告の種類]
+ad_daily_performance:
+  columns: {日: date, 広告 ID: ad_id, 表示回数: impressions, クリック数: clicks, コンバージョン: conversions,
+            費用: cost_micros}
+asset_pools:
+  columns: {広告グループ ID: ad_group_id, アセット ID: asset_id, アセットの種類: asset_type, テキスト: text,
+            固定: pinned_field}
+"""
+
+
+def _japanese(name, text):
+    head, _, rest = text.partition("\n")
+    if name == "ads":  # an export column adcombo does not use, at the end
+        rest = "\n".join(r + ",レスポンシブ検索広告" if r else r for r in rest.split("\n"))
+    return JA_HEADERS[name] + "\n" + rest
+
+
+def test_japanese_headers_load_with_a_mapping_beside_the_data(duck, tmp_path, plain):
+    folder = write_folder(tmp_path / "ja", "cp932", transform=_japanese)
+    (folder / "columns.yaml").write_text(MAPPING, encoding="utf-8")
+    result = _import(duck, folder, encoding="cp932")
+    assert result.ok, format_import(result)
+    assert state(duck) == plain
+    # the same mapping as JSON, given explicitly from elsewhere
+    (folder / "columns.yaml").unlink()
+    import yaml
+
+    explicit = tmp_path / "mapping.json"
+    explicit.write_text(json.dumps(yaml.safe_load(MAPPING), ensure_ascii=False), encoding="utf-8")
+    assert _import(duck, folder, encoding="cp932", columns=str(explicit)).ok
+    # without it: refused, naming the first header it does not know and how to map it
+    (refusal, *_) = _import(duck, folder, encoding="cp932").refusals
+    assert str(refusal).startswith("ads.csv: line 1, column 広告 ID: unknown column '広告 ID' (and 10 more: ")
+    assert "map it to one of adcombo's columns in columns.yaml (ads: {columns: {'広告 ID': ...}})" in str(refusal)
+
+
+def test_mapping_mistakes_are_refused_with_their_line(duck, tmp_path, plain):
+    folder = write_folder(tmp_path / "m", transform=_japanese)
+    cases = {
+        "ads:\n  columns: {広告 ID: ad_id\n": ("columns.yaml", "not valid YAML", 3),
+        "ads:\n  columns: {広告 ID: add_id}\n": ("columns.yaml", "ads.columns maps to ['add_id'], which are not "
+                                                                 "columns of ads", None),
+        "ads:\n  colums: {}\n": ("columns.yaml", "ads.colums: Extra inputs are not permitted", None),
+        "ads:\n  columns: {広告 ID: ad_id, 広告グループ ID: ad_id}\n": ("columns.yaml", "maps both", None),
+    }
+    for text, (file, problem, line) in cases.items():
+        (folder / "columns.yaml").write_text(text, encoding="utf-8")
+        (refusal,) = _import(duck, folder).refusals
+        assert refusal.file == file and problem in refusal.problem and refusal.line == line, refusal
+    assert state(duck) == plain
+
+
+def test_the_example_folder_imports_with_its_encoding(duck):
+    result = import_files(duck, str(BYOD_JA), ImportOptions(encoding="cp932", today=TODAY))
+    assert result.ok, format_import(result)
+    perf = result.files["raw.ad_daily_performance"]
+    assert (perf.encoding, perf.format, perf.preamble_lines) == ("utf-16", "tsv", 2)
+    assert perf.reasons == {"bad date": 1}  # the account's total row at the bottom
+    ads = duck.query("SELECT * FROM `raw.ads`")
+    assert result.files["raw.ads"].rejected == 0 and len(ads) == result.files["raw.ads"].rows_read
+    assert (ads["description_2"] == "").mean() > 0.5 and (ads["headline_3"] == "").any()
+    texts = duck.query("SELECT text FROM `raw.asset_pools`")["text"]
+    assert texts.str.contains("{KeyWord:", regex=False).any() and texts.str.contains("{COUNTDOWN(", regex=False).any()
+
+
+# ---- totals of one period ----------------------------------------------------------------------------
+
+def _totals(name, text):
+    if name != "ad_daily_performance":
+        return text
+    import csv
+    import io
+    from collections import defaultdict
+
+    sums = defaultdict(lambda: [0, 0])
+    for r in csv.DictReader(io.StringIO(text)):
+        sums[r["ad_id"]][0] += int(r["impressions"])
+        sums[r["ad_id"]][1] += int(r["clicks"])
+    return "ad_id,impressions,clicks\n" + "".join(f"{a},{i},{c}\n" for a, (i, c) in sums.items())
+
+
+def test_a_performance_file_without_dates_is_one_period_as_of_a_day(duck, tmp_path, plain):
+    import datetime as dt
+
+    folder = write_folder(tmp_path / "p", transform=_totals)
+    (refusal,) = _import(duck, folder).refusals
+    assert str(refusal) == ("ad_daily_performance.csv: line 1: no date column: these look like totals of one "
+                            "period; import with --as-of YYYY-MM-DD (the period's last day), or map the date "
+                            "column in columns.yaml")
+    future = _import(duck, folder, as_of=dt.date(2025, 7, 2)).refusals
+    assert [str(r) for r in future] == ["--as-of: 2025-07-02 is after the import day 2025-07-01; give the last "
+                                        "day of the period the totals cover"]
+    assert state(duck) == plain
+    result = _import(duck, folder, as_of=dt.date(2025, 6, 30))
+    assert result.ok, format_import(result)
+    perf = duck.query("SELECT CAST(date AS STRING) AS d, COUNT(*) AS n, SUM(impressions) AS i FROM "
+                      "`raw.ad_daily_performance` GROUP BY d")
+    assert perf.values.tolist() == [["2025-06-30", 48, perf["i"].iloc[0]]]
+    dated = write_folder(tmp_path / "d")
+    assert "--as-of is for a performance file without a date column" in str(
+        _import(duck, dated, as_of=dt.date(2025, 6, 30)).refusals[0])
+
+
+def test_each_file_is_mapped_to_its_table(duck, tmp_path):
+    """Several problems in one attempt: every file is checked and each refusal is reported."""
+    folder = write_folder(tmp_path / "two", transform=lambda n, t: t.replace("impressions", "imps")
+                          if n == "ad_daily_performance" else t.replace("asset_type", "kind")
+                          if n == "asset_pools" else t)
+    refusals = _import(duck, folder).refusals
+    assert [(r.file, r.column) for r in refusals] == [("ad_daily_performance.csv", "imps"),
+                                                      ("asset_pools.csv", "kind")]
+    assert set(TABLES.values()) >= {"raw.ads"}
+
+
+# ---- the performance file's two readers -------------------------------------------------------------
+
+@pytest.mark.parametrize("blemish", ["none", "blank line", "empty cells", "extra cells", "quoted newline"])
+def test_arrow_and_csv_readers_agree_on_rows_and_lines(duck, tmp_path, monkeypatch, blemish):
+    """The performance file is read by Arrow's CSV reader when every physical line is one row, else
+    by the csv module; both give the same table, dead letters and line numbers."""
+    import ingest.files as files
+
+    def edit(name, text):
+        if name != "ad_daily_performance":
+            return text
+        lines = text.rstrip("\n").split("\n")
+        lines[100] = {"none": lines[100], "blank line": lines[100] + "\n", "empty cells": lines[100] + "\n,,,,,",
+                      "extra cells": lines[100] + "\n2025-06-30,ad00001-01,1,0,0,0,surplus",
+                      "quoted newline": lines[100] + '\n2025-06-30,"ad00001\n-01",1,0,0,0'}[blemish]
+        lines[200] = lines[200].replace(",", ",x", 1)  # a bad ad_id on a line after the blemish
+        return "\n".join(lines) + "\n"
+
+    folder = write_folder(tmp_path / blemish.replace(" ", "_"), transform=edit)
+    used = []
+    real = files._arrow_chunks
+    monkeypatch.setattr(files, "_arrow_chunks", lambda *a: used.append(r := real(*a)) or r)
+    def content(wh):  # the state without the dead letters' import time
+        s = state(wh)
+        return {**s, "raw.dead_letters": [row[:-1] for row in s["raw.dead_letters"]]}
+
+    first = _import(duck, folder)
+    assert first.ok, format_import(first)
+    by_arrow = content(duck)
+    assert (used[0] is not None) == (blemish in ("none", "empty cells"))
+    monkeypatch.setattr(files, "_arrow_chunks", lambda *a: None)
+    second = _import(duck, folder)
+    assert content(duck) == by_arrow  # tables and dead letters (with their lines) equal
+    a, b = first.files["raw.ad_daily_performance"], second.files["raw.ad_daily_performance"]
+    assert (a.rows_read, a.loaded, a.blank_lines, a.reasons, a.lines) == (b.rows_read, b.loaded, b.blank_lines,
+                                                                         b.reasons, b.lines)
+    shift = {"none": 0, "blank line": 1, "empty cells": 1, "extra cells": 1, "quoted newline": 2}[blemish]
+    quoted = [102] if blemish == "quoted newline" else []  # that row's ad_id has a line break: unknown too
+    assert a.lines["unknown ad_id"] == quoted + [201 + shift]  # line 201: list index 200 after the header

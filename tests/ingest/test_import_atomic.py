@@ -1,0 +1,91 @@
+"""All or nothing: an import failed at any step leaves the warehouse exactly as it was."""
+
+import pytest
+
+from _files_testlib import BYOD_JA, TODAY, state, write_folder
+from ingest.importer import ImportOptions, import_files
+
+TABLES = ("raw.ads", "raw.ad_daily_performance", "raw.asset_pools", "raw.dead_letters")
+
+
+@pytest.fixture
+def before(duck, tmp_path):
+    """A warehouse holding a first import (with a dead letter), and its exact state."""
+    folder = write_folder(tmp_path / "first", transform=lambda n, t: t + "2099-01-01,ad00001-01,1,0,0,0\n"
+                          if n == "ad_daily_performance" else t)
+    assert import_files(duck, str(folder), ImportOptions(today=TODAY)).ok
+    s = state(duck)
+    assert all(s[t] for t in TABLES)
+    return s
+
+
+def _second(duck):
+    return import_files(duck, str(BYOD_JA), ImportOptions(encoding="cp932", today=TODAY))
+
+
+def _fail(*_a, **_k):
+    raise RuntimeError("injected failure")
+
+
+@pytest.mark.parametrize("step", ["find_files", "open_table_file", "validate", "reject_unknown_ads", "loads"])
+def test_failure_before_writing_changes_nothing(duck, before, monkeypatch, step):
+    import ingest.importer as importer
+
+    if step == "open_table_file":  # the second file fails while the first has been read
+        real, calls = importer.open_table_file, []
+
+        def second_fails(*a, **k):
+            calls.append(a[0])
+            if len(calls) == 2:
+                raise RuntimeError("injected failure")
+            return real(*a, **k)
+
+        monkeypatch.setattr(importer, "open_table_file", second_fails)
+    else:
+        monkeypatch.setattr(importer, step, _fail)
+    with pytest.raises(RuntimeError, match="injected failure"):
+        _second(duck)
+    assert state(duck) == before
+
+
+@pytest.mark.parametrize("table", TABLES)
+def test_failure_in_any_statement_of_the_transaction_rolls_back(duck, before, monkeypatch, table):
+    import warehouse.duckdb_warehouse as dw
+
+    real = dw.merge_sql
+    monkeypatch.setattr(dw, "merge_sql", lambda t, *a, **k: ("SELECT ERROR('injected failure')", {})
+                        if t == table else real(t, *a, **k))
+    with pytest.raises(Exception, match="injected failure"):
+        _second(duck)
+    assert state(duck) == before
+
+
+def test_failure_at_commit_rolls_back(duck, before, monkeypatch):
+    """The last moment: every statement ran, the commit fails."""
+    con, calls = duck._con, []
+
+    class Failing:
+        def __getattr__(self, name):
+            return getattr(con, name)
+
+        def execute(self, sql, *a):
+            calls.append(sql)
+            if sql == "COMMIT":
+                raise RuntimeError("injected failure at commit")
+            return con.execute(sql, *a)
+
+    monkeypatch.setattr(duck, "_con", Failing())
+    with pytest.raises(RuntimeError, match="injected failure at commit"):
+        _second(duck)
+    monkeypatch.undo()
+    assert sum("MERGE" in c for c in calls) == len(TABLES)
+    assert state(duck) == before
+
+
+def test_a_successful_second_import_replaces_everything(duck, before):
+    result = _second(duck)
+    assert result.ok
+    after = state(duck)
+    assert all(after[t] != before[t] for t in TABLES)
+    # the dead letters now describe this import alone
+    assert {r[1] for r in after["raw.dead_letters"]} == {"raw.ad_daily_performance"}
