@@ -15,7 +15,7 @@ from typing import Optional
 
 import typer
 
-from adcombo import demo, importing, results
+from adcombo import demo, importing, monitor, results
 from adcombo.common import HOME, load_settings
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
@@ -37,6 +37,7 @@ def run(home: Optional[Path] = HOME):
 
 
 app.command()(results.top)
+app.command()(monitor.monitor)
 app.command("import")(importing.import_)
 app.command()(importing.source)
 

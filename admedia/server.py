@@ -212,11 +212,12 @@ def create_app(world: World, token: str, faults: FaultConfig | None = None,
 
     ``today`` is the simulator's clock: reports hold the days before it and nothing later, as a
     real platform has not seen tomorrow yet, and creatives submitted without a start date start
-    on it. None: the day after the world's last day (every day of the world has happened)."""
+    on it. None: no clock; every day of the world has happened, and experiment creatives (from the
+    day after the world's last day) deliver on any day asked for."""
     if not token:
         raise ValueError("a non-empty token is required")
-    today = today or world.end_date + dt.timedelta(days=1)
-    yesterday = today - dt.timedelta(days=1)
+    yesterday = today - dt.timedelta(days=1) if today else dt.date.max
+    creatives_start = today or world.end_date + dt.timedelta(days=1)
     app = FastAPI(title="adcombo ad-media API simulator", docs_url=None, redoc_url=None, openapi_url=None)
     fc = faults or FaultConfig()
     store = creatives if creatives is not None else CreativeStore()
@@ -286,7 +287,7 @@ def create_app(world: World, token: str, faults: FaultConfig | None = None,
         items = body.get("creatives")
         if not isinstance(items, list):
             raise ApiError(400, "body must be {\"creatives\": [...]}")
-        accepted, rejected = store.submit(world, items, today)
+        accepted, rejected = store.submit(world, items, creatives_start)
         return {"accepted": accepted, "rejected": rejected}
 
     @app.get("/v1/reports/creative_performance")

@@ -83,12 +83,18 @@ def training_set(context: AssetExecutionContext, config: TrainingSetConfig, path
     from pipelines import training_set as pipeline
     from pipelines.options import metrics_summary
 
+    from dagster_project.assets.live import training_window
+
     with warehouse.open() as wh:
         last_day = wh.query("SELECT MAX(date) AS d FROM `raw.ad_daily_performance`")["d"].iloc[0]
-    if pd.isna(last_day):
-        raise ValueError("raw.ad_daily_performance is empty: ingest performance before training")
-    last_day = last_day.date() if hasattr(last_day, "date") else last_day
-    valid_from = last_day - dt.timedelta(days=config.valid_days - 1)
+        if pd.isna(last_day):
+            raise ValueError("raw.ad_daily_performance is empty: ingest performance before training")
+        last_day = last_day.date() if hasattr(last_day, "date") else last_day
+        # after a change that live accuracy saw, only the days since (docs/monitoring.md)
+        train_from, valid_days = training_window(wh, last_day, config.valid_days)
+    if train_from:
+        context.log.info(f"training on the days since the change live accuracy saw on {train_from}")
+    valid_from = last_day - dt.timedelta(days=valid_days - 1)
     started = time.perf_counter()
     tokenizer_uri = paths.tokenizer
     out_dir = paths.training_set_location()
@@ -108,6 +114,7 @@ def training_set(context: AssetExecutionContext, config: TrainingSetConfig, path
         + [f"--ads={warehouse.beam_source('raw.ads', paths)}",
            f"--performance={warehouse.beam_source('raw.ad_daily_performance', paths)}",
            f"--tokenizer={tokenizer_uri}", f"--valid_from={valid_from.isoformat()}", f"--output={output}"]
+        + ([f"--train_from={train_from.isoformat()}"] if train_from else [])
     )
     beam_metrics = metrics_summary(result)
     if not paths.remote_stages:
@@ -125,6 +132,7 @@ def training_set(context: AssetExecutionContext, config: TrainingSetConfig, path
     context.log.info(f"training set: {examples:,} examples in {elapsed:.1f}s")
     return MaterializeResult(metadata={
         "examples": examples, "valid_from": valid_from.isoformat(), "seconds": round(elapsed, 1),
+        "train_from": train_from.isoformat() if train_from else "all history",
         **({"splits": table(splits)} if splits is not None else {}),
         "beam_metrics": MetadataValue.json(beam_metrics), "path": MetadataValue.path(out_dir)})
 

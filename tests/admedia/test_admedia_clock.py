@@ -70,3 +70,16 @@ def test_creatives_start_today_and_deliver_only_past_days(tiny_world, tmp_path):
                                   today=today + dt.timedelta(days=2)))
     assert _dates(later, path, tiny_world.start_date, tiny_world.end_date) == {
         today.isoformat(), (today + dt.timedelta(days=1)).isoformat()}
+
+
+def test_without_a_clock_an_experiment_delivers_after_the_worlds_last_day(tiny_world):
+    http = TestClient(create_app(tiny_world, TOKEN))
+    ag = tiny_world.ad_group_ids()[0]
+    heads, descs = tiny_world.pool(ag)
+    creative = {"tracking_id": "adc-free-1", "ad_group_id": ag, "headline_1": heads[0]["text"],
+                "headline_2": heads[1]["text"], "headline_3": heads[2]["text"],
+                "description_1": descs[0]["text"], "description_2": descs[1]["text"]}
+    assert http.post("/v1/creatives", json={"creatives": [creative]}, headers=AUTH).json()["accepted"]
+    after = tiny_world.end_date + dt.timedelta(days=1)
+    assert _dates(http, "/v1/reports/creative_performance", after, after + dt.timedelta(days=2)) == {
+        (after + dt.timedelta(days=d)).isoformat() for d in range(3)}

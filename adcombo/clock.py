@@ -1,0 +1,134 @@
+"""The simulator's clock, day by day, through the product's own automation.
+
+Each simulated day T builds the definitions of that day's settings (ADCOMBO_TODAY=T: the simulator
+reports the days before T and the raw partitions end the day before), then lets Dagster decide:
+the `daily_ingestion` schedule is evaluated at 06:00 (Asia/Tokyo) of T, and the assets' automation
+conditions (`dagster.evaluate_automation_conditions`, what the automation sensor evaluates) at
+06:05, 06:10, … until nothing is due. Every requested run is executed on the data folder's
+instance, so the UI shows the days' runs and their evaluations afterwards. Nothing here chooses
+what runs: ingestion, scoring, measuring, retraining and promotion happen because the schedule
+and the conditions (dagster_project/automation.py) say so.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+import warnings
+from dataclasses import dataclass, field
+from typing import Callable
+from zoneinfo import ZoneInfo
+
+from dagster_project.settings import Settings
+
+TZ = ZoneInfo("Asia/Tokyo")
+MAX_TICKS = 8  # automation ticks per day; a day needs 2-4 (flow, retraining, new experiment)
+# Assets whose first run waits for the first day's delivery (an experiment has none before it).
+AFTER_FIRST_DELIVERY = ("raw_creative_performance", "experiment_results")
+QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
+
+def _quiet_evaluations() -> None:
+    """One line per day is the output: the evaluator's per-asset lines stay out of it."""
+    logging.getLogger("dagster.automation_condition_tester").setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", message=".*include_sources.*")
+
+
+@dataclass
+class DayResult:
+    today: dt.date
+    runs: list[str] = field(default_factory=list)  # "asset, asset (ok|FAILED)" per run
+    failed: int = 0
+    production_before: str | None = None
+    production_after: str | None = None
+    seconds: float = 0.0
+
+    @property
+    def promoted(self) -> bool:
+        return self.production_after != self.production_before
+
+
+def at(day: dt.date, hour: int, minute: int = 0) -> dt.datetime:
+    return dt.datetime(day.year, day.month, day.day, hour, minute, tzinfo=TZ)
+
+
+def _execute(defs, instance, keys, partition_key: str | None = None, tags: dict | None = None, job_name=None):
+    job = defs.resolve_job_def(job_name) if job_name else defs.resolve_implicit_global_asset_job_def()
+    return job.execute_in_process(instance=instance, asset_selection=keys, partition_key=partition_key,
+                                  tags=tags or {}, run_config=QUIET, raise_on_error=False)
+
+
+def _names(keys) -> str:
+    return ", ".join(sorted(k.to_user_string() for k in keys))
+
+
+def start(settings: Settings, instance, echo: Callable[[str], None]) -> bool:
+    """The state before the first simulated day: every raw partition so far (one run), then every
+    other asset except those that wait for the first delivery; the automation takes over from there."""
+    from dagster import AssetKey
+    from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+
+    from dagster_project.assets.ingestion import RAW_ASSETS, daily_partitions
+    from dagster_project.definitions import build_definitions
+
+    defs = build_definitions(settings)
+    keys = daily_partitions(settings).get_partition_keys()
+    raw = [AssetKey(k) for k in RAW_ASSETS]
+    echo(f"history: {len(keys)} days {keys[0]} .. {keys[-1]}; training, scoring, experiment")
+    tags = {ASSET_PARTITION_RANGE_START_TAG: keys[0], ASSET_PARTITION_RANGE_END_TAG: keys[-1]}
+    first = _execute(defs, instance, raw, tags=tags)
+    if not first.success:
+        return False
+    rest = [k for k in defs.resolve_asset_graph().materializable_asset_keys
+            if k not in raw and k.to_user_string() not in AFTER_FIRST_DELIVERY]
+    return _execute(defs, instance, rest).success
+
+
+def run_day(today: dt.date, settings_of: Callable[[dt.date], Settings], instance, cursor):
+    """One simulated day: the schedule's runs, then automation ticks until none is due.
+    Returns (automation cursor, DayResult)."""
+    from dagster import AssetKey, build_schedule_context, evaluate_automation_conditions
+
+    from dagster_project.definitions import build_definitions
+
+    _quiet_evaluations()
+    started = time.perf_counter()
+    settings = settings_of(today)
+    defs = build_definitions(settings)
+    store = defs.resources["model_store"].store()
+    result = DayResult(today, production_before=store.current())
+    tags = {"adcombo/simulated_day": today.isoformat()}
+    for schedule in defs.schedules:
+        context = build_schedule_context(instance=instance, scheduled_execution_time=at(today, 6),
+                                         repository_def=defs.get_repository_def())
+        data = schedule.evaluate_tick(context)
+        for request in data.run_requests or []:
+            # no asset selection: every asset of the schedule's job (the three raw assets)
+            run = _execute(defs, instance, request.asset_selection, partition_key=request.partition_key,
+                           tags={**tags, **request.tags}, job_name=schedule.job_name)
+            result.runs.append(f"{request.partition_key} {'ok' if run.success else 'FAILED'}")
+            result.failed += not run.success
+    for tick in range(MAX_TICKS):
+        evaluation = evaluate_automation_conditions(defs, instance, evaluation_time=at(today, 6, 5 * (tick + 1)),
+                                                    cursor=cursor)
+        cursor = evaluation.cursor
+        keys = [r.key for r in evaluation.results if isinstance(r.key, AssetKey) and r.true_subset.size]
+        if not keys:
+            break
+        run = _execute(defs, instance, keys, tags={**tags, "dagster/from_automation_condition": "true"})
+        result.runs.append(f"{_names(keys)} ({'ok' if run.success else 'FAILED'})")
+        result.failed += not run.success
+    result.production_after = store.current()
+    result.seconds = time.perf_counter() - started
+    return cursor, result
+
+
+def first_cursor(settings: Settings, instance, day: dt.date):
+    """The automation's first evaluation (it requests nothing: conditions start from here)."""
+    from dagster import evaluate_automation_conditions
+
+    from dagster_project.definitions import build_definitions
+
+    _quiet_evaluations()
+    return evaluate_automation_conditions(build_definitions(settings), instance, evaluation_time=at(day, 5)).cursor
