@@ -38,8 +38,8 @@ def _quiet_evaluations() -> None:
 @dataclass
 class DayResult:
     today: dt.date
-    runs: list[str] = field(default_factory=list)  # "asset, asset (ok|FAILED)" per run
-    failed: int = 0
+    runs: list[str] = field(default_factory=list)  # what each run materialised, and how it ended
+    failed: list[str] = field(default_factory=list)  # the runs that failed
     production_before: str | None = None
     production_after: str | None = None
     seconds: float = 0.0
@@ -61,6 +61,13 @@ def _execute(defs, instance, keys, partition_key: str | None = None, tags: dict 
 
 def _names(keys) -> str:
     return ", ".join(sorted(k.to_user_string() for k in keys))
+
+
+def _record(result: "DayResult", what: str, run) -> None:
+    failed = [e.step_key for e in run.all_events if e.is_step_failure]
+    result.runs.append(what + ("" if run.success else f" (failed: {', '.join(failed) or 'see the UI'})"))
+    if not run.success:
+        result.failed.append(result.runs[-1])
 
 
 def start(settings: Settings, instance, echo: Callable[[str], None]) -> bool:
@@ -107,8 +114,7 @@ def run_day(today: dt.date, settings_of: Callable[[dt.date], Settings], instance
             # no asset selection: every asset of the schedule's job (the three raw assets)
             run = _execute(defs, instance, request.asset_selection, partition_key=request.partition_key,
                            tags={**tags, **request.tags}, job_name=schedule.job_name)
-            result.runs.append(f"{request.partition_key} {'ok' if run.success else 'FAILED'}")
-            result.failed += not run.success
+            _record(result, f"ingestion of {request.partition_key}", run)
     for tick in range(MAX_TICKS):
         evaluation = evaluate_automation_conditions(defs, instance, evaluation_time=at(today, 6, 5 * (tick + 1)),
                                                     cursor=cursor)
@@ -117,8 +123,7 @@ def run_day(today: dt.date, settings_of: Callable[[dt.date], Settings], instance
         if not keys:
             break
         run = _execute(defs, instance, keys, tags={**tags, "dagster/from_automation_condition": "true"})
-        result.runs.append(f"{_names(keys)} ({'ok' if run.success else 'FAILED'})")
-        result.failed += not run.success
+        _record(result, _names(keys), run)
     result.production_after = store.current()
     result.seconds = time.perf_counter() - started
     return cursor, result

@@ -133,14 +133,15 @@ def day_by_day(home, world: str, drift_day: Optional[int], days: int, config) ->
         for k in range(days):
             today = first_today + dt.timedelta(days=k)
             cursor, result = clock.run_day(today, settings_of, inst, cursor)
-            failed += result.failed
+            failed += len(result.failed)
             measured = history(settings_of(today))
             rows = [r for r in records(measured) if r["date"] == (today - dt.timedelta(days=1)).isoformat()] \
                 if measured is not None else []
             note = f"  → new production model {result.production_after}" if result.promoted else ""
-            note += f"  ({result.failed} run(s) failed)" if result.failed else ""
             typer.echo((line(rows[0]) if rows else f"{today - dt.timedelta(days=1)}  not measured") + note
                        + f"  [{result.seconds:.0f}s]")
+            for what in result.failed:
+                typer.echo(f"  a run failed on {today}: {what}", err=True)
     summary(history(settings_of(first_today + dt.timedelta(days=days - 1))), drift, time.perf_counter() - started,
             failed)
 
@@ -164,4 +165,5 @@ def summary(days, drift, seconds: float, failed: int) -> None:
         text += f" (rules changed on {drift})"
     typer.echo(text + ". `adcombo monitor` prints the history; `adcombo ui` shows the runs and the plot.")
     if failed:
-        typer.echo(f"{failed} run(s) failed along the way: see the Dagster UI", err=True)
+        typer.echo(f"{failed} run(s) failed along the way: see the lines above and the Dagster UI", err=True)
+        raise typer.Exit(1)

@@ -40,39 +40,51 @@ def _check_failed_on(asset: str) -> AutomationCondition:
 
 
 def retrain_condition(cron: str) -> AutomationCondition:
-    """Retrain on the cadence, when a new live-accuracy measurement fails its check, or when the
-    input-drift check starts failing (once: retraining on the same inputs would not fix it); at
-    most once a day, and never while an input is missing or being written."""
+    """Retrain on the cadence (a due cadence waits until it can run), or at once when a new
+    live-accuracy measurement fails its check, or when the input-drift check starts failing (once:
+    retraining on the same inputs would not fix it); at most once a day (a failure on a day that
+    already retrained waits for the next day's measurement, not for midnight), and never while an
+    input is missing or being written."""
     live_failed = (AutomationCondition.asset_matches(LIVE_CHECK_ASSET, AutomationCondition.newly_updated())
                    & _check_failed_on(LIVE_CHECK_ASSET)).with_label("live_accuracy failed on a new measurement")
     drift_failed = _check_failed_on(DRIFT_ASSET).newly_true().with_label("input_drift started failing")
-    cadence = AutomationCondition.cron_tick_passed(cron, TIMEZONE).with_label(f"cadence {cron} ({TIMEZONE})")
+    cadence = (AutomationCondition.cron_tick_passed(cron, TIMEZONE).since_last_handled()
+               .with_label(f"cadence {cron} ({TIMEZONE})"))
     retrained_today = (AutomationCondition.newly_updated()
                        .since(AutomationCondition.cron_tick_passed("0 0 * * *", TIMEZONE))
                        .with_label("already retrained today"))
-    return ((cadence | live_failed | drift_failed).since_last_handled()
+    return ((cadence | live_failed | drift_failed)
             & ~retrained_today
             & ~AutomationCondition.any_deps_missing()
             & ~AutomationCondition.any_deps_in_progress()
             & ~AutomationCondition.in_progress()).with_label("retrain")
 
 
-def after_update_of(asset: str, label: str) -> AutomationCondition:
-    """Run once after `asset` was updated, when every input is there and its blocking checks passed."""
-    return (AutomationCondition.asset_matches(asset, AutomationCondition.newly_updated()).since_last_handled()
+def after_update_of(asset: str, label: str, with_it: bool = False) -> AutomationCondition:
+    """Run once after `asset` was updated (`with_it`: or in the same run, when it is being
+    requested now), when every input is there and its blocking checks passed (or run with it: a
+    blocking check that fails at ERROR in that run stops this asset there, as in any run)."""
+    updated = AutomationCondition.newly_updated()
+    if with_it:
+        updated = updated | AutomationCondition.will_be_requested()
+    checks_passed = (AutomationCondition.all_deps_blocking_checks_passed() if with_it else
+                     AutomationCondition.all_deps_match(AutomationCondition.all_checks_match(
+                         AutomationCondition.check_passed(), blocking_only=True)))
+    return (AutomationCondition.asset_matches(asset, updated).since_last_handled()
             & ~AutomationCondition.any_deps_missing()
             & ~AutomationCondition.any_deps_in_progress()
             & ~AutomationCondition.in_progress()
-            & AutomationCondition.all_deps_match(AutomationCondition.all_checks_match(
-                AutomationCondition.check_passed(), blocking_only=True))).with_label(label)
+            & checks_passed).with_label(label)
 
 
 def automation_conditions(settings) -> dict[str, AutomationCondition]:
     """{asset name: condition}. Raw assets have none: the daily_ingestion schedule fetches them
     (yesterday plus restated days)."""
     retrain = retrain_condition(settings.retrain_cron)
-    daily_delivery = ((AutomationCondition.asset_matches("raw_ad_daily_performance", AutomationCondition.newly_updated())
-                       | AutomationCondition.any_deps_updated()).since_last_handled()
+    # the day's delivery of the experiment's creatives comes with the day's partition (a creative
+    # launched today has delivered nothing yet: a launch alone fetches nothing)
+    daily_delivery = (AutomationCondition.asset_matches("raw_ad_daily_performance", AutomationCondition.newly_updated())
+                      .since_last_handled()
                       & ~AutomationCondition.any_deps_missing() & ~AutomationCondition.in_progress()
                       ).with_label("a new day of delivery")
     return {
@@ -80,15 +92,18 @@ def automation_conditions(settings) -> dict[str, AutomationCondition]:
         "tokenizer": retrain,
         "training_set": retrain,
         "ctr_model": AutomationCondition.eager(),
-        # the blocking comparison check must have passed on the new candidate (not only be requested)
+        # the blocking comparison check must have passed on the new candidate (not only be requested):
+        # a refused candidate then leaves no failed run behind
         "production_model": after_update_of("ctr_model", "a new candidate passed its check"),
         "top_combinations": AutomationCondition.eager(),
         "drift_report": AutomationCondition.eager(),
         "prediction_log": AutomationCondition.eager(),
-        "ab_assignments": after_update_of("production_model", "a new production model"),
+        # in the promotion's run, after the new scores' drift report (its blocking check stops it)
+        "ab_assignments": after_update_of("production_model", "a new production model", with_it=True),
         "experiment_launch": AutomationCondition.eager(),
         "raw_creative_performance": daily_delivery,
-        "experiment_results": AutomationCondition.eager(),
+        # a new experiment has no delivery yet: its results wait for the next day's delivery
+        "experiment_results": _eager_without("ab_assignments"),
         # measured once per new day of delivery; a new prediction batch alone measures nothing new
         "live_accuracy": _eager_without("prediction_log"),
     }

@@ -184,10 +184,12 @@ def _predictions_in_force_from(wh, since: dt.date):
     """Log rows of every batch that can be in force on `since` or later."""
     from monitoring.prediction_log import PREDICTION_LOG_TABLE
 
+    import pandas as pd
+
     first = wh.query(f"SELECT MAX(valid_from) AS d FROM `{PREDICTION_LOG_TABLE}` WHERE valid_from <= @since",
                      {"since": since})["d"].iloc[0]
-    frame = wh.query(f"SELECT * FROM `{PREDICTION_LOG_TABLE}` WHERE valid_from >= @first",
-                     {"first": first if first is not None and str(first) != "NaT" else since})
+    first = since if pd.isna(first) else pd.Timestamp(first).date()
+    frame = wh.query(f"SELECT * FROM `{PREDICTION_LOG_TABLE}` WHERE valid_from >= @first", {"first": first})
     return _dates(frame, "valid_from")
 
 
