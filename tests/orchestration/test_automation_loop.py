@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from dagster import DagsterInstance, RunsFilter
+from dagster import AssetKey, DagsterEventType, DagsterInstance, EventRecordsFilter, RunsFilter
 
 ADCOMBO = str(Path(sys.executable).with_name("adcombo"))
 DAYS = ["2025-06-26", "2025-06-27", "2025-06-28", "2025-06-29", "2025-06-30"]
@@ -41,19 +41,42 @@ def test_one_line_per_day_then_a_summary(loop_home):
     assert f"(rules changed on {CHANGE})" in stdout and "5 days measured" in stdout
 
 
-def test_ok_before_the_change_flagged_on_it_retrained_by_itself_ok_after(loop_home):
+def test_ok_before_the_change_flagged_after_it_and_retrained_by_itself(loop_home):
     _, env, _ = loop_home
     out = subprocess.run([ADCOMBO, "monitor", "--json"], env=env, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
-    days = {d["date"]: d for d in json.loads(out.stdout)}
-    assert list(days) == DAYS
-    assert set(days[DAYS[0]]) == {"date", "served_creatives", "calibration", "spearman", "status", "model_version"}
-    assert days[DAYS[0]]["status"] == "ok"
-    assert days[CHANGE]["status"] in ("warn", "error") and days[CHANGE]["calibration"] < 0.9
-    # the flag retrained and promoted a new model on its own, which is ok again
-    assert days[DAYS[2]]["model_version"] != days[CHANGE]["model_version"]
-    assert days[DAYS[2]]["status"] == days[DAYS[-1]]["status"] == "ok"
-    assert all(d["served_creatives"] > 0 for d in days.values())
+    days = json.loads(out.stdout)
+    assert [d["date"] for d in days] == DAYS
+    assert set(days[0]) == {"date", "served_creatives", "calibration", "spearman", "status", "model_version"}
+    assert all(d["served_creatives"] > 0 for d in days)
+    before = [d for d in days if d["date"] < CHANGE]
+    after = [d for d in days if d["date"] >= CHANGE]
+    assert {d["status"] for d in before} == {"ok"}
+    # under the model trained before the change, the new rules deliver fewer clicks than predicted
+    old_model = [d for d in after if d["model_version"] == days[0]["model_version"]]
+    assert old_model and all(d["calibration"] < 0.9 for d in old_model), days
+    flagged = [i for i, d in enumerate(days) if d["status"] in ("warn", "error")]
+    assert flagged and days[flagged[0]]["date"] >= CHANGE
+    # the flag retrained and promoted a new model on its own: in force from the next day
+    first = flagged[0]
+    assert first + 1 < len(days) and days[first + 1]["model_version"] != days[first]["model_version"]
+
+
+def test_after_two_flagged_days_the_training_set_starts_at_the_change(loop_home):
+    """With 12 ad groups a model trained on two days cannot be trusted to be calibrated again (its
+    top-1 picks are over-predicted), so 'ok again' is shown on the drifting demo world
+    (docs/monitoring.md); here, that retraining used the days since the change alone."""
+    home, env, _ = loop_home
+    out = subprocess.run([ADCOMBO, "monitor", "--json"], env=env, capture_output=True, text=True, timeout=120)
+    days = json.loads(out.stdout)
+    streaks = [days[i - 1]["date"] for i in range(1, len(days) - 1)
+               if days[i]["status"] != "ok" and days[i - 1]["status"] != "ok"]
+    assert streaks, days  # two flagged days in a row, with a day left to retrain on them
+    with DagsterInstance.from_config(str(home / "dagster")) as instance:
+        events = instance.get_event_records(
+            EventRecordsFilter(DagsterEventType.ASSET_MATERIALIZATION, asset_key=AssetKey("training_set")))
+        starts = {e.asset_materialization.metadata["train_from"].value for e in events}
+    assert streaks[0] in starts and "all history" in starts
 
 
 def test_the_automation_launched_the_days_runs(loop_home):
@@ -61,10 +84,17 @@ def test_the_automation_launched_the_days_runs(loop_home):
     with DagsterInstance.from_config(str(home / "dagster")) as instance:
         runs = instance.get_run_records(RunsFilter(tags={"dagster/from_automation_condition": "true"}))
         assert runs, "no run was launched by the automation conditions"
+        flagged_next = _first_flagged(home) + 1  # the first retraining's day (measured the day before)
         retrain_day = [r.dagster_run for r in runs
-                       if r.dagster_run.tags.get("adcombo/simulated_day") == DAYS[2]]
+                       if r.dagster_run.tags.get("adcombo/simulated_day") == DAYS[flagged_next]]
         steps = {s.step_key for run in retrain_day for s in instance.get_run_step_stats(run.run_id)}
     assert {"training_set", "ctr_model", "production_model", "top_combinations", "ab_assignments"} <= steps
+
+
+def _first_flagged(home) -> int:
+    env = {**os.environ, "ADCOMBO_HOME": str(home)}
+    out = subprocess.run([ADCOMBO, "monitor", "--json"], env=env, capture_output=True, text=True, timeout=120)
+    return next(i for i, d in enumerate(json.loads(out.stdout)) if d["status"] != "ok")
 
 
 def test_monitor_without_history_says_so(tmp_path):
