@@ -107,9 +107,10 @@ def run_day(today: dt.date, settings_of: Callable[[dt.date], Settings], instance
     result = DayResult(today, production_before=store.current())
     tags = {"adcombo/simulated_day": today.isoformat()}
     for schedule in defs.schedules:
-        context = build_schedule_context(instance=instance, scheduled_execution_time=at(today, 6),
-                                         repository_def=defs.get_repository_def())
-        data = schedule.evaluate_tick(context)
+        # a context manager: the context opens its own instance, which must be closed with it
+        with build_schedule_context(instance=instance, scheduled_execution_time=at(today, 6),
+                                    repository_def=defs.get_repository_def()) as context:
+            data = schedule.evaluate_tick(context)
         for request in data.run_requests or []:
             # no asset selection: every asset of the schedule's job (the three raw assets)
             run = _execute(defs, instance, request.asset_selection, partition_key=request.partition_key,

@@ -60,21 +60,16 @@ def retrain_condition(cron: str) -> AutomationCondition:
             & ~AutomationCondition.in_progress()).with_label("retrain")
 
 
-def after_update_of(asset: str, label: str, with_it: bool = False) -> AutomationCondition:
-    """Run once after `asset` was updated (`with_it`: or in the same run, when it is being
-    requested now), when every input is there and its blocking checks passed (or run with it: a
-    blocking check that fails at ERROR in that run stops this asset there, as in any run)."""
-    updated = AutomationCondition.newly_updated()
-    if with_it:
-        updated = updated | AutomationCondition.will_be_requested()
-    checks_passed = (AutomationCondition.all_deps_blocking_checks_passed() if with_it else
-                     AutomationCondition.all_deps_match(AutomationCondition.all_checks_match(
-                         AutomationCondition.check_passed(), blocking_only=True)))
-    return (AutomationCondition.asset_matches(asset, updated).since_last_handled()
+def after_update_of(asset: str, label: str, checks=None) -> AutomationCondition:
+    """Run once after `asset` was updated, when every input is there and `checks` hold (default:
+    the blocking checks of the inputs passed)."""
+    checks = checks or AutomationCondition.all_deps_match(
+        AutomationCondition.all_checks_match(AutomationCondition.check_passed(), blocking_only=True))
+    return (AutomationCondition.asset_matches(asset, AutomationCondition.newly_updated()).since_last_handled()
             & ~AutomationCondition.any_deps_missing()
             & ~AutomationCondition.any_deps_in_progress()
             & ~AutomationCondition.in_progress()
-            & checks_passed).with_label(label)
+            & checks).with_label(label)
 
 
 def automation_conditions(settings) -> dict[str, AutomationCondition]:
@@ -98,8 +93,10 @@ def automation_conditions(settings) -> dict[str, AutomationCondition]:
         "top_combinations": AutomationCondition.eager(),
         "drift_report": AutomationCondition.eager(),
         "prediction_log": AutomationCondition.eager(),
-        # in the promotion's run, after the new scores' drift report (its blocking check stops it)
-        "ab_assignments": after_update_of("production_model", "a new production model", with_it=True),
+        # once the promotion is done: with the new model's scores and their drift report, which run
+        # with it (eager) and whose blocking check stops it there, as in any run
+        "ab_assignments": after_update_of("production_model", "a new production model",
+                                          AutomationCondition.all_deps_blocking_checks_passed()),
         "experiment_launch": AutomationCondition.eager(),
         "raw_creative_performance": daily_delivery,
         # a new experiment has no delivery yet: its results wait for the next day's delivery

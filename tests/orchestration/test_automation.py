@@ -121,13 +121,23 @@ def test_retraining_follows_a_failed_live_accuracy_measurement_once(loop):
     retrain = loop.tick(7, 5)
     assert RETRAIN <= retrain and "production_model" not in retrain  # promotion waits for the check
     loop.record(retrain)
-    promote = loop.tick(7, 10)
-    # the candidate's blocking check passed: promoted, the pools scored again with it, and a new
-    # experiment for it, in one run (after the new scores' drift report, whose blocking check guards it)
-    assert promote == {"production_model", "top_combinations", "drift_report", "prediction_log", "ab_assignments",
-                       "experiment_launch"}
-    loop.record(promote)
-    assert loop.tick(7, 15) == set()  # the new experiment has no delivery yet: no results, no measurement
+    ticks = []  # the sensor's next ticks, each tick's requests recorded as one run would
+    for minute in (10, 15, 20, 25, 30):
+        ticks.append(loop.tick(7, minute))
+        loop.record(ticks[-1])
+    assert ticks[-1] == set() and not set().union(*ticks) & (RETRAIN | {"experiment_results", "live_accuracy"})
+
+    def first(name):
+        return next(i for i, t in enumerate(ticks) if name in t)
+
+    # promoted once its blocking check passed; the pools scored again with it; then a new experiment
+    # for it, with or after those scores and their drift report (whose blocking check stops it there,
+    # as in any run), launched; its arms' predictions logged with or after it. No results yet.
+    assert first("production_model") <= first("top_combinations") <= first("ab_assignments")
+    assert first("production_model") < first("ab_assignments") == first("experiment_launch")
+    assert first("drift_report") <= first("ab_assignments")
+    assert any("prediction_log" in t for t in ticks[first("ab_assignments"):])
+    assert sum("ab_assignments" in t for t in ticks) == 1
     assert not loop.tick(8) & RETRAIN  # the same failed measurement does not retrain again
 
 
