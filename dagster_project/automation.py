@@ -7,7 +7,8 @@
         the live_accuracy check fails on a new day's measurement, or when input_drift starts failing;
         at most once a day
     production_model: after a new ctr_model whose blocking check passed ─▶ top_combinations again
-    ab_assignments (a new experiment) ─▶ experiment_launch: after a new production model
+    ab_assignments (a new experiment) ─▶ experiment_launch: after a new production model, in the run
+        that scores the pools with it (and checks the new scores' drift)
 
 Nothing here runs blindly on a clock except ingestion and the retraining cadence: every other
 asset waits for its inputs to change. The conditions are attached to the asset definitions
@@ -18,10 +19,11 @@ switched on or off in the UI either way. docs/monitoring.md, "Automation".
 
 from __future__ import annotations
 
-from dagster import AssetSelection, AutomationCondition, AutomationConditionSensorDefinition, DefaultSensorStatus
-from dagster import map_asset_specs
+from dagster import (AssetSelection, AutomationCondition, AutomationConditionSensorDefinition, DefaultSensorStatus,
+                     map_asset_specs)
 
-TIMEZONE = "Asia/Tokyo"
+from dagster_project.assets.ingestion import TIMEZONE  # the market's days, as the raw partitions
+
 SENSOR = "adcombo_automation"
 LIVE_CHECK_ASSET = "live_accuracy"
 DRIFT_ASSET = "drift_report"

@@ -45,6 +45,14 @@ def _dates(frame, column: str = "date"):
     return frame
 
 
+def _num(value, digits: int = 4):
+    """A figure for metadata: a rounded Python float, or None (empty) when it is not defined."""
+    import math
+
+    value = float(value)
+    return rounded(value, digits) if math.isfinite(value) else None
+
+
 def _records(frame) -> list[dict]:
     return frame.astype(object).where(frame.notna(), None).to_dict("records")
 
@@ -290,10 +298,11 @@ def build_assets(settings) -> list:
             check_name=CHECK, passed=status == "ok", severity=severity,
             metadata={"date": latest["date"].isoformat(), "status": status,
                       "reasons": "; ".join(r for r in rows["reasons"] if r) or "none",
-                      "calibration": rounded(main["calibration"], 3),
+                      "calibration": _num(main["calibration"], 3),
                       "calibration_interval": f"[{main['calibration_low']:.3f}, {main['calibration_high']:.3f}]",
-                      "spearman": rounded(main["spearman"], 3),
-                      "spearman_if_right": rounded(main["spearman_expected"], 3),
+                      "rank_gap_low": _num(main["rank_gap_low"], 3),
+                      "spearman": _num(main["spearman"], 3),
+                      "spearman_if_right": _num(main["spearman_expected"], 3),
                       "model_version": str(main["model_version"]), "creatives": int(latest["served_creatives"])})
         recent = history[history["date"] >= history["date"].max() - dt.timedelta(days=PLOT_DAYS)]
         shown = recent[["date", "model_version", "source", "creatives", "impressions", "clicks", "calibration",
@@ -301,8 +310,8 @@ def build_assets(settings) -> list:
                         "rank_gap", "status"]].sort_values(["date", "source"], ascending=[False, True])
         return MaterializeResult(
             metadata={"latest_date": latest["date"].isoformat(), "status": status,
-                      "calibration": rounded(main["calibration"], 3), "log_loss": rounded(main["log_loss"]),
-                      "spearman": rounded(main["spearman"], 3), "model_version": str(main["model_version"]),
+                      "calibration": _num(main["calibration"], 3), "log_loss": _num(main["log_loss"]),
+                      "spearman": _num(main["spearman"], 3), "model_version": str(main["model_version"]),
                       "days_measured": len(days), "days_recomputed": int((accuracy["source"] == ALL).sum()),
                       "unpredicted_creatives": int(main["unpredicted_creatives"]),
                       "plot": accuracy_plot(recent), "history": table(shown, 3), "table": HISTORY_TABLE},

@@ -103,3 +103,20 @@ def test_monitor_without_history_says_so(tmp_path):
     assert out.returncode == 1 and "no live accuracy yet" in out.stderr
     out = subprocess.run([ADCOMBO, "monitor", "--json"], env=env, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0 and json.loads(out.stdout) == []
+
+
+def test_the_live_accuracy_check_passed_before_the_change_and_failed_after(loop_home):
+    """What the alert sensors read: the check's evaluations in the instance, with their severity."""
+    home, _, _ = loop_home
+    with DagsterInstance.from_config(str(home / "dagster")) as instance:
+        records = instance.get_event_records(EventRecordsFilter(DagsterEventType.ASSET_CHECK_EVALUATION),
+                                             ascending=True)
+    evaluations = [r.event_log_entry.dagster_event.event_specific_data for r in records]
+    live = [e for e in evaluations if e.check_name == "live_accuracy_within_bounds" and "date" in e.metadata]
+    by_day = {e.metadata["date"].value: e for e in live}  # the last evaluation of each measured day
+    assert by_day[DAYS[0]].passed
+    failed = [e for d, e in by_day.items() if not e.passed]
+    assert failed and all(e.metadata["date"].value >= CHANGE for e in failed)
+    assert {e.severity.value for e in failed} <= {"WARN", "ERROR"}
+    assert all(e.metadata["status"].value in ("warn", "error") and e.metadata["reasons"].value != "none"
+               for e in failed)
