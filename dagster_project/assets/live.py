@@ -233,6 +233,10 @@ def accuracy_plot(history) -> MetadataValue:
         if versions[i] != versions[i - 1]:
             for ax in (top, bottom):
                 ax.axvline(rows["date"].iloc[i], ls=":", c="#7f8c8d", lw=1)
+    import matplotlib.dates as mdates
+
+    bottom.xaxis.set_major_formatter(mdates.DateFormatter("%m-%d"))
+    bottom.xaxis.set_major_locator(mdates.AutoDateLocator(minticks=3, maxticks=10))
     fig.autofmt_xdate()
     top.set_title("Live accuracy (dotted: new model version)")
     return figure_markdown(fig, "live accuracy over time")
