@@ -8,15 +8,14 @@ runs in the same Dagster instance, so the UI shows CLI runs too.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 from typing import Optional
 
 import typer
 
-from adcombo import demo, importing, monitor, results
+from adcombo import demo, importing, monitor, results, runs, ui
 from adcombo.common import HOME, load_settings
+from adcombo import insights
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="adcombo: the best combinations of ad text, from ingestion to experiments. Every command "
@@ -24,39 +23,14 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
 # Commands that live in their own modules (one module per area of the CLI), in the order a
 # newcomer meets them.
 app.command()(demo.demo)
-
-
-@app.command()
-def run(home: Optional[Path] = HOME):
-    """Materialise every asset on the current settings (same definitions as the UI)."""
-    from adcombo.runs import materialize_all
-
-    if not materialize_all(load_settings(home)):
-        typer.echo("run failed: see the step errors above (or the run in the Dagster UI)", err=True)
-        raise typer.Exit(1)
-
-
+app.command()(runs.run)
 app.command()(results.top)
 app.command()(monitor.monitor)
 app.command("import")(importing.import_)
 app.command()(importing.source)
-
-
-@app.command()
-def ui(
-    home: Optional[Path] = HOME,
-    port: int = typer.Option(3000),
-    host: str = typer.Option("127.0.0.1"),
-):
-    """Open the Dagster UI (and daemon) on this code location."""
-    from adcombo.runs import child_env, instance
-
-    settings = load_settings(home)
-    instance(settings).dispose()  # make sure the data folder's instance exists
-    dagster = str(Path(sys.executable).with_name("dagster"))
-    cmd = [dagster, "dev", "-m", "dagster_project.definitions", "-h", host, "-p", str(port)]
-    typer.echo(f"Dagster UI on http://{host}:{port} (Ctrl-C stops it)")
-    raise typer.Exit(subprocess.call(cmd, env=child_env(settings)))
+app.command()(ui.ui)
+app.command()(insights.explain)
+app.command()(insights.assets)
 
 
 @app.command()

@@ -27,6 +27,7 @@ MAX_TICKS = 8  # automation ticks per day; a day needs 2-4 (flow, retraining, ne
 # Assets whose first run waits for the first day's delivery (an experiment has none before it).
 AFTER_FIRST_DELIVERY = ("raw_creative_performance", "experiment_results")
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+VERBOSE = {"loggers": {"console": {"config": {"log_level": "DEBUG"}}}}
 
 
 def _quiet_evaluations() -> None:
@@ -53,10 +54,11 @@ def at(day: dt.date, hour: int, minute: int = 0) -> dt.datetime:
     return dt.datetime(day.year, day.month, day.day, hour, minute, tzinfo=TZ)
 
 
-def _execute(defs, instance, keys, partition_key: str | None = None, tags: dict | None = None, job_name=None):
+def _execute(defs, instance, keys, partition_key: str | None = None, tags: dict | None = None, job_name=None,
+             verbose: bool = False):
     job = defs.resolve_job_def(job_name) if job_name else defs.resolve_implicit_global_asset_job_def()
     return job.execute_in_process(instance=instance, asset_selection=keys, partition_key=partition_key,
-                                  tags=tags or {}, run_config=QUIET, raise_on_error=False)
+                                  tags=tags or {}, run_config=VERBOSE if verbose else QUIET, raise_on_error=False)
 
 
 def _names(keys) -> str:
@@ -70,7 +72,7 @@ def _record(result: "DayResult", what: str, run) -> None:
         result.failed.append(result.runs[-1])
 
 
-def start(settings: Settings, instance, echo: Callable[[str], None]) -> bool:
+def start(settings: Settings, instance, echo: Callable[[str], None], verbose: bool = False) -> bool:
     """The state before the first simulated day: every raw partition so far (one run), then every
     other asset except those that wait for the first delivery; the automation takes over from there."""
     from dagster import AssetKey
@@ -84,15 +86,15 @@ def start(settings: Settings, instance, echo: Callable[[str], None]) -> bool:
     raw = [AssetKey(k) for k in RAW_ASSETS]
     echo(f"history: {len(keys)} days {keys[0]} .. {keys[-1]}; training, scoring, experiment")
     tags = {ASSET_PARTITION_RANGE_START_TAG: keys[0], ASSET_PARTITION_RANGE_END_TAG: keys[-1]}
-    first = _execute(defs, instance, raw, tags=tags)
+    first = _execute(defs, instance, raw, tags=tags, verbose=verbose)
     if not first.success:
         return False
     rest = [k for k in defs.resolve_asset_graph().materializable_asset_keys
             if k not in raw and k.to_user_string() not in AFTER_FIRST_DELIVERY]
-    return _execute(defs, instance, rest).success
+    return _execute(defs, instance, rest, verbose=verbose).success
 
 
-def run_day(today: dt.date, settings_of: Callable[[dt.date], Settings], instance, cursor):
+def run_day(today: dt.date, settings_of: Callable[[dt.date], Settings], instance, cursor, verbose: bool = False):
     """One simulated day: the schedule's runs, then automation ticks until none is due.
     Returns (automation cursor, DayResult)."""
     from dagster import AssetKey, build_schedule_context, evaluate_automation_conditions
@@ -114,7 +116,7 @@ def run_day(today: dt.date, settings_of: Callable[[dt.date], Settings], instance
         for request in data.run_requests or []:
             # no asset selection: every asset of the schedule's job (the three raw assets)
             run = _execute(defs, instance, request.asset_selection, partition_key=request.partition_key,
-                           tags={**tags, **request.tags}, job_name=schedule.job_name)
+                           tags={**tags, **request.tags}, job_name=schedule.job_name, verbose=verbose)
             _record(result, f"ingestion of {request.partition_key}", run)
     for tick in range(MAX_TICKS):
         evaluation = evaluate_automation_conditions(defs, instance, evaluation_time=at(today, 6, 5 * (tick + 1)),
@@ -123,7 +125,8 @@ def run_day(today: dt.date, settings_of: Callable[[dt.date], Settings], instance
         keys = [r.key for r in evaluation.results if isinstance(r.key, AssetKey) and r.true_subset.size]
         if not keys:
             break
-        run = _execute(defs, instance, keys, tags={**tags, "dagster/from_automation_condition": "true"})
+        run = _execute(defs, instance, keys, tags={**tags, "dagster/from_automation_condition": "true"},
+                       verbose=verbose)
         _record(result, _names(keys), run)
     result.production_after = store.current()
     result.seconds = time.perf_counter() - started

@@ -64,7 +64,9 @@ def report(settings: Settings, seconds: float) -> None:
                    f"(95% lower bound {_num(results, 'production_lift_low_%'):+.1f}%)")
     typer.echo("top 3 of a few ad groups:")
     print_top(top_frame(settings, None, 3), groups=3)
-    typer.echo(f"\ndone in {seconds / 60:.1f} min. Next: `.venv/bin/adcombo top --out top.csv`, or `make ui`.")
+    from adcombo.hints import command
+
+    typer.echo(f"\ndone in {seconds / 60:.1f} min. Next: `{command()} top --out top.csv`, or `{command()} ui`.")
 
 
 def demo(
@@ -76,9 +78,10 @@ def demo(
                                        "retrain when needed); one line per day"),
     drift_day: Optional[int] = typer.Option(None, min=1, help="make the world's CTR rules change on this day "
                                             "(from its first; the drifting world: 30)"),
+    verbose: bool = typer.Option(False, "--verbose", help="also Dagster's own event lines (they are always in the UI)"),
 ):
     """The whole job on the local defaults: simulator → DuckDB → Beam → LightGBM → Beam scoring."""
-    from adcombo.runs import materialize_all
+    from adcombo.runs import hold_data_folder, materialize_all
     from admedia.world import WorldConfig
 
     try:
@@ -91,20 +94,21 @@ def demo(
                                  param_hint="--days")
     # The demo is the simulator, whatever was imported into this folder before.
     settings = load_settings(home, world=world, source="api", drift_day=drift_day)
-    if fresh:
-        clear_data_folder(settings.home)
-        settings = load_settings(home, world=world, source="api", drift_day=drift_day)
-    if days is not None:
-        return day_by_day(home, world, drift_day, days, config)
-    typer.echo(f"adcombo demo: world '{world}', data folder {settings.home}")
-    started = time.perf_counter()
-    if not materialize_all(settings):
-        typer.echo("demo failed: see the step errors above", err=True)
-        raise typer.Exit(1)
+    with hold_data_folder(settings):  # before anything is deleted: a run in progress keeps its files
+        if fresh:
+            clear_data_folder(settings.home)
+            settings = load_settings(home, world=world, source="api", drift_day=drift_day)
+        if days is not None:
+            return day_by_day(home, world, drift_day, days, config, verbose)
+        typer.echo(f"adcombo demo: world '{world}', data folder {settings.home}")
+        started = time.perf_counter()
+        if not materialize_all(settings, verbose=verbose):
+            typer.echo("demo failed: see the step errors above", err=True)
+            raise typer.Exit(1)
     report(settings, time.perf_counter() - started)
 
 
-def day_by_day(home, world: str, drift_day: Optional[int], days: int, config) -> None:
+def day_by_day(home, world: str, drift_day: Optional[int], days: int, config, verbose: bool = False) -> None:
     """The clock over the world's last `days` days (adcombo.clock), one line per day."""
     import datetime as dt
 
@@ -124,7 +128,7 @@ def day_by_day(home, world: str, drift_day: Optional[int], days: int, config) ->
                + (f" (its CTR rules change on {drift})" if drift else "") + f", data folder {settings.home}")
     started = time.perf_counter()
     with instance(settings) as inst:
-        if not clock.start(settings, inst, typer.echo):
+        if not clock.start(settings, inst, typer.echo, verbose):
             typer.echo("demo failed before the first day: see the step errors above", err=True)
             raise typer.Exit(1)
         cursor = clock.first_cursor(settings_of(first_today), inst, first_today)
@@ -132,7 +136,7 @@ def day_by_day(home, world: str, drift_day: Optional[int], days: int, config) ->
         failed = 0
         for k in range(days):
             today = first_today + dt.timedelta(days=k)
-            cursor, result = clock.run_day(today, settings_of, inst, cursor)
+            cursor, result = clock.run_day(today, settings_of, inst, cursor, verbose)
             failed += len(result.failed)
             measured = history(settings_of(today))
             rows = [r for r in records(measured) if r["date"] == (today - dt.timedelta(days=1)).isoformat()] \

@@ -10,8 +10,6 @@ was imported; `--verbose` shows the trace).
 from __future__ import annotations
 
 import datetime as dt
-import json
-import os
 import traceback
 from pathlib import Path
 from typing import Optional
@@ -34,18 +32,10 @@ def _as_of(value: Optional[str]) -> Optional[dt.date]:
 
 def record_source(home: Path, folder: str, options) -> None:
     """Point the data folder at the imported files, with the options to read them again (later
-    runs re-import the folder): source.json gets {"source", "path", "options"}."""
-    from dagster_project.settings import SOURCE_FILE, write_source_file
+    runs re-import the folder)."""
+    from dagster_project.settings import write_source_file
 
-    write_source_file(home, "files", folder)
-    target = os.path.join(home, SOURCE_FILE)
-    with open(target, encoding="utf-8") as f:
-        data = json.load(f)
-    data["options"] = options.to_json()
-    tmp = target + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(data, f, ensure_ascii=False)
-    os.replace(tmp, target)
+    write_source_file(home, "files", folder, options.to_json())
 
 
 def import_(
@@ -62,6 +52,7 @@ def import_(
     home: Optional[Path] = HOME,
 ):
     """Import your own exported files, all or nothing; later `adcombo run` trains and scores on them alone."""
+    from adcombo.runs import hold_data_folder
     from dagster_project.resources import warehouse_resource
     from ingest.importer import ImportOptions, read_folder, write
     from ingest.report import format_import
@@ -73,7 +64,7 @@ def import_(
     result, validated = read_folder(folder, options)  # every file, before the warehouse is even opened
     try:
         if not result.refusals:
-            with warehouse_resource(settings).open() as wh:
+            with hold_data_folder(settings), warehouse_resource(settings).open() as wh:
                 write(wh, result, validated)
     except Exception as exc:  # the warehouse failed while writing: the transaction was rolled back
         if verbose:
@@ -88,8 +79,10 @@ def import_(
     if not result.ok:
         raise typer.Exit(EXIT_REFUSED)
     record_source(settings.home, folder, options)  # only now: the import succeeded
-    typer.echo(f"source is now files ({folder}); `.venv/bin/adcombo run` trains and scores on them, "
-               "`.venv/bin/adcombo source api` switches back.")
+    from adcombo.hints import command
+
+    typer.echo(f"source is now files ({folder}); `{command()} run` trains and scores on them, "
+               f"`{command()} source api` switches back.")
 
 
 def source(

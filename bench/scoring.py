@@ -1,8 +1,8 @@
 """Scoring benchmark: the shipped pipeline vs the model alone vs one element per combination.
 
     .venv/bin/python -m bench.scoring --ad-groups 64            # the comparison table (~3 min)
-    .venv/bin/python -m bench.scoring --ad-groups 10000 --baseline-ad-groups 0 \
-        --check-ad-groups 30 --sizes 1000,2500,5000             # full scale + growth table
+    .venv/bin/python -m bench.scoring --ad-groups 10000 --check-ad-groups 50 \
+        --baseline-ad-groups 16 --sizes 1000,2500,5000          # full scale + growth table
 
 Measured in one run, on the same ad groups (15 headlines x 4 descriptions, unpinned, all within
 the width limits: 32,760 combinations each) and the same model (models.train DEFAULT_PARAMS read at
@@ -14,6 +14,14 @@ run time, trained on the simulator world's served ads; see bench/data.py):
                beforehand outside the timed region: the cost of the model itself;
 3. baseline  - the common approach: one Beam element per combination through RunInference with
                the same handler (batched rows), top-K with Top.PerKey; local runner, same workers.
+4. insights  - the same pipeline with the insight flags the product uses by default (bench/insights.py:
+               diverse top-K with --min-diff, every asset's value, the top-1 explained in one ad
+               group of --explain-every, the 15 + 4 selection), same ad groups: throughput ratio to
+               (1), peak RSS of the tree and
+               of the largest process; its outputs against brute force on the checked ad groups;
+               score_pool CPU per ad group plain vs insights, alternating in one process;
+5. generated pools larger than an RSA (--big-ad-groups of --big-size, default 4 of 60 x 10) with
+               the insights and the 15 + 4 selection: per-ad-group seconds, largest worker RSS.
 
 Rates are combinations per second per core: combinations / (wall seconds x cores used). The
 pipeline's top-K is checked against brute force (the model-alone scores, top_k_indices) on the
@@ -45,8 +53,9 @@ K = 5
 _TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def _tree_rss_bytes(root: int, cpu: dict | None = None) -> int:
-    """RSS of root and all its descendants; records each one's CPU seconds in `cpu` (by pid)."""
+def _tree_rss_bytes(root: int, cpu: dict | None = None, each: dict | None = None) -> int:
+    """RSS of root and all its descendants; records each one's CPU seconds in `cpu` and its
+    largest RSS so far in `each` (by pid)."""
     children: dict[int, list[int]] = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
@@ -63,7 +72,10 @@ def _tree_rss_bytes(root: int, cpu: dict | None = None) -> int:
         stack.extend(children.get(pid, []))
         try:
             with open(f"/proc/{pid}/statm") as f:
-                total += int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+                rss = int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+            total += rss
+            if each is not None:
+                each[pid] = max(each.get(pid, 0), rss)
             if cpu is not None:
                 with open(f"/proc/{pid}/stat", "rb") as f:
                     fields = f.read().rsplit(b")", 1)[1].split()
@@ -81,10 +93,11 @@ class PeakRss:
         self.interval, self.peak, self._stop = interval, 0, threading.Event()
         self._cpu0: dict = {}
         self._cpu: dict = {}
+        self.each: dict = {}  # pid -> its largest RSS seen
 
     def _run(self):
         while not self._stop.is_set():
-            self.peak = max(self.peak, _tree_rss_bytes(os.getpid(), self._cpu))
+            self.peak = max(self.peak, _tree_rss_bytes(os.getpid(), self._cpu, self.each))
             self._stop.wait(self.interval)
 
     @property
@@ -106,6 +119,11 @@ class PeakRss:
     @property
     def gib(self) -> float:
         return self.peak / 2**30
+
+    @property
+    def process_gib(self) -> float:
+        """The largest RSS of any single process of the tree (a worker, or this process)."""
+        return max(self.each.values(), default=0) / 2**30
 
 
 # ---- the three measurements -------------------------------------------------------------------
@@ -186,8 +204,12 @@ def run_baseline(paths: dict, bundle: str, workers: int, out_dir: str) -> dict:
     assets = (p | "ReadPools" >> beam.io.ReadFromParquet(paths["pools"])
                 | "KeyAssets" >> beam.Map(lambda a: (a["ad_group_id"], a)))
     meta = p | "ReadAds" >> beam.io.ReadFromParquet(paths["ads"]) | beam.Map(score._ad_group_meta)
+    def as_dict(kv):  # score._assemble gives a models.scoring.PoolInput; the DoFn takes a dict
+        gid, pool = kv
+        return gid, {"keyword": pool.keyword, "industry": pool.industry, "assets": list(pool.assets)}
+
     _ = ({"assets": assets, "meta": meta}
-         | beam.CoGroupByKey() | beam.Map(score._assemble) | beam.Reshuffle()
+         | beam.CoGroupByKey() | beam.Map(score._assemble) | beam.Map(as_dict) | beam.Reshuffle()
          | beam.ParDo(EnumerateAndFeaturize(f"{bundle}/{TOKENIZER_FILE}"))
          | "OneElementPerCombination" >> beam.FlatMap(explode)
          | RunInference(KeyedModelHandler(LightGBMBundleHandler(bundle)))
@@ -257,6 +279,20 @@ def main(argv=None) -> dict:
     ap.add_argument("--workdir", default=os.path.join(os.getcwd(), ".adcombo", "bench"),
                     help="cache (pools, bundle) and outputs")
     ap.add_argument("--json", default=None, help="where to write the results (default: workdir)")
+    ap.add_argument("--no-insights", action="store_true",
+                    help="skip the pipeline with insights (diverse top-K, asset values, explanations)")
+    from bench.insights import product_defaults
+
+    defaults = product_defaults()
+    ap.add_argument("--min-diff", type=int, default=defaults["min_diff"],
+                    help="diverse top-K: positions two kept combinations differ in (default: the product's)")
+    ap.add_argument("--explain-every", type=int, default=defaults["explain_every"],
+                    help="explain the top combination of one ad group in N (default: the product's; 1: every ad group)")
+    ap.add_argument("--no-select", action="store_true",
+                    help="leave the 15 + 4 selection off in the insights run (the product has it on)")
+    ap.add_argument("--big-ad-groups", type=int, default=4,
+                    help="generated pools larger than an RSA scored with insights and the 15 + 4 selection (0 skips)")
+    ap.add_argument("--big-size", default="60x10", help="headlines x descriptions of those pools")
     args = ap.parse_args(argv)
 
     import logging
@@ -311,6 +347,63 @@ def main(argv=None) -> dict:
         base["check"] = base_check
         print(f"  {base['combinations']:,} combinations in {base['wall_s']:.1f}s", flush=True)
 
+    ins = ins_check = None
+    if not args.no_insights:
+        from bench.insights import check_insights, core_cost, insight_options, run_insights_pipeline
+
+        select = not args.no_select
+        opts = insight_options(args.min_diff, args.explain_every, select)
+        print(f"pipeline with insights (min_diff {args.min_diff}, asset values, top-1 explained in 1 of "
+              f"{args.explain_every} ad groups, selection {'on' if select else 'off'}): {n} ad groups ...", flush=True)
+        ins = run_insights_pipeline(paths, bundle, args.workers, os.path.join(out_root, f"insights-{n}"),
+                                    args.min_diff, args.explain_every, select)
+        ins["rate_per_core"] = ins["combinations"] / (ins["wall_s"] * cores)
+        # Other load on a shared machine drifts: a second plain run right after brackets the
+        # insights run, and the ratios are taken against the mean of the two plain runs.
+        print(f"pipeline again (plain, bracketing the insights run): {n} ad groups ...", flush=True)
+        again = run_pipeline(paths, bundle, args.workers, os.path.join(out_root, f"top-{n}-again"))
+        ins["plain_again"] = {k: v for k, v in again.items() if k not in ("top", "metrics")}
+        plain_wall = (pipe["wall_s"] + again["wall_s"]) / 2
+        plain_cpu = (pipe["cpu_s"] + again["cpu_s"]) / 2
+        ins["vs_plain"] = {"plain_wall_s": [pipe["wall_s"], again["wall_s"]], "plain_cpu_s": [pipe["cpu_s"], again["cpu_s"]],
+                           "throughput_ratio_wall": plain_wall / ins["wall_s"], "cpu_ratio": ins["cpu_s"] / plain_cpu}
+        print(f"  plain again: {again['wall_s']:.1f}s, CPU {again['cpu_s']:.1f}s, peak RSS {again['peak_rss_gib']:.2f} GiB",
+              flush=True)
+        print(f"  {ins['combinations']:,} combinations in {ins['wall_s']:.1f}s, peak RSS {ins['peak_rss_gib']:.2f} GiB "
+              f"(largest process {ins['peak_process_rss_gib']:.2f} GiB); {len(ins['asset_values']):,} asset rows, "
+              f"{ins['explanations'].groupby(['ad_group_id', 'rank']).ngroups if len(ins['explanations']) else 0:,} "
+              "explanations", flush=True)
+        ins_check = check_insights(ins, groups, bundle, args.min_diff, opts.top_n)
+        ins["core"] = core_cost(groups, bundle, opts)
+        ins["core_explain_every_ad_group"] = core_cost(groups, bundle, insight_options(args.min_diff, 1, select))
+        for key, what in (("core", f"explaining 1 in {args.explain_every}"),
+                          ("core_explain_every_ad_group", "explaining every ad group")):
+            c = ins[key]
+            print(f"  score_pool CPU per ad group, alternating on the {len(groups)} checked ad groups ({what}): "
+                  f"{c['plain_ms']:.2f} ms plain, {c['insights_ms']:.2f} ms with insights ({c['ratio']:.3f}x)",
+                  flush=True)
+        print(f"  vs brute force on {ins_check['checked']} ad groups: "
+              f"{'identical' if ins_check['ok'] else 'MISMATCH ' + str(ins_check['mismatched'])} (diverse top-{K}, "
+              f"asset values max |error| {ins_check['max_abs_value_error']:.2g}, explanation sums max |error| "
+              f"{ins_check['max_abs_explanation_sum_error']:.2g})", flush=True)
+
+    big = None
+    if args.big_ad_groups > 0 and not args.no_insights:
+        from bench.insights import check_big_pool
+
+        nh, nd = (int(x) for x in args.big_size.lower().split("x"))
+        big_paths = write_pools(args.workdir, args.big_ad_groups, n_headlines=nh, n_descriptions=nd)
+        print(f"generated pools: {args.big_ad_groups} ad groups of {nh} x {nd} with insights and the 15 + 4 "
+              "selection ...", flush=True)
+        big = run_insights_pipeline(big_paths, bundle, args.workers, os.path.join(out_root, f"big-{args.big_size}"),
+                                    args.min_diff, 1, select=True)
+        big["check"] = check_big_pool(big_paths, bundle, args.min_diff)
+        sel = big.pop("selections")
+        big["selections"] = sel.drop(columns=["headline_ids", "description_ids"]).to_dict("records")
+        print(f"  {big['combinations']:,} combinations in {big['wall_s']:.1f}s; largest process RSS "
+              f"{big['peak_process_rss_gib']:.2f} GiB (tree {big['peak_rss_gib']:.2f}); one pool in process: "
+              f"{'exact' if big['check']['ok'] else 'MISMATCH'} ({big['check']})", flush=True)
+
     growth = []
     for size in [int(s) for s in args.sizes.split(",") if s.strip()]:
         print(f"growth: {size} ad groups ...", flush=True)
@@ -344,6 +437,25 @@ def main(argv=None) -> dict:
     print()
     for k, v in ratios.items():
         print(f"{k}: {v:,.1f}x")
+    if ins:
+        v = ins["vs_plain"]
+        ratios["pipeline_with_insights_vs_plain"] = v["throughput_ratio_wall"]
+        print(f"pipeline with insights: {ins['wall_s']:.1f}s vs plain {v['plain_wall_s'][0]:.1f}s / "
+              f"{v['plain_wall_s'][1]:.1f}s (before / after) = {v['throughput_ratio_wall']:.1%} of plain throughput; "
+              f"CPU {ins['cpu_s']:.1f}s vs {v['plain_cpu_s'][0]:.1f}s / {v['plain_cpu_s'][1]:.1f}s = "
+              f"{v['cpu_ratio']:.3f}x; peak RSS {ins['peak_rss_gib']:.2f} GiB (plain {pipe['peak_rss_gib']:.2f}), "
+              f"largest process {ins['peak_process_rss_gib']:.2f} GiB")
+    if big:
+        per = big["wall_s"] / max(args.big_ad_groups, 1)
+        print(f"generated {args.big_size} pools: {args.big_ad_groups} ad groups, {big['combinations']:,} combinations "
+              f"in {big['wall_s']:.1f}s ({per:.1f}s per ad group with the selection, 2 workers); largest worker RSS "
+              f"{big['peak_process_rss_gib']:.2f} GiB")
+        for r in big["selections"]:
+            print(f"  {r['ad_group_id']}: selected 15+4 expected CTR {r['selected_expected_ctr']:.4f} "
+                  f"(uniform {r['selected_expected_ctr_uniform']:.4f}), random 15+4 {r['random_expected_ctr']:.4f} "
+                  f"(uniform {r['random_expected_ctr_uniform']:.4f}), whole pool {r['pool_expected_ctr']:.4f} "
+                  f"(uniform {r['pool_expected_ctr_uniform']:.4f}); best raw selected {r['selected_best_raw']:.4f} "
+                  f"vs pool {r['pool_best_raw']:.4f}; {r['method']}, {r['evaluations']} evaluations")
     print(f"top-{K} vs brute force on {check['checked']} ad groups: {'identical' if check['ok'] else 'MISMATCH'}"
           f" (max |raw error| {check['max_abs_raw_error']:.2g})"
           + (f"; baseline top-{K}: {'identical' if base['check']['ok'] else 'MISMATCH'}" if base else ""))
@@ -371,12 +483,22 @@ def main(argv=None) -> dict:
         "ratios": ratios,
         "top_k_check": check,
         "growth": growth,
+        "insights": ({k: v for k, v in ins.items() if k not in ("top", "asset_values", "explanations", "selections")}
+                     | {"check": ins_check, "min_diff": args.min_diff, "explain_every": args.explain_every,
+                        "select": not args.no_select,
+                        "labels": ins["asset_values"]["label"].value_counts().to_dict()}) if ins else None,
+        "big_pools": ({k: v for k, v in big.items() if k not in ("top", "asset_values", "explanations")}
+                      | {"size": args.big_size, "ad_groups": args.big_ad_groups}) if big else None,
     }
     path = args.json or os.path.join(args.workdir, f"scoring-{n}.json")
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
     with open(path, "w", encoding="utf-8") as f:
         json.dump(report, f, indent=2, default=float)
     print(f"\nwritten {path}")
+    if ins_check is not None and not ins_check["ok"]:
+        raise SystemExit("insights differ from brute force")
+    if big is not None and not big["check"]["ok"]:
+        raise SystemExit("big-pool insights differ from the all-at-once computation")
     if not check["ok"]:
         raise SystemExit("pipeline top-K differs from brute force")
     return report

@@ -14,6 +14,7 @@ from dagster import ConfigurableResource
 from pipelines.profiles import DATAFLOW_DEFAULTS, DataflowConfig
 
 LOCAL_SIMULATOR_TOKEN = "adcombo-local-simulator"  # only ever valid on the loopback simulator
+SPLIT_FILE = "_split_plan.json"  # beside the training-set shards: how the validation split was chosen
 
 
 class LocalPaths(ConfigurableResource):
@@ -48,6 +49,32 @@ class LocalPaths(ConfigurableResource):
         """Where the training-set job writes: the data folder, or gs:// for Dataflow jobs."""
         return self.remote("training_set") if self.remote_stages else self.training_set_dir
 
+    def write_training_split(self, plan: dict, folder: str) -> None:
+        """The validation split's record (models.split) beside the training-set shards; the leading
+        underscore keeps Parquet readers of the folder from taking it for data."""
+        import json
+
+        from pipelines.storage import join, upload
+
+        local = os.path.join(self.home, ".split_plan.json.tmp")
+        with open(local, "w", encoding="utf-8") as f:
+            json.dump(plan, f)
+        if self.remote_stages:
+            upload(local, join(folder, SPLIT_FILE))
+            os.remove(local)
+        else:
+            os.replace(local, os.path.join(folder, SPLIT_FILE))
+
+    def training_split(self) -> dict:
+        """How the current training set was split (after training_files() fetched it)."""
+        import json
+
+        try:
+            with open(os.path.join(self.training_set_dir, SPLIT_FILE), encoding="utf-8") as f:
+                return json.load(f)
+        except FileNotFoundError:
+            return {}
+
     def training_files(self) -> list[str]:
         """Local Parquet files of the training set (fetched from gs:// first when it lives there)."""
         import glob
@@ -58,6 +85,7 @@ class LocalPaths(ConfigurableResource):
             from pipelines.storage import download_matching, join
 
             shutil.rmtree(self.training_set_dir, ignore_errors=True)  # never mix in an older set's shards
+            download_matching(join(self.training_set_location(), SPLIT_FILE), self.training_set_dir)
             return download_matching(join(self.training_set_location(), "part*"), self.training_set_dir)
         return sorted(glob.glob(os.path.join(self.training_set_dir, "*.parquet")))
 

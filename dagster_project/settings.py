@@ -11,7 +11,8 @@ Dataflow, gs:// model store); each can still be overridden one by one. Secrets (
 alert webhook) are SecretStr: never printed; the API token reaches the resource as a Dagster
 EnvVar, resolved at run time.
 
-    python -m dagster_project.settings   # the settings table (the README includes it)
+    python -m dagster_project.settings            # the settings table
+    python -m dagster_project.settings --readme   # rewrite the README's copy of it
 """
 
 from __future__ import annotations
@@ -54,6 +55,8 @@ class Settings(BaseSettings):
         "api", description="`api` (the ad-media API or the bundled simulator) or `files` (default: what "
         "`adcombo import` recorded in the data folder)")
     import_path: str = Field("", description="folder of imported files (default: what `adcombo import` recorded)")
+    import_options: dict = Field(default_factory=dict, description="how to read that folder again, JSON: encoding, "
+                                 "columns, as_of, allow_empty (default: what `adcombo import` recorded)")
     world: str = Field("demo", description="simulator world preset (tiny, small, demo, shifted, default, …)")
     seed: int = Field(7, description="simulator seed")
     api_url: str = Field("", description="a real ad-media API; empty: the bundled simulator on loopback")
@@ -85,6 +88,15 @@ class Settings(BaseSettings):
     model_store: str = Field("", description="where bundles live: a folder or gs:// prefix (default: `models/` in the "
                              "data folder; in production ADCOMBO_GCS_ROOT/models)")
     top_k: int = Field(5, ge=1, le=1000, description="combinations kept per ad group")
+    # --- creative insights (docs/insights.md), from the scoring job's single pass ---------------
+    top_min_diff: int = Field(2, ge=0, le=5, description="diverse top-K: any two kept combinations of an ad group "
+                              "differ in at least this many of the 5 positions (0 or 1: the plain top-K)")
+    asset_values: bool = Field(True, description="what each asset is worth (serving.asset_values, `adcombo assets`)")
+    explain_every: int = Field(100, ge=0, description="explain the best combination of 1 ad group in N "
+                               "(serving.explanations, the UI's waterfall; runs with fewer than 20·N ad groups "
+                               "explain more, so at least 20 are shown); 0: none")
+    select_submission: bool = Field(True, description="for pools larger than a responsive search ad (15 + 4): "
+                                    "which 15 + 4 to submit (serving.selections)")
     alert_webhook_url: SecretStr | None = Field(None, description="Slack-compatible webhook for run and check "
                                                 "failures (secret)")
     # --- the loop: automation, retraining, the simulator's clock ------------------------------
@@ -131,6 +143,8 @@ class Settings(BaseSettings):
         data.setdefault("source", recorded.get("source", "api"))
         if recorded.get("path"):
             data.setdefault("import_path", recorded["path"])
+        if recorded.get("options"):
+            data.setdefault("import_options", recorded["options"])
         first, last = world_date_range(str(data.get("world", "demo")))
         if data.get("env") != "production":  # production names its first day (required below)
             data.setdefault("partition_start", first)
@@ -205,7 +219,12 @@ class Settings(BaseSettings):
                 continue
             if isinstance(value, SecretStr):
                 value = value.get_secret_value()
-            out[ENV_PREFIX + name.upper()] = value.isoformat() if isinstance(value, dt.date) else str(value)
+            if isinstance(value, dict):
+                value = json.dumps(value, ensure_ascii=False) if value else ""
+            elif isinstance(value, dt.date):
+                value = value.isoformat()
+            if value != "":
+                out[ENV_PREFIX + name.upper()] = str(value)
         return out
 
     @classmethod
@@ -239,13 +258,14 @@ def read_source_file(home: Path | str) -> dict:
         raise SettingsError(f"{os.path.join(home, SOURCE_FILE)} is not valid JSON: fix or delete it") from None
 
 
-def write_source_file(home: Path | str, source: str, path: str = "") -> str:
-    """Record the raw-data source in the data folder (atomically), for later commands and the UI."""
+def write_source_file(home: Path | str, source: str, path: str = "", options: dict | None = None) -> str:
+    """Record the raw-data source in the data folder (atomically), for later commands and the UI:
+    which source, the imported folder and the options to read it again."""
     os.makedirs(home, exist_ok=True)
     target = os.path.join(home, SOURCE_FILE)
     tmp = target + ".tmp"
     with open(tmp, "w", encoding="utf-8") as f:
-        json.dump({"source": source, "path": path}, f)
+        json.dump({"source": source, "path": path, "options": options or {}}, f, ensure_ascii=False)
     os.replace(tmp, target)
     return target
 
@@ -261,5 +281,17 @@ def world_date_range(world: str) -> tuple[dt.date, dt.date]:
     return config.start_date, config.end_date
 
 
+def update_readme(path: Path = CHECKOUT / "README.md") -> None:
+    """Rewrite the README's settings table (between its settings markers) from the fields."""
+    import re
+
+    text = path.read_text(encoding="utf-8")
+    block = f"<!-- settings:start -->\n{Settings.markdown_table()}\n<!-- settings:end -->"
+    path.write_text(re.sub(r"<!-- settings:start -->.*?<!-- settings:end -->", lambda _: block, text, flags=re.S),
+                    encoding="utf-8")
+
+
 if __name__ == "__main__":
-    print(Settings.markdown_table())
+    import sys
+
+    update_readme() if "--readme" in sys.argv[1:] else print(Settings.markdown_table())

@@ -4,6 +4,11 @@ Google Ads Editor imports responsive search ads from CSV with one row per ad: up
 headlines and 4 descriptions with optional positions (pins) and labels. Each arm is exported
 as an RSA whose three headlines and two descriptions are pinned to their positions, so the
 platform serves exactly that combination, labelled with its tracking id.
+
+The texts go to Google Ads exactly as written: they are not neutralised for spreadsheets (a
+leading quote would become part of the ad). A text that a spreadsheet would run as a formula is
+refused at import instead; if one reaches the export anyway, the export fails with a message
+that names it (see experiments/csv_safety.py).
 """
 
 from __future__ import annotations
@@ -11,6 +16,8 @@ from __future__ import annotations
 import csv
 import io
 from typing import Iterable, Mapping
+
+from experiments.csv_safety import refuse_formula_cells
 
 GOOGLE_ADS_EDITOR_COLUMNS = [
     "Campaign", "Ad group", "Ad type",
@@ -42,7 +49,15 @@ def google_ads_editor_rows(assignments: Iterable[Mapping], campaigns: Mapping[st
     return rows
 
 
+def _which(row: Mapping) -> str:
+    tracking_id, _, arm = str(row.get("Labels", "")).partition(";adcombo-")
+    return f"ad group {row.get('Ad group')}, arm {arm or '?'} (tracking id {tracking_id})"
+
+
 def to_csv(rows: list[dict], columns: list[str]) -> str:
+    """The Google Ads Editor CSV; raises FormulaCellError before writing anything if a cell
+    would run as a spreadsheet formula."""
+    refuse_formula_cells(rows, columns, _which)
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
     writer.writeheader()

@@ -17,7 +17,7 @@ from typing import Any, Iterable
 import numpy as np
 import pandas as pd
 
-from transforms.text import ad_width, display_width
+from transforms.text import FORMULA_PREFIXES, ad_width, display_width
 from warehouse.schemas import RAW_KEYS, RAW_SCHEMAS, to_frame
 
 HEADLINE_MAX_WIDTH, DESCRIPTION_MAX_WIDTH = 30, 90
@@ -38,10 +38,9 @@ _INT = re.compile(r"^\s*(-?)(\d+|\d{1,3}(?:,\d{3})+)\s*$")
 # YYYY-MM-DD, or YYYY/M/D as Japanese Excel saves dates.
 _DATE = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$|^(\d{4})/(\d{1,2})/(\d{1,2})$")
 _C1 = re.compile("[\u0080-\u009f\ufffd\ud800-\udfff]")
-# OWASP CSV injection: a cell starting with one of these runs as a formula in a spreadsheet, and
-# Google Ads Editor reads exported CSVs the same way. Such text cannot be neutralised in the upload
-# file without changing the ad, so it is refused where it enters.
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+# OWASP CSV injection (transforms.text.FORMULA_PREFIXES): Google Ads Editor reads exported CSVs as
+# a spreadsheet does. Such text cannot be neutralised in the upload file without changing the ad,
+# so it is refused where it enters.
 FILE_KEYS = ("_file", "_line")  # where an imported row came from; kept in its dead-letter payload
 
 

@@ -122,6 +122,7 @@ class AssetEffects:
         if table is not None and len(table):
             for g, kind, text, e in zip(table.ad_group_id, table.kind, table.text, table.effect):
                 self._by_group.setdefault(str(g), {})[(str(kind), str(text))] = float(e)
+        self._impressions = _impressions_by_group(table)
 
     def __len__(self) -> int:
         return sum(len(v) for v in self._by_group.values())
@@ -147,8 +148,28 @@ class AssetEffects:
             out[i] = sum(known.get(k, 0.0) for k in _asset_keys(ad))
         return out
 
+    def impressions_for_pool(self, ad_group_id: str, assets: Sequence[Mapping]) -> dict[str, int] | None:
+        """{asset_id: impressions of the served ads that showed its text} for a pool's assets (dicts
+        with asset_id, asset_type, text; 0 for a text never served); None when the ad group has no
+        history, like for_pool."""
+        known = self._impressions.get(str(ad_group_id))
+        if not known:
+            return None
+        kinds = {"HEADLINE": HEADLINE, "DESCRIPTION": DESCRIPTION}
+        return {str(a["asset_id"]): known.get((kinds.get(str(a.get("asset_type")), ""), normalize(a.get("text") or "")), 0)
+                for a in assets}
+
 
 def combination_effects(effects: PositionEffects, combos: np.ndarray) -> np.ndarray:
     """Sum of the five positions' asset effects of (N, 5) index combinations."""
     c = np.asarray(combos, dtype=np.int64).reshape(-1, 5)
     return sum(effects[p][c[:, p]] for p in range(5))
+
+
+def _impressions_by_group(table: pd.DataFrame | None) -> dict[str, dict[tuple[str, str], int]]:
+    """{ad_group_id: {(kind, normalised text): impressions}} of an effects table (EFFECT_COLUMNS)."""
+    out: dict[str, dict[tuple[str, str], int]] = {}
+    if table is not None and len(table) and "impressions" in table:
+        for g, kind, text, n in zip(table.ad_group_id, table.kind, table.text, table.impressions):
+            out.setdefault(str(g), {})[(str(kind), str(text))] = int(n)
+    return out

@@ -80,7 +80,11 @@ def history_effects(booster, train: pd.DataFrame, valid: pd.DataFrame, ads_rows)
     return asset_effects(ads, booster.predict(X, raw_score=True), imp, clk)
 
 
-def fit_ctr_model(train: pd.DataFrame, valid: pd.DataFrame, ads_rows, data_fingerprint: str = "") -> FittedModel:
+def fit_ctr_model(train: pd.DataFrame, valid: pd.DataFrame, ads_rows, data_fingerprint: str = "",
+                  split: dict | None = None, progress=None) -> FittedModel:
+    """Train, calibrate, fit history effects and draw the plots. `split` (models.split's record of
+    how validation rows were chosen) goes into the metrics, hence into the bundle's manifest;
+    progress(line) hears how far training is."""
     from models.plots import model_plots
     from models.train import calibration_table, train_ctr_model
     from transforms.features import COMBINATION_FEATURE_NAMES
@@ -88,8 +92,11 @@ def fit_ctr_model(train: pd.DataFrame, valid: pd.DataFrame, ads_rows, data_finge
     Xt, it, ct, gt = arrays(train)
     Xv, iv, cv, gv = arrays(valid)
     started = time.perf_counter()
-    result = train_ctr_model(Xt, it, ct, Xv, iv, cv, COMBINATION_FEATURE_NAMES, groups_train=gt, groups_valid=gv)
+    result = train_ctr_model(Xt, it, ct, Xv, iv, cv, COMBINATION_FEATURE_NAMES, groups_train=gt, groups_valid=gv,
+                             progress=progress)
     seconds = time.perf_counter() - started
+    if split:
+        result.metrics["split"] = split
     calibration = calibration_table(result.valid_pred, iv, cv)
     importance = (pd.DataFrame({"feature": COMBINATION_FEATURE_NAMES, "gain": result.booster.feature_importance("gain")})
                   .sort_values("gain", ascending=False))

@@ -22,15 +22,19 @@ from apache_beam.metrics import Metrics
 from apache_beam.ml.inference.base import ModelHandler, PredictionResult
 
 from models.bundle import load_bundle
+from models.insight_options import InsightOptions
 from models.scoring import PoolScores, ScoringModel, score_pool
 
 log = logging.getLogger(__name__)
+progress = logging.getLogger("adcombo.progress")  # relayed to the orchestrator (pipelines.options.relay_progress)
 NAMESPACE = "adcombo"
+PROGRESS_SECONDS = 10.0
 
 
 class LightGBMBundleHandler(ModelHandler[Any, PredictionResult, ScoringModel]):
     def __init__(self, bundle_path: str, num_threads: int = 1, top_k: int = 5,
-                 keep_all_scores: bool = False, force_predict: bool = False, **batching):
+                 keep_all_scores: bool = False, force_predict: bool = False,
+                 insights: InsightOptions | None = None, **batching):
         # One thread per prediction call: Beam already runs one worker per core.
         super().__init__(**batching)
         self.bundle_path = bundle_path
@@ -38,6 +42,7 @@ class LightGBMBundleHandler(ModelHandler[Any, PredictionResult, ScoringModel]):
         self.top_k = top_k
         self.keep_all_scores = keep_all_scores
         self.force_predict = force_predict
+        self.insights = insights  # models.insight_options: diverse top-K, asset values, explanations
         self._block_ms = Metrics.distribution(NAMESPACE, "score_block_ms")
         self._scored = Metrics.counter(NAMESPACE, "combinations_scored")
         self._model_rows = Metrics.counter(NAMESPACE, "model_rows")
@@ -48,6 +53,22 @@ class LightGBMBundleHandler(ModelHandler[Any, PredictionResult, ScoringModel]):
         self._unscored = Metrics.counter(NAMESPACE, "ad_groups_unscored")
         self._rejected = Metrics.counter(NAMESPACE, "combinations_rejected")
         self._featurize_ms = Metrics.distribution(NAMESPACE, "featurize_ms")
+        self._progress = None  # (started, last line, ad groups, combinations) of this worker
+
+    def _report_progress(self, combinations: int) -> None:
+        """A line every PROGRESS_SECONDS per worker: ad groups and combinations so far, and the rate."""
+        now = time.perf_counter()
+        if self._progress is None:
+            self._progress = [now, now, 0, 0]
+        p = self._progress
+        p[2] += 1
+        p[3] += combinations
+        if now - p[1] >= PROGRESS_SECONDS:
+            p[1] = now
+            elapsed = max(now - p[0], 1e-9)
+            progress.info("adcombo progress: worker scored %d ad groups, %d combinations in %.0f s "
+                          "(%.1f ad groups/s, %.0f combinations/s)", p[2], p[3], elapsed, p[2] / elapsed,
+                          p[3] / elapsed)
 
     def load_model(self) -> ScoringModel:
         from models.staging import local_bundle
@@ -71,8 +92,9 @@ class LightGBMBundleHandler(ModelHandler[Any, PredictionResult, ScoringModel]):
         return out
 
     def _score_pool(self, model: ScoringModel, pool) -> PoolScores:
-        out = score_pool(model, pool, self.top_k, keep_all=self.keep_all_scores)
+        out = score_pool(model, pool, self.top_k, keep_all=self.keep_all_scores, insights=self.insights)
         self._ad_groups.inc()
+        self._report_progress(out.scored.n_scored if out.ok else 0)
         self._featurize_ms.update(int(round(out.featurize_seconds * 1000)))
         if out.group is not None:
             self._rejected.inc(out.group.n_rejected)

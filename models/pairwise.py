@@ -42,12 +42,14 @@ from typing import Sequence
 import numpy as np
 
 from models.asset_effects import combination_effects
-from models.topk import top_k_indices
+from models.asset_values import BestPerTripleAndPair
+from models.diverse import block_mask, greedy
+from models.insight_options import InsightOptions
+from models.tables import N_POSITIONS, POSITION_NAMES, PairTables, pair_support, same_kind, triple_blocks
+from models.topk import StreamingTop, top_k_indices
 
 log = logging.getLogger(__name__)
 
-N_POSITIONS = 5
-POSITION_NAMES = ("h1", "h2", "h3", "d1", "d2")
 # Candidates whose decomposed score is within MARGIN of the K-th best are re-scored exactly.
 # The assembled sums differ from Booster.predict by ~1e-14; verification demands < MARGIN / 4.
 MARGIN = 1e-9
@@ -200,7 +202,11 @@ def split_booster(booster, tree_sets: Sequence[Sequence[int]]) -> list:
 
 @dataclass
 class ScoredGroup:
-    """One ad group's result: the K best rows (enumeration row numbers), their exact raw scores."""
+    """One ad group's result: the K best rows (enumeration row numbers), their exact raw scores.
+
+    With InsightOptions(min_diff=M >= 2) the K rows are the diverse top-K (models.diverse); the
+    other fields are filled only when the options ask for them.
+    """
     top_rows: np.ndarray  # int64, best first; ties go to the lower row number
     top_raw: np.ndarray  # float64, Booster.predict(raw_score=True) of those rows (+ asset effects)
     n_scored: int
@@ -209,6 +215,15 @@ class ScoredGroup:
     seconds: float
     max_check_error: float = 0.0  # |assembled - Booster.predict| over the re-scored rows
     all_raw: np.ndarray | None = None  # every score in enumeration order, when asked for
+    min_diff: int = 0  # the diversity constraint top_rows satisfies (0: plain top-K)
+    tables: PairTables | None = None  # the ad group's pair tables (pairwise method only)
+    maxima: BestPerTripleAndPair | None = None  # best score per triple and per pair (asset values)
+    leading_rows: np.ndarray | None = None  # the top_n best rows, best first (asset top-N shares)
+    passes: int = 1  # passes over the ad group's score blocks (diverse top-K may need more)
+
+
+class _TablesDisagree(Exception):
+    """Re-scored rows differ from the tables: the ad group goes to Booster.predict blocks."""
 
 
 class PairwiseScorer:
@@ -307,11 +322,8 @@ class PairwiseScorer:
             row += len(b)
         for i in range(N_POSITIONS):
             for j in range(i + 1, N_POSITIONS):
-                a, c = np.meshgrid(cands[i], cands[j], indexing="ij")
-                a, c = a.ravel(), c.ravel()
-                if (i < 3) == (j < 3):  # same asset kind: an asset never fills both positions
-                    keep = a != c
-                    a, c = a[keep], c[keep]
+                # same asset kind: an asset never fills both positions
+                a, c = pair_support(cands[i], cands[j], same_kind(i, j))
                 b = np.repeat(r[None, :], len(a), axis=0)
                 b[:, i], b[:, j] = a, c
                 blocks.append(b)
@@ -328,7 +340,7 @@ class PairwiseScorer:
         For trees reading positions P (m = |P|) and any combination c,
             F_P(c) = sum_{p<q in P} F_P(r|p,q) - (m-2) sum_{p in P} F_P(r|p) + C(m-1, 2) F_P(r),
         so each group adds weight 1 to its pair rows, -(m-2) to its single rows and C(m-1, 2)
-        to r. The weighted rows are the tables `assemble` sums.
+        to r. The weighted rows are the tables (models.tables.PairTables.from_probe_values).
         """
         V = np.zeros(len(Xp))
         for positions, booster in self.tree_groups:
@@ -370,44 +382,11 @@ class PairwiseScorer:
             out[:, cols] = Xp[src[:, None], cols[None, :]]
         return out
 
-    @staticmethod
-    def assemble(group, values: np.ndarray, cands: list[np.ndarray]) -> np.ndarray:
-        """All T x P raw scores (enumeration order) from the weighted probe values
-        (probe_values, in probe_combos order): constant + single tables + pair tables."""
-        n_h, n_d = len(group.headline_ids), len(group.description_ids)
-        size = [n_h] * 3 + [n_d] * 2
-        f_r = values[0]
-        k = 1
-        S = []
-        for i in range(N_POSITIONS):
-            s = np.zeros(size[i])
-            s[cands[i]] = values[k:k + len(cands[i])]
-            k += len(cands[i])
-            S.append(s)
-        T = {}
-        for i in range(N_POSITIONS):
-            for j in range(i + 1, N_POSITIONS):
-                a, c = np.meshgrid(cands[i], cands[j], indexing="ij")
-                a, c = a.ravel(), c.ravel()
-                if (i < 3) == (j < 3):
-                    keep = a != c
-                    a, c = a[keep], c[keep]
-                m = np.zeros((size[i], size[j]))
-                m[a, c] = values[k:k + len(a)]
-                k += len(a)
-                T[i, j] = m
-        assert k == len(values)
-        tr, pr = group.triples, group.pairs
-        h1, h2, h3 = tr[:, 0], tr[:, 1], tr[:, 2]
-        d1, d2 = pr[:, 0], pr[:, 1]
-        s_h = T[0, 1][h1, h2] + T[0, 2][h1, h3] + T[1, 2][h2, h3] + S[0][h1] + S[1][h2] + S[2][h3]
-        s_d = T[3, 4][d1, d2] + S[3][d1] + S[4][d2] + f_r
-        m3 = T[0, 3][h1] + T[1, 3][h2] + T[2, 3][h3]  # (T, n_d): headline x D1 terms per triple
-        m4 = T[0, 4][h1] + T[1, 4][h2] + T[2, 4][h3]
-        out = s_h[:, None] + s_d[None, :]
-        out += m3[:, d1]
-        out += m4[:, d2]
-        return out.ravel()
+    def tables(self, group, values: np.ndarray, cands: list[np.ndarray], effects=None) -> PairTables:
+        """The ad group's pair tables from the weighted probe values (probe_values, in
+        probe_combos order), plus its history effects."""
+        return PairTables.from_probe_values(len(group.headline_ids), len(group.description_ids), values,
+                                            cands, effects)
 
     @staticmethod
     def effects_in_order(group, effects) -> np.ndarray:
@@ -420,56 +399,177 @@ class PairwiseScorer:
 
     # ---- the entry point ----------------------------------------------------------------------------
 
-    def score(self, group, k: int, keep_all: bool = False, seed: int = 0, effects=None) -> ScoredGroup:
+    def score(self, group, k: int, keep_all: bool = False, seed: int = 0, effects=None,
+              insights: InsightOptions | None = None) -> ScoredGroup:
         """Exact top K of an ad group. effects: optional per-position arrays of per-asset history
         effects (models.asset_effects.PositionEffects) added to every row's raw score; a
-        per-position term, so the pair tables stay exact."""
+        per-position term, so the pair tables stay exact. insights: what else to take from the
+        same pass (diverse top-K, maxima for asset values, the tables); None: plain top-K only."""
         start = time.perf_counter()
-        n = len(group)
-        if n == 0:
-            return ScoredGroup(np.empty(0, np.int64), np.empty(0), 0, "none", 0, 0.0)
+        opts = insights or InsightOptions()
+        if len(group) == 0:
+            return ScoredGroup(np.empty(0, np.int64), np.empty(0), 0, "none", 0, 0.0, min_diff=opts.min_diff)
+        out = None
         if self.decomposable:
-            out = self._score_pairwise(group, k, keep_all, seed, effects)
-            if out is not None:
-                out.seconds = time.perf_counter() - start
-                return out
-        raw = self.predict_rows(group, np.arange(n))
-        if effects is not None:
-            raw = raw + self.effects_in_order(group, effects)
-        top = top_k_indices(raw, k)
-        return ScoredGroup(top, raw[top], n, "predict", n, time.perf_counter() - start,
-                           all_raw=raw if keep_all else None)
+            try:
+                out = self._score_pairwise(group, k, keep_all, seed, effects, opts)
+            except _TablesDisagree as exc:
+                log.warning("pair-table scores differ from Booster.predict by %s on ad group with %d "
+                            "combinations; scoring it with Booster.predict", exc, len(group))
+        if out is None:
+            out = self._score_predict(group, k, keep_all, effects, opts)
+        out.seconds = time.perf_counter() - start
+        return out
 
-    def _score_pairwise(self, group, k: int, keep_all: bool, seed: int, effects=None) -> ScoredGroup | None:
+    # ---- one pass over the score blocks ---------------------------------------------------------------
+
+    @staticmethod
+    def _buffer_size(k: int, opts: InsightOptions) -> int:
+        size = k
+        if opts.asset_values:
+            size = max(size, opts.top_n)
+        if opts.diverse:
+            size = max(size, opts.diverse_buffer(k))
+        return size
+
+    @staticmethod
+    def _scan(group, block_fn, size: int, keep_all: bool = False, maxima: bool = False,
+              picks: list | None = None, min_diff: int = 0):
+        """Stream the ad group's scores block by block (bounded memory) into the collectors:
+        the `size` best rows (only rows differing from every pick in >= min_diff positions when
+        picks are given), optionally the per-triple/per-pair maxima and every score."""
+        T, P = len(group.triples), len(group.pairs)
+        top = StreamingTop(size, MARGIN)
+        best = BestPerTripleAndPair(T, P) if maxima else None
+        all_raw = np.empty(T * P) if keep_all else None
+        for t0, t1 in triple_blocks(T, P):
+            blk = block_fn(t0, t1)
+            mask = block_mask(group.triples[t0:t1], group.pairs, picks, min_diff) if picks else None
+            top.add(t0 * P, blk, mask)
+            if best is not None:
+                best.add(t0, t1, blk)
+            if all_raw is not None:
+                all_raw[t0 * P:t1 * P] = blk.ravel()
+        return top, best, all_raw
+
+    def _diverse(self, group, block_fn, rows, scores, top: StreamingTop, k: int, opts: InsightOptions,
+                 exact=None) -> tuple[list, int]:
+        """([(row, combo, score)] of the diverse top-K, extra passes made); exact(rows) settles
+        near-ties."""
+        picks: list = []
+        combos = group.rows(rows)
+        cutoff, complete = top.cutoff, top.complete
+        passes = 0
+        while greedy(rows, combos, scores, picks, k, opts.min_diff, MARGIN, cutoff, complete, exact):
+            passes += 1
+            top, _, _ = self._scan(group, block_fn, opts.diverse_buffer(k), picks=picks, min_diff=opts.min_diff)
+            rows, scores = top.result()
+            combos = group.rows(rows)
+            cutoff, complete = top.cutoff, top.complete
+        return picks, passes
+
+    # ---- pair tables ----------------------------------------------------------------------------------
+
+    def _score_pairwise(self, group, k: int, keep_all: bool, seed: int, effects, opts: InsightOptions):
         n = len(group)
         probes, cands, _, maps = self.probe_combos(group)
-        if len(probes) >= n:  # tiny pool: the tables would cost more than the rows themselves
-            return None
+        if len(probes) >= n and not opts.tables:
+            return None  # tiny pool: the tables would cost more than the rows themselves
         Xp = group.features(probes)
-        assembled = self.assemble(group, self.probe_values(Xp, maps[2]), cands)
-        if effects is not None:
-            assembled += self.effects_in_order(group, effects)
-        order = top_k_indices(assembled, k)
-        kth = assembled[order[-1]]
-        candidates = np.flatnonzero(assembled >= kth - MARGIN)
-        rng = np.random.default_rng(seed)
-        sampled = rng.integers(0, n, size=min(VERIFY_ROWS, n))
-        check_rows = np.unique(np.concatenate([candidates, sampled]))
+        tables = self.tables(group, self.probe_values(Xp, maps[2]), cands, effects)
+        s_d = tables.description_part(group.pairs)
+
+        def block_fn(t0, t1):
+            return tables.block(group.triples[t0:t1], group.pairs, s_d)
+
+        def block_values(want):  # the scan's own numbers for these rows (elementwise: same bits)
+            t, u = np.divmod(want, len(group.pairs))
+            return tables.block(group.triples[t], group.pairs, s_d)[np.arange(len(want)), u]
+
+        top, maxima, all_raw = self._scan(group, block_fn, self._buffer_size(k, opts), keep_all, opts.maxima)
+        rows, scores = top.result()
+        kth = scores[min(k, len(scores)) - 1]
+        candidates = rows[scores >= kth - MARGIN]
+
+        # Exact scores: Booster.predict on rows gathered from the probes (or, every verify_every-th
+        # ad group, built independently), plus the history effects; checked against the tables.
         independent = self._groups_scored % self.verify_every == 0
         self._groups_scored += 1
-        combos = group.rows(check_rows)
-        X = group.features(combos) if independent else self.rows_from_probes(Xp, maps, combos)
-        exact = self._predict(X)
-        if effects is not None:
-            exact = exact + combination_effects(effects, combos)
-        err = float(np.max(np.abs(exact - assembled[check_rows])))
-        if not err < MARGIN / 4:
-            log.warning("pair-table scores differ from Booster.predict by %.3g on ad group with %d "
-                        "combinations; scoring it with Booster.predict", err, n)
-            return None
-        in_cand = np.isin(check_rows, candidates)
-        cand_rows, cand_exact = check_rows[in_cand], exact[in_cand]
+        exact: dict[int, float] = {}
+        err = [0.0]
+        model_rows = [len(probes)]
+
+        def rescore(want, check_independent=False):
+            want = np.unique(np.asarray(want, dtype=np.int64))
+            want = want[[int(r) not in exact for r in want]]
+            if not len(want):
+                return
+            combos = group.rows(want)
+            X = group.features(combos) if check_independent else self.rows_from_probes(Xp, maps, combos)
+            vals = self._predict(X)
+            if effects is not None:
+                vals = vals + combination_effects(effects, combos)
+            model_rows[0] += len(want)
+            e = float(np.max(np.abs(vals - block_values(want))))
+            err[0] = max(err[0], e)
+            if not e < MARGIN / 4:
+                raise _TablesDisagree(f"{e:.3g}")
+            exact.update(zip(want.tolist(), vals.tolist()))
+
+        def exact_of(want):
+            rescore(want)
+            return np.array([exact[int(r)] for r in want])
+
+        rng = np.random.default_rng(seed)
+        sampled = rng.integers(0, n, size=min(VERIFY_ROWS, n))
+        preload: list = []
+        if opts.diverse:  # a first look at the buffer: the picks and near-ties it will want exactly
+            preview: list = []
+            greedy(rows, group.rows(rows), scores, preview, k, opts.min_diff, MARGIN, top.cutoff, top.complete,
+                   touched=preload)
+            preload += [p[0] for p in preview]
+        # One Booster.predict call in the common case: candidates, verification rows, diverse picks.
+        rescore(np.concatenate([candidates, sampled, preload]).astype(np.int64), independent)
+        picks, passes = [], 1
+        if opts.diverse:
+            picks, extra = self._diverse(group, block_fn, rows, scores, top, k, opts, exact=exact_of)
+            passes += extra
+            rescore([p[0] for p in picks])  # picks found in later passes
+        cand_rows = np.sort(candidates)
+        cand_exact = np.array([exact[int(r)] for r in cand_rows])
         sel = top_k_indices(cand_exact, k)  # cand_rows ascending: ties still go to the lower row
-        return ScoredGroup(cand_rows[sel], cand_exact[sel], n, "pairwise",
-                           len(probes) + len(check_rows), 0.0, err,
-                           all_raw=assembled if keep_all else None)
+        top_rows, top_raw = cand_rows[sel], cand_exact[sel]
+        if opts.diverse:
+            top_rows = np.array([p[0] for p in picks], dtype=np.int64)
+            top_raw = np.array([exact[p[0]] for p in picks], dtype=np.float64)
+        return ScoredGroup(top_rows, top_raw, n, "pairwise", model_rows[0], 0.0, err[0],
+                           all_raw=all_raw, min_diff=opts.min_diff, tables=tables if opts.tables else None,
+                           maxima=maxima, leading_rows=rows[:opts.top_n] if opts.asset_values else None,
+                           passes=passes)
+
+    # ---- Booster.predict blocks -------------------------------------------------------------------------
+
+    def _score_predict(self, group, k: int, keep_all: bool, effects, opts: InsightOptions) -> ScoredGroup:
+        """Every combination through Booster.predict, block by block: exact by construction."""
+        n_p = len(group.pairs)
+        model_rows = [0]
+
+        def block_fn(t0, t1):
+            raw = self.predict_rows(group, np.arange(t0 * n_p, t1 * n_p))
+            model_rows[0] += len(raw)
+            if effects is not None:
+                raw = raw + combination_effects(effects, group.rows(np.arange(t0 * n_p, t1 * n_p)))
+            return raw.reshape(t1 - t0, n_p)
+
+        top, maxima, all_raw = self._scan(group, block_fn, self._buffer_size(k, opts), keep_all, opts.maxima)
+        rows, scores = top.result()
+        top_rows, top_raw = rows[:k], scores[:k]
+        passes = 1
+        if opts.diverse:
+            picks, extra = self._diverse(group, block_fn, rows, scores, top, k, opts)
+            passes += extra
+            top_rows = np.array([p[0] for p in picks], dtype=np.int64)  # scores: exact predict values
+            top_raw = np.array([p[2] for p in picks], dtype=np.float64)
+        return ScoredGroup(top_rows, top_raw, len(group), "predict", model_rows[0], 0.0,
+                           all_raw=all_raw, min_diff=opts.min_diff, maxima=maxima,
+                           leading_rows=rows[:opts.top_n] if opts.asset_values else None, passes=passes)

@@ -21,6 +21,8 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from models.insight_options import InsightOptions
+from models.insights import PoolInsights, build_insights
 from models.pairwise import PairwiseScorer, ScoredGroup
 from transforms.combinations import AdGroupCombinations, build_ad_group_combinations, unscorable_reason
 
@@ -77,6 +79,7 @@ class PoolScores:
     featurize_seconds: float = 0.0
     reason: str = ""
     with_history: bool = False
+    insights: PoolInsights | None = None  # when score_pool was given InsightOptions
 
     @property
     def ok(self) -> bool:
@@ -89,11 +92,19 @@ class PoolScores:
         return list(zip(self.group.rows(self.scored.top_rows), self.scored.top_raw.tolist()))
 
 
-def score_pool(model: ScoringModel, pool: PoolInput, k: int, keep_all: bool = False) -> PoolScores:
+def score_pool(model: ScoringModel, pool: PoolInput, k: int, keep_all: bool = False,
+               insights: InsightOptions | None = None, served_impressions: Mapping | None = None,
+               current: tuple | None = None) -> PoolScores:
     """Exact top K of one ad group's pool (raw log-odds, booster plus history effects).
 
     keep_all=True also returns every valid combination's raw score (scored.all_raw, enumeration
     order). Ties go to the lower enumeration row, so results do not depend on the caller.
+
+    insights: what else to take from the same pass (models.insights): with min_diff >= 2 the
+    top K is the diverse top-K; asset values, explanations of some ranks and a 15 + 4 selection go
+    to PoolScores.insights. served_impressions ({asset_id: impressions}; default: what the model's
+    history effects table recorded for the ad group) and current ((headline_ids, description_ids)
+    live now; default: the assets the ad group's served ads showed) only enrich those outputs.
     """
     start = time.perf_counter()
     try:
@@ -109,8 +120,19 @@ def score_pool(model: ScoringModel, pool: PoolInput, k: int, keep_all: bool = Fa
         effects = model.effects.for_pool(pool.ad_group_id, group.headline_texts, group.description_texts)
     # The verification sample is seeded by the pool itself: the same pool is checked the same way.
     seed = zlib.crc32("\x1f".join(group.headline_ids + group.description_ids).encode("utf-8"))
-    scored = model.scorer.score(group, k, keep_all=keep_all, seed=seed, effects=effects)
-    return PoolScores(pool.ad_group_id, group, scored, featurize_s, with_history=effects is not None)
+    scored = model.scorer.score(group, k, keep_all=keep_all, seed=seed, effects=effects, insights=insights)
+    out = PoolScores(pool.ad_group_id, group, scored, featurize_s, with_history=effects is not None)
+    if insights is not None:
+        if served_impressions is None and (insights.asset_values or insights.select) and model.effects is not None:
+            served_impressions = model.effects.impressions_for_pool(pool.ad_group_id, pool.assets)
+        if current is None and insights.select and served_impressions:  # the set live now: what was served
+            served = [a for a in pool.assets if served_impressions.get(str(a["asset_id"]), 0) > 0]
+            if served:
+                current = ([str(a["asset_id"]) for a in served if a["asset_type"] == "HEADLINE"],
+                           [str(a["asset_id"]) for a in served if a["asset_type"] == "DESCRIPTION"])
+        out.insights = build_insights(group, scored, insights, pool.ad_group_id, effects,
+                                      served_impressions=served_impressions, current=current, seed=seed)
+    return out
 
 
 def sigmoid(x):

@@ -242,9 +242,40 @@ class HeldOutGroupStopping:
                 self.best_iteration - 1, [("held_out_groups", "binary_logloss", self.best_logloss, False)])
 
 
+class Progress:
+    """Lines for people while LightGBM trains: at most one every `seconds` over the whole training
+    (several lgb.train calls), with rounds so far, the rate and the best held-out log loss when
+    early stopping watches one. Long trainings are not silent."""
+
+    def __init__(self, emit, seconds: float = 10.0):
+        import time
+
+        self.emit, self.seconds, self.clock = emit, seconds, time.perf_counter
+        self.last = self.clock()
+
+    def callback(self, phase: str, stop: "HeldOutGroupStopping | None" = None):
+        started = []  # when this call's first round ended: the rate counts rounds, not set-up
+
+        def report(env) -> None:
+            now = self.clock()
+            if not started:
+                started.append(now)
+            if now - self.last < self.seconds or env.iteration == 0:
+                return
+            self.last = now
+            it = env.iteration + 1
+            best = (f"; best held-out log loss {stop.best_logloss:.5f} at round {stop.best_iteration}"
+                    if stop and stop.best_iteration else "")
+            self.emit(f"{phase}: round {it:,} of at most {env.end_iteration:,} "
+                      f"({(it - 1) / max(now - started[0], 1e-9):.0f} rounds/s){best}")
+
+        report.order = 40  # after the stopping callbacks
+        return report
+
+
 def _fit_backfitted(params, feature_names, X_train, imp_train, clk_train, groups_train,
                     X_valid, imp_valid, clk_valid, groups_valid, rounds: int, make_stop=None,
-                    patience: int | None = None):
+                    patience: int | None = None, progress=None, phase: str = "training"):
     """Trees on top of per-group offsets, by backfitting (offsets → trees → offsets → trees).
 
     Up to `rounds` trees per round; the number kept is chosen by make_stop() (a fresh
@@ -263,7 +294,8 @@ def _fit_backfitted(params, feature_names, X_train, imp_train, clk_train, groups
     raw_train = np.zeros(len(imp_tr))
     off_t = off_v = None
     booster, stop = None, None
-    for _ in range(BACKFIT_ROUNDS if use_groups else 1):
+    n_rounds = BACKFIT_ROUNDS if use_groups else 1
+    for backfit in range(n_rounds):
         if use_groups:
             offsets = fit_group_offsets(raw_train, imp_train, clk_train, groups_train, prior_mean=level)
             off_t = np.array([offsets[g] for g in groups_train])
@@ -277,6 +309,9 @@ def _fit_backfitted(params, feature_names, X_train, imp_train, clk_train, groups
                      "valid_names": ["valid"]}
         stop = make_stop() if make_stop else None
         cbs = [stop] if stop else [lgb.early_stopping(patience, verbose=False)] if patience else []
+        if progress:
+            label = f"{phase}, pass {backfit + 1} of {n_rounds}" if n_rounds > 1 else phase
+            cbs.append(progress.callback(label, stop))
         booster = lgb.train(params, dtrain, num_boost_round=rounds, callbacks=cbs, **valid)
         best = (stop.best_iteration if stop else booster.best_iteration) or booster.current_iteration()
         booster = lgb.Booster(model_str=booster.model_to_string(num_iteration=best))
@@ -286,7 +321,7 @@ def _fit_backfitted(params, feature_names, X_train, imp_train, clk_train, groups
 
 def train_ctr_model(
     X_train, imp_train, clk_train, X_valid, imp_valid, clk_valid, feature_names, params=None,
-    groups_train=None, groups_valid=None, num_boost_round: int | None = None,
+    groups_train=None, groups_valid=None, num_boost_round: int | None = None, progress=None,
 ) -> TrainResult:
     """Train on weighted click / non-click rows; the number of trees by early stopping.
 
@@ -295,10 +330,13 @@ def train_ctr_model(
     are fitted on the others, stop where the held-out groups' validation days are best, and the
     model is then refitted on every ad group with that many trees. Validation rows (the most
     recent days) use the offsets fitted on their group's training rows.
-    num_boost_round fixes the number of trees (no early stopping).
+    num_boost_round fixes the number of trees (no early stopping). progress(line) hears how far
+    training is every few seconds.
     """
     params = {**DEFAULT_PARAMS, **(params or {})}
     params.setdefault("interaction_constraints", interaction_groups(list(feature_names)))
+    if progress is not None and not isinstance(progress, Progress):
+        progress = Progress(progress)
     use_groups = groups_train is not None and groups_valid is not None
     X_train, X_valid = np.asarray(X_train), np.asarray(X_valid)
     imp_train, clk_train = np.asarray(imp_train), np.asarray(clk_train)
@@ -317,13 +355,15 @@ def train_ctr_model(
             *_, stop = _fit_backfitted(
                 params, feature_names, X_train[~held_t], imp_train[~held_t], clk_train[~held_t],
                 groups_train[~held_t], X_valid[~held_v], imp_valid[~held_v], clk_valid[~held_v],
-                groups_valid[~held_v], NUM_BOOST_ROUND, make_stop=lambda: HeldOutGroupStopping(hist, target))
+                groups_valid[~held_v], NUM_BOOST_ROUND, make_stop=lambda: HeldOutGroupStopping(hist, target),
+                progress=progress, phase="choosing the number of trees on held-out ad groups")
             rounds, fixed = max(stop.best_iteration, 1), True
             early = {"method": "held-out ad groups", "ad_groups": n_held, "rows": int(held_v.sum()),
                      "best_iteration": rounds, "logloss": stop.best_logloss}
     booster, level, raw_train, _ = _fit_backfitted(
         params, feature_names, X_train, imp_train, clk_train, groups_train, X_valid, imp_valid, clk_valid,
-        groups_valid, rounds, patience=None if fixed else PATIENCE // 4)
+        groups_valid, rounds, patience=None if fixed else PATIENCE // 4, progress=progress,
+        phase=f"fitting {rounds:,} trees on every ad group" if fixed else "training")
     best = booster.current_iteration()
     intercept = 0.0
     if use_groups:

@@ -101,7 +101,10 @@ def build_report(
 ) -> DriftReport:
     from transforms.features import ASSET_FEATURE_NAMES
 
-    train_u, score_u = unique_text_keyword(train_pairs), unique_text_keyword(score_pairs)
+    # An empty slot (a served ad without H3 or D2) is not an asset: it counts in the empty-text
+    # rates below, not in the feature distributions (pools never hold empty assets).
+    train_u = [p for p in unique_text_keyword(train_pairs) if p[0].strip()]
+    score_u = [p for p in unique_text_keyword(score_pairs) if p[0].strip()]
     X_train, X_score = asset_feature_matrix(train_u, sp), asset_feature_matrix(score_u, sp)
     unk = sp.unk_id()
     report = DriftReport(

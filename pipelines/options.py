@@ -8,8 +8,10 @@ Locally we therefore name the FnApiRunner explicitly; production passes `--runne
 from __future__ import annotations
 
 import logging
+import re
 import sys
-from typing import Sequence
+from contextlib import contextmanager
+from typing import Callable, Sequence
 
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
@@ -34,10 +36,51 @@ def _expand_profile(argv: list[str]) -> list[str]:
     return (profile_flags(profile) + out) if profile else out
 
 
+JOB_SERVICE_LOGGER = "apache_beam.runners.portability.local_job_service"
+PROGRESS_LOGGER = "adcombo.progress"
+_PROGRESS = re.compile(r"adcombo progress: ([^\"\\]*)")
+
+
+_relays: list[Callable[[str], None]] = []
+
+
+def _worker_lines(record: logging.LogRecord) -> bool:
+    """Filter on the workers' loggers: progress lines go to whoever relays them, start-up noise of
+    local multi-process workers is dropped, errors pass."""
+    match = _PROGRESS.search(record.getMessage())
+    if match:
+        for emit in list(_relays):
+            emit(match.group(1).strip())
+        return False
+    return record.levelno >= logging.ERROR
+
+
+def quiet_workers() -> None:
+    """Install the filter once per process (idempotent)."""
+    for name in (JOB_SERVICE_LOGGER, PROGRESS_LOGGER):
+        logger = logging.getLogger(name)
+        if _worker_lines not in logger.filters:
+            logger.addFilter(_worker_lines)
+            logger.setLevel(logging.INFO)
+
+
+@contextmanager
+def relay_progress(emit: Callable[[str], None]):
+    """Progress lines the workers log (models.handler, logger `adcombo.progress`) go to `emit` (e.g.
+    a Dagster asset's context.log.info) while the block runs. In-process workers log directly;
+    local multi-process workers' lines arrive through Beam's job service."""
+    quiet_workers()
+    _relays.append(emit)
+    try:
+        yield
+    finally:
+        _relays.remove(emit)
+
+
 def pipeline_options(argv: Sequence[str] | None) -> PipelineOptions:
-    # Local multi-process workers forward every worker log line as WARNING, including start-up
-    # notices that do not apply here; keep real errors, drop the noise.
-    logging.getLogger("apache_beam.runners.portability.local_job_service").setLevel(logging.ERROR)
+    # Local multi-process workers forward every worker log line, including start-up notices that
+    # do not apply here; keep real errors and progress lines, drop the noise.
+    quiet_workers()
     options = PipelineOptions(_expand_profile(list(argv) if argv is not None else sys.argv[1:]))
     standard = options.view_as(StandardOptions)
     if not standard.runner or standard.runner in ("DirectRunner", "SwitchingDirectRunner"):

@@ -9,8 +9,15 @@ featurise every asset once, exact pair tables when the model decomposes into pos
 (models.pairwise), Booster.predict blocks otherwise, per-asset history effects, top K. Ad groups
 that cannot be scored go to a side output with their reason. See docs/scoring.md.
 
+The creative insights come from the same pass (docs/insights.md; pipelines.insight_outputs):
+--min_diff M makes the top-K diverse (any two kept combinations differ in >= M positions), and
+asset values, explanations and 15 + 4 selections are written when their outputs are named.
+
     python -m pipelines.score --pools asset_pools.parquet --ads ads.parquet \
         --bundle models/bundles/<version> --output out/top_k --top_k 5 \
+        [--min_diff 2] [--asset_values_output out/assets/part] \
+        [--explanations_output out/explanations/part --explain_every 100] \
+        [--selections_output out/selections/part] \
         [--all_scores_output out/all/part] [--runner_profile dataflow ...]
 """
 
@@ -29,8 +36,11 @@ from apache_beam.options.pipeline_options import PipelineOptions, TestOptions
 
 from models.bundle import check_bundle
 from models.handler import LightGBMBundleHandler
+from models.insight_options import InsightOptions
 from models.scoring import PoolInput
 from models.staging import is_remote, local_bundle
+from pipelines.insight_outputs import OUTPUTS as INSIGHT_OUTPUTS
+from pipelines.insight_outputs import InsightTables, bigquery_table_schema, insight_options
 from pipelines.io import bigquery_schema, read_rows
 from pipelines.options import SnapshotOptions, pipeline_options, require
 from transforms.combinations import pick_keyword
@@ -99,6 +109,18 @@ class ScoreOptions(PipelineOptions):
         parser.add_argument("--scoring_method", default="auto", choices=("auto", "predict"),
                             help="auto: exact pair tables when the model decomposes, Booster.predict "
                                  "blocks otherwise; predict: always Booster.predict blocks")
+        # Creative insights, from the same pass (docs/insights.md).
+        parser.add_argument("--min_diff", type=int, default=0,
+                            help="diverse top-K: any two kept combinations of an ad group differ in at least "
+                                 "this many of the 5 positions (exact greedy; 0 or 1: the plain top-K)")
+        parser.add_argument("--explain_every", type=int, default=100,
+                            help="explanations: the best combination of 1 ad group in N (a stable hash of the "
+                                 "ad group id picks them; 1: every ad group)")
+        for name, what in (("asset_values", "what each asset is worth, one row per asset"),
+                           ("explanations", "the named terms of the explained combinations, one row per term"),
+                           ("selections", "which 15 + 4 to submit, for pools larger than a responsive search ad")):
+            parser.add_argument(f"--{name}_output", default="", help=f"Parquet prefix: {what}")
+            parser.add_argument(f"--{name}_table", default="", help=f"BigQuery table PROJECT:DATASET.TABLE: {what}")
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -182,13 +204,20 @@ class ScoreOutputs(NamedTuple):
     all_scores: beam.PCollection | None  # pa.Table per ad group, when asked for
     manifest: dict
     unscored: beam.PCollection | None = None  # UNSCORED_SCHEMA dicts
+    # pa.Tables (models.insight_rows schemas), when the insights ask for them
+    insights: dict[str, beam.PCollection] | None = None
 
 
 def build_outputs(pipeline: beam.Pipeline, pools_path: str, ads_path: str, bundle_path: str,
                   top_k: int, all_scores: bool = False, scoring_method: str = "auto",
-                  validate: bool = True, scored_at: dt.datetime | None = None) -> ScoreOutputs:
+                  validate: bool = True, scored_at: dt.datetime | None = None,
+                  insights: InsightOptions | None = None) -> ScoreOutputs:
     """The scoring graph. validate=False skips checking that inputs exist at construction time
-    (an offline Dataflow dry run cannot list gs:// paths); the bundle is always checked."""
+    (an offline Dataflow dry run cannot list gs:// paths); the bundle is always checked.
+
+    insights: what else to take from the same pass (pipelines.insight_outputs.insight_options):
+    with min_diff >= 2 the top-K rows are the diverse top-K; asset values, explanations and
+    selections come back as PCollections of Arrow tables in ScoreOutputs.insights."""
     # Fail before any work, with the reason (a gs:// bundle is copied locally to be checked; an
     # offline dry run cannot read it, and workers check it again when they load it).
     if validate or not is_remote(bundle_path):
@@ -209,11 +238,11 @@ def build_outputs(pipeline: beam.Pipeline, pools_path: str, ads_path: str, bundl
     )
     handler = LightGBMBundleHandler(
         bundle_path, top_k=top_k, keep_all_scores=all_scores,
-        force_predict=scoring_method == "predict",
+        force_predict=scoring_method == "predict", insights=insights,
         # one ad group per call: an ad group is already a block of up to 32,760 combinations
         min_batch_size=1, max_batch_size=1,
     )
-    scored = (
+    predicted = (
         {"assets": assets, "meta": meta}
         | "GroupPools" >> beam.CoGroupByKey()
         | "OnlyWithPools" >> beam.Filter(lambda kv: len(kv[1]["assets"]) > 0)
@@ -221,10 +250,19 @@ def build_outputs(pipeline: beam.Pipeline, pools_path: str, ads_path: str, bundl
         # Fusion break: spread ad groups over workers before the expensive fan-out.
         | "SpreadAdGroups" >> beam.Reshuffle()
         | "Predict" >> RunInference(KeyedModelHandler(handler))
-        | "TopK" >> beam.ParDo(SelectTopK(all_scores, scored_at)).with_outputs(ALL_SCORES_TAG, UNSCORED_TAG, main="top")
     )
+    scored = predicted | "TopK" >> beam.ParDo(SelectTopK(all_scores, scored_at)).with_outputs(
+        ALL_SCORES_TAG, UNSCORED_TAG, main="top")
+    tables = None
+    if insights is not None and (insights.asset_values or insights.explain_ranks or insights.select):
+        # The same PredictionResults as TopK (fused with it): no second model pass.
+        tagged = predicted | "InsightTables" >> beam.ParDo(InsightTables(insights.select)).with_outputs(
+            *(o.tag for o in INSIGHT_OUTPUTS))
+        wanted = {"asset_values": insights.asset_values, "explanations": bool(insights.explain_ranks),
+                  "selections": insights.select}
+        tables = {o.tag: tagged[o.tag] for o in INSIGHT_OUTPUTS if wanted[o.tag]}
     return ScoreOutputs(scored.top, scored[ALL_SCORES_TAG] if all_scores else None, manifest,
-                        scored[UNSCORED_TAG])
+                        scored[UNSCORED_TAG], tables)
 
 
 def build(pipeline: beam.Pipeline, pools_path: str, ads_path: str, bundle_path: str, top_k: int):
@@ -233,26 +271,32 @@ def build(pipeline: beam.Pipeline, pools_path: str, ads_path: str, bundle_path: 
     return out.rows, out.manifest
 
 
-def _write_bigquery(rows: beam.PCollection, label: str, table: str, schema: pa.Schema) -> None:
-    """File loads, not streaming inserts: one atomic load job per run (WRITE_TRUNCATE), no per-row quota."""
+def _write_bigquery(rows: beam.PCollection, label: str, table: str, schema: pa.Schema | dict) -> None:
+    """File loads, not streaming inserts: one atomic load job per run (WRITE_TRUNCATE), no per-row quota.
+    schema: an Arrow schema of flat columns, or a BigQuery table schema dict (REPEATED columns)."""
     (rows
      | f"{label}Json" >> beam.Map(_json_row)
      | label >> beam.io.WriteToBigQuery(
-            table, schema=bigquery_schema(schema), method=beam.io.WriteToBigQuery.Method.FILE_LOADS,
+            table, schema=schema if isinstance(schema, dict) else bigquery_schema(schema),
+            method=beam.io.WriteToBigQuery.Method.FILE_LOADS,
             write_disposition=beam.io.BigQueryDisposition.WRITE_TRUNCATE,
             create_disposition=beam.io.BigQueryDisposition.CREATE_IF_NEEDED))
 
 
 def _json_row(row: dict) -> dict:
-    return {k: v.isoformat() if isinstance(v, dt.datetime) else v for k, v in row.items()}
+    """JSON-ready: timestamps as ISO text, NaN as null (JSON has no NaN)."""
+    return {k: v.isoformat() if isinstance(v, dt.datetime) else None if isinstance(v, float) and v != v else v
+            for k, v in row.items()}
 
 
 def build_pipeline(argv=None) -> tuple[beam.Pipeline, dict]:
     """The whole scoring job (reads, scoring, writes) from command-line flags, not yet run.
 
     Inputs are Parquet files or `bq://` tables; each output goes to Parquet shards (--output,
-    --unscored_output, --all_scores_output) and/or BigQuery tables (--output_table,
-    --unscored_table, --all_scores_table), written by the job itself.
+    --unscored_output, --all_scores_output, --asset_values_output, --explanations_output,
+    --selections_output) and/or BigQuery tables (--output_table, --unscored_table,
+    --all_scores_table, --asset_values_table, --explanations_table, --selections_table), written by
+    the job itself.
     """
     options = pipeline_options(argv)
     opts, io = options.view_as(ScoreOptions), options.view_as(SnapshotOptions)
@@ -260,6 +304,14 @@ def build_pipeline(argv=None) -> tuple[beam.Pipeline, dict]:
     require(opts, ("bundle",))
     if not io.output and not opts.output_table:
         raise SystemExit("missing required flags: --output or --output_table")
+    if not 0 <= opts.min_diff <= 5:
+        raise SystemExit(f"--min_diff must be between 0 and 5 (positions that must differ), got {opts.min_diff}")
+    if opts.explain_every < 1:
+        raise SystemExit(f"--explain_every must be at least 1 (1: every ad group), got {opts.explain_every}")
+    sinks = {o.tag: (getattr(opts, f"{o.tag}_output"), getattr(opts, f"{o.tag}_table")) for o in INSIGHT_OUTPUTS}
+    insights = insight_options(opts.min_diff, asset_values=any(sinks["asset_values"]),
+                               explain_every=opts.explain_every if any(sinks["explanations"]) else 0,
+                               select=any(sinks["selections"]))
     scored_at = dt.datetime.fromisoformat(opts.scored_at) if opts.scored_at else dt.datetime.now(dt.timezone.utc)
     if scored_at.tzinfo is None:
         scored_at = scored_at.replace(tzinfo=dt.timezone.utc)
@@ -267,7 +319,7 @@ def build_pipeline(argv=None) -> tuple[beam.Pipeline, dict]:
     out = build_outputs(pipeline, io.pools, io.ads, opts.bundle, opts.top_k,
                         all_scores=bool(opts.all_scores_output or opts.all_scores_table),
                         scoring_method=opts.scoring_method,
-                        validate=not options.view_as(TestOptions).dry_run, scored_at=scored_at)
+                        validate=not options.view_as(TestOptions).dry_run, scored_at=scored_at, insights=insights)
     if io.output:
         out.rows | "Write" >> beam.io.WriteToParquet(io.output, TOP_K_SCHEMA, file_name_suffix=".parquet")
     if opts.output_table:
@@ -283,7 +335,16 @@ def build_pipeline(argv=None) -> tuple[beam.Pipeline, dict]:
     if opts.all_scores_table:
         rows = out.all_scores | "AllScoresRows" >> beam.FlatMap(lambda t: t.to_pylist())
         _write_bigquery(rows, "WriteAllScoresBigQuery", opts.all_scores_table, ALL_SCORES_SCHEMA)
-    logging.info("scoring with model %s (top %d per ad group)", out.manifest["version"], opts.top_k)
+    for o in INSIGHT_OUTPUTS:
+        prefix, table = sinks[o.tag]
+        if prefix:
+            out.insights[o.tag] | f"Write{o.label}" >> beam.io.WriteToParquetBatched(
+                prefix, o.schema, file_name_suffix=".parquet")
+        if table:
+            rows = out.insights[o.tag] | f"{o.label}Rows" >> beam.FlatMap(lambda t: t.to_pylist())
+            _write_bigquery(rows, f"Write{o.label}BigQuery", table, bigquery_table_schema(o.schema))
+    logging.info("scoring with model %s (top %d per ad group%s)", out.manifest["version"], opts.top_k,
+                 f", any two differing in at least {opts.min_diff} positions" if opts.min_diff >= 2 else "")
     return pipeline, out.manifest
 
 
@@ -296,5 +357,8 @@ def run(argv=None, wait: bool = True):
 
 
 if __name__ == "__main__":
+    from pipelines.options import relay_progress
+
     logging.getLogger().setLevel(logging.INFO)
-    run()
+    with relay_progress(logging.getLogger("adcombo.score").info):
+        run()

@@ -65,11 +65,23 @@ def _candidates(slots: np.ndarray, ok: np.ndarray, n_positions: int) -> list[np.
     return cands
 
 
+# Products larger than this are built one first-position asset at a time (generated pools of
+# hundreds of headlines): memory of the result, not of the whole product in int64.
+LARGE_PRODUCT = 1 << 20
+
+
 def _ordered_tuples(cands: list[np.ndarray]) -> np.ndarray:
     """Lexicographically ordered tuples from the product of candidate lists, all-distinct only."""
     k = len(cands)
     if any(c.size == 0 for c in cands):
         return np.empty((0, k), dtype=np.int32)
+    if k > 1 and int(np.prod([c.size for c in cands], dtype=np.float64)) > LARGE_PRODUCT:
+        rest = _ordered_tuples(cands[1:])  # lexicographic; prefixing ascending firsts keeps the order
+        parts = []
+        for a in cands[0]:
+            sub = rest[(rest != a).all(axis=1)]
+            parts.append(np.concatenate([np.full((len(sub), 1), a, dtype=np.int32), sub], axis=1))
+        return np.concatenate(parts).astype(np.int32, copy=False)
     grids = np.meshgrid(*cands, indexing="ij")  # ij order over sorted lists = lexicographic
     tup = np.stack([g.ravel() for g in grids], axis=1)
     distinct = np.ones(len(tup), dtype=bool)
@@ -281,11 +293,12 @@ def unscorable_reason(group: AdGroupCombinations) -> str:
                            + (f" ({', '.join(detail)})" if detail else ""))
             continue
         slots = _pin_slots(pins, positions, kind)
-        for position, cands in zip(positions, _candidates(slots, usable, len(positions))):
-            if cands.size == 0:
-                reasons.append(f"pins cannot be satisfied: no usable {kind} can fill {position}"
-                               + (" (every usable one is pinned elsewhere)" if (slots[usable] >= 0).all() else ""))
-        if not any(kind in r for r in reasons):
+        cands = _candidates(slots, usable, len(positions))
+        empty_positions = [p for p, c in zip(positions, cands) if c.size == 0]
+        for position in empty_positions:
+            reasons.append(f"pins cannot be satisfied: no usable {kind} can fill {position}"
+                           + (" (every usable one is pinned elsewhere)" if (slots[usable] >= 0).all() else ""))
+        if not empty_positions and len(_ordered_tuples(cands)) == 0:
             reasons.append(f"pins cannot be satisfied: the {kind}s pinned leave no {need} distinct ones")
     return "; ".join(reasons) or "no valid combination"
 

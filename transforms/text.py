@@ -140,3 +140,16 @@ def char_class_counts(text: str | None) -> dict[str, int]:
     for ch in text or "":
         counts[char_class(ch)] += 1
     return counts
+
+
+# OWASP CSV injection: a cell starting with one of these makes a spreadsheet (and Google Ads
+# Editor, which reads the same CSVs) run it as a formula. One rule for the import (refuse: an ad
+# text cannot be changed on its way out) and for the files made for people (neutralise).
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def formula_prefix(text) -> str | None:
+    """The character that would make a spreadsheet run `text` as a formula, if any."""
+    if isinstance(text, str) and text and text[0] in FORMULA_PREFIXES:
+        return text[0]
+    return None

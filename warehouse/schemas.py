@@ -40,6 +40,33 @@ RAW_SCHEMAS: dict[str, list[tuple[str, str]]] = {
 
 TOP_COMBINATIONS_TABLE = "serving.top_combinations"
 
+# ---- creative insights (docs/insights.md): written by the scoring job from the same pass -------
+# Columns as models.insight_rows writes them (a test keeps the two in step).
+ASSET_VALUES_TABLE = "serving.asset_values"  # one row per asset of every scored ad group
+EXPLANATIONS_TABLE = "serving.explanations"  # one row per term of each explained combination
+SELECTIONS_TABLE = "serving.selections"  # one row per pool larger than an RSA: which 15 + 4 to submit
+_SET_VALUE = [("expected_ctr", "FLOAT64"), ("expected_ctr_uniform", "FLOAT64"), ("best_raw", "FLOAT64"),
+              ("n_combinations", "INT64")]
+INSIGHT_SCHEMAS: dict[str, list[tuple[str, str]]] = {
+    ASSET_VALUES_TABLE: [
+        ("ad_group_id", "STRING"), ("asset_id", "STRING"), ("asset_type", "STRING"), ("text", "STRING"),
+        ("best_with_raw", "FLOAT64"), ("best_slot", "STRING"), ("regret", "FLOAT64"), ("loss_if_removed", "FLOAT64"),
+        ("top_n_share", "FLOAT64"), ("top_n", "INT64"), ("history_effect", "FLOAT64"),
+        ("served_impressions", "INT64"), ("label", "STRING"), ("reason", "STRING"), ("model_version", "STRING"),
+    ],
+    EXPLANATIONS_TABLE: [
+        ("ad_group_id", "STRING"), ("rank", "INT64"), ("raw_score", "FLOAT64"), ("term", "INT64"), ("kind", "STRING"),
+        ("positions", "STRING"), ("asset_ids", "STRING"), ("texts", "STRING"), ("value", "FLOAT64"),
+        ("model_version", "STRING"),
+    ],
+    SELECTIONS_TABLE: [
+        ("ad_group_id", "STRING"), ("headline_ids", "ARRAY<STRING>"), ("description_ids", "ARRAY<STRING>"),
+        ("method", "STRING"), ("local_optimum", "BOOL"), ("evaluations", "INT64"), ("serving_temperature", "FLOAT64"),
+        *[(f"{who}_{name}", kind) for who in ("selected", "pool", "random", "current") for name, kind in _SET_VALUE],
+        ("notes", "STRING"), ("model_version", "STRING"),
+    ],
+}
+
 _PANDAS_TYPES = {"STRING": "string", "INT64": "Int64", "FLOAT64": "float64"}
 
 

@@ -83,10 +83,18 @@ def _api_asset(name: str, table: str, description: str, partitions: DailyPartiti
     return _raw
 
 
-def _files_assets(import_path: str):
+def _files_assets(import_path: str, options: dict):
     class ImportConfig(Config):
         path: str = Field(default=import_path,
-                          description="folder with ads, ad_daily_performance and asset_pools (.csv or .parquet)")
+                          description="folder with ads, ad_daily_performance and asset_pools (CSV, TSV or Parquet)")
+        encoding: str = Field(default=options.get("encoding") or "",
+                              description="encoding of files without a byte-order mark (e.g. cp932); empty: UTF-8")
+        columns: str = Field(default=options.get("columns") or "",
+                             description="column mapping file; empty: columns.yaml beside the data, if any")
+        as_of: str = Field(default=options.get("as_of") or "",
+                           description="a performance file without dates holds totals of the period ending here")
+        allow_empty: bool = Field(default=bool(options.get("allow_empty")),
+                                  description="accept empty or header-only files (their tables are emptied)")
 
     @multi_asset(
         specs=[AssetSpec(k, group_name=GROUP, kinds={"parquet"}, description=f"{t} from imported files (replace)")
@@ -94,18 +102,22 @@ def _files_assets(import_path: str):
         name="imported_files",
     )
     def imported_files(context: AssetExecutionContext, config: ImportConfig, warehouse: WarehouseResource):
-        from ingest.files import ImportFormatError
-        from ingest.run import import_folder
+        from ingest.importer import ImportOptions, import_files
+        from ingest.report import format_import
 
         if not config.path:
             raise Failure("no import folder: run `adcombo import PATH`, or set `path` in this asset's config")
-        try:
-            with warehouse.open() as wh:
-                reports = import_folder(wh, config.path)
-        except ImportFormatError as exc:
-            raise Failure(f"cannot import {config.path}: {exc}") from None
+        options = ImportOptions.from_json({"encoding": config.encoding, "columns": config.columns,
+                                           "as_of": config.as_of, "allow_empty": config.allow_empty})
+        with warehouse.open() as wh:  # all or nothing: a refused import writes nothing
+            result = import_files(wh, config.path, options)
+        lines = format_import(result)
+        if result.refusals:
+            raise Failure(description="\n".join(lines), allow_retries=False)
+        for line in lines:
+            context.log.info(line)
+        reports = result.ingest_reports()
         for key, table in zip(RAW_ASSETS, RAW_TABLES):
-            context.log.info(_summary(reports[table]))
             yield _result(reports[table], asset_key=key)
 
     return imported_files
@@ -115,7 +127,7 @@ def build_assets(settings) -> list:
     """The raw assets of the configured source: three daily-partitioned API assets, or one
     multi-asset importing a folder of files under the same three keys."""
     if settings.source == "files":
-        return [_files_assets(settings.import_path)]
+        return [_files_assets(settings.import_path, settings.import_options)]
     partitions = daily_partitions(settings)
     return [
         _api_asset("raw_ads", "raw.ads", "Served ads (fixed combinations), daily snapshot → raw.ads (upsert)",

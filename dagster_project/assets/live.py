@@ -95,23 +95,22 @@ def change_day(history) -> dt.date | None:
     return found
 
 
-def training_window(wh, last_day: dt.date, valid_days: int) -> tuple[dt.date | None, int]:
-    """(first day, validation days) of the training set.
+def training_plan(wh, valid_days: int):
+    """(first day or None, models.split.SplitPlan) of the training set.
 
     After a change that live accuracy saw, only the days since it (the days before were delivered
-    under rules that no longer hold); else all history. The most recent quarter of those days
-    validates, at least one and at most `valid_days` (models.split's rule: 7 of 30 days, 2 of 10).
+    under rules that no longer hold), else all history; the validation split is planned by
+    models.split's rules on those days alone (the same queries, on the performance since the change).
     """
-    import pandas as pd
+    from models.split import HISTORY_DAYS_SQL, SERVED_ADS_SQL, plan_from_warehouse, plan_split
 
-    from models.split import VALID_SHARE
-
-    start = change_day(read_history(wh))
-    if start is not None and start > last_day:
-        start = None
-    first = start or pd.Timestamp(wh.query("SELECT MIN(date) AS d FROM `raw.ad_daily_performance`")["d"].iloc[0]).date()
-    span = (last_day - first).days + 1
-    return start, max(1, min(valid_days, int(span * VALID_SHARE)))
+    start, last = change_day(read_history(wh)), _last_performance_day(wh)
+    if start is None or last is None or start > last:
+        return None, plan_from_warehouse(wh, valid_days=valid_days)
+    since = "(SELECT * FROM `raw.ad_daily_performance` WHERE date >= @since)"
+    days = wh.query(HISTORY_DAYS_SQL.replace("`raw.ad_daily_performance`", since), {"since": start})
+    served = wh.query(SERVED_ADS_SQL.replace("`raw.ad_daily_performance`", since), {"since": start})
+    return start, plan_split(days["date"].tolist(), served, valid_days=valid_days)
 
 
 # ---- the prediction log -------------------------------------------------------------------------

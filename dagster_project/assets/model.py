@@ -29,7 +29,8 @@ def ctr_model(context: AssetExecutionContext, paths: LocalPaths, model_store: Mo
     with warehouse.open() as wh:
         ads = wh.query("SELECT * FROM `raw.ads`")
     ads = ads.astype(object).where(ads.notna(), None).to_dict("records")
-    fitted = fit_ctr_model(train, valid, ads, fingerprint(files))
+    fitted = fit_ctr_model(train, valid, ads, fingerprint(files), split=paths.training_split(),
+                           progress=context.log.info)
     store = model_store.store()
     version = store.add(save_fitted(fitted, store.build_dir(), paths.tokenizer))
     m, effects = fitted.metrics, fitted.effects
@@ -49,6 +50,7 @@ def ctr_model(context: AssetExecutionContext, paths: LocalPaths, model_store: Mo
             "valid_logloss_with_group_offsets": rounded(m["valid_with_group_offsets"]["logloss"]),
             "valid_auc_with_group_offsets": rounded(m["valid_with_group_offsets"]["auc"]),
             "early_stopping": MetadataValue.json(m["early_stopping"]),
+            "validation_split": MetadataValue.json(m.get("split", {})),
             "assets_with_history_effects": len(effects),
             "ad_groups_with_history_effects": int(effects["ad_group_id"].nunique()),
             "history_effect_sd": rounded(float(effects["effect"].std()) if len(effects) > 1 else 0.0, 3),

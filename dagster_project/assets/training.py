@@ -4,12 +4,11 @@ Locally the Beam jobs read a Parquet snapshot of the DuckDB tables; with BigQuer
 the tables themselves (`bq://` sources) and nothing passes through the orchestrator.
 """
 
-import datetime as dt
 import os
 import shutil
 import time
 
-from dagster import AssetExecutionContext, Config, MaterializeResult, MetadataValue, asset
+from dagster import AssetExecutionContext, Config, Failure, MaterializeResult, MetadataValue, asset
 from pydantic import Field
 
 from dagster_project.metadata import table
@@ -66,7 +65,8 @@ def tokenizer(context: AssetExecutionContext, paths: LocalPaths, warehouse: Ware
 
 
 class TrainingSetConfig(Config):
-    valid_days: int = Field(default=7, description="the most recent days form the validation split")
+    valid_days: int = Field(default=7, description="at most this many of the most recent days validate (with few "
+                            "days a share of them; with one day or one period, held-out ad groups: models.split)")
 
 
 @asset(
@@ -77,24 +77,23 @@ class TrainingSetConfig(Config):
 )
 def training_set(context: AssetExecutionContext, config: TrainingSetConfig, paths: LocalPaths,
                  beam_runner: BeamRunnerResource, warehouse: WarehouseResource):
-    import pandas as pd
     import pyarrow.parquet as pq
 
     from pipelines import training_set as pipeline
     from pipelines.options import metrics_summary
 
-    from dagster_project.assets.live import training_window
+    from dagster_project.assets.live import training_plan
+    from models.split import SplitError
 
-    with warehouse.open() as wh:
-        last_day = wh.query("SELECT MAX(date) AS d FROM `raw.ad_daily_performance`")["d"].iloc[0]
-        if pd.isna(last_day):
-            raise ValueError("raw.ad_daily_performance is empty: ingest performance before training")
-        last_day = last_day.date() if hasattr(last_day, "date") else last_day
-        # after a change that live accuracy saw, only the days since (docs/monitoring.md)
-        train_from, valid_days = training_window(wh, last_day, config.valid_days)
+    try:
+        with warehouse.open() as wh:  # small queries: what the history has decides the split
+            # after a change that live accuracy saw, only the days since (docs/monitoring.md)
+            train_from, plan = training_plan(wh, config.valid_days)
+    except SplitError as exc:
+        raise Failure(description=str(exc), allow_retries=False) from None
     if train_from:
         context.log.info(f"training on the days since the change live accuracy saw on {train_from}")
-    valid_from = last_day - dt.timedelta(days=valid_days - 1)
+    context.log.info(f"validation split: {plan.method} ({plan.reason})")
     started = time.perf_counter()
     tokenizer_uri = paths.tokenizer
     out_dir = paths.training_set_location()
@@ -113,10 +112,12 @@ def training_set(context: AssetExecutionContext, config: TrainingSetConfig, path
         beam_runner.flags(workers=1)
         + [f"--ads={warehouse.beam_source('raw.ads', paths)}",
            f"--performance={warehouse.beam_source('raw.ad_daily_performance', paths)}",
-           f"--tokenizer={tokenizer_uri}", f"--valid_from={valid_from.isoformat()}", f"--output={output}"]
+           f"--tokenizer={tokenizer_uri}", f"--output={output}", *plan.to_flags()]
         + ([f"--train_from={train_from.isoformat()}"] if train_from else [])
     )
     beam_metrics = metrics_summary(result)
+    # The plan travels with the examples: the model records how it was validated.
+    paths.write_training_split(plan.to_metadata(), tmp_dir if not paths.remote_stages else out_dir)
     if not paths.remote_stages:
         # Swap the finished folder in: the model never reads a half-written training set.
         shutil.rmtree(out_dir, ignore_errors=True)
@@ -131,7 +132,7 @@ def training_set(context: AssetExecutionContext, config: TrainingSetConfig, path
     elapsed = time.perf_counter() - started
     context.log.info(f"training set: {examples:,} examples in {elapsed:.1f}s")
     return MaterializeResult(metadata={
-        "examples": examples, "valid_from": valid_from.isoformat(), "seconds": round(elapsed, 1),
+        "examples": examples, "split": MetadataValue.json(plan.to_metadata()), "seconds": round(elapsed, 1),
         "train_from": train_from.isoformat() if train_from else "all history",
         **({"splits": table(splits)} if splits is not None else {}),
         "beam_metrics": MetadataValue.json(beam_metrics), "path": MetadataValue.path(out_dir)})

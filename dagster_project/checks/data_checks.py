@@ -39,7 +39,12 @@ def every_ad_group_ranked(warehouse: WarehouseResource) -> AssetCheckResult:
     # An ad group whose pool allows no valid combination (all assets too wide, say) is a warning
     # that names each one and why; one without a recorded reason is lost, an error.
     unexplained = missing[missing["reason"].isna()]
+    listed = "; ".join(f"{r.ad_group_id}: {r.reason if isinstance(r.reason, str) else 'no reason recorded'}"
+                       for r in missing.head(5).itertuples())
+    more = f" (and {len(missing) - 5} more: table serving.unscored_ad_groups)" if len(missing) > 5 else ""
     return AssetCheckResult(
+        description=f"{len(missing)} ad groups without results: {listed}{more}" if len(missing) else
+        "every ad group with a pool is ranked",
         passed=bool(len(missing) == 0 and gaps == 0),
         severity=AssetCheckSeverity.WARN if gaps == 0 and unexplained.empty else AssetCheckSeverity.ERROR,
         metadata={"ad_groups_without_result": len(missing), "ad_groups_with_rank_gaps": int(gaps),

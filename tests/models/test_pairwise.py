@@ -1,7 +1,6 @@
 """Pair-table scoring is exact: equal to Booster.predict on every combination, top-K = brute force."""
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from models.pairwise import PairwiseScorer, check_decomposable, position_owners
@@ -9,88 +8,7 @@ from models.topk import top_k_indices
 from transforms.combinations import build_ad_group_combinations
 from transforms.features import COMBINATION_FEATURE_NAMES
 
-# The shipped defaults are tuned for the product (and change); these tests need big, deep trees
-# so that exactness is tested on many leaves and branches that read different pairs.
-DEEP = {"num_leaves": 31, "min_data_in_leaf": 20, "min_sum_hessian_in_leaf": 1e-3, "feature_fraction": 0.8,
-        "learning_rate": 0.1, "max_bin": 63}
-
-
-@pytest.fixture(scope="module")
-def sp(tiny_snapshot):
-    from transforms.tokenizer import load_processor
-
-    return load_processor(tiny_snapshot["tokenizer"])
-
-
-@pytest.fixture(scope="module")
-def pools(tiny_world):
-    keywords = {ad["ad_group_id"]: ad["keyword"] for ad in tiny_world.ads()}
-    df = pd.DataFrame(tiny_world.asset_pools())
-    return [(keywords.get(g, ""), a.to_dict("records")) for g, a in df.groupby("ad_group_id")]
-
-
-def _training_rows(pools, sp, per_group=1500, seed=0):
-    rng = np.random.default_rng(seed)
-    X = []
-    for keyword, assets in pools:
-        g = build_ad_group_combinations(keyword, assets, sp)
-        if len(g):
-            X.append(g.X[rng.integers(0, len(g), min(per_group, len(g)))])
-    X = np.concatenate(X)
-    a = COMBINATION_FEATURE_NAMES.index("h1__n_chars")
-    pair = [i for i, n in enumerate(COMBINATION_FEATURE_NAMES) if n.startswith("h1_h2__")][0]
-    logit = -3 + 0.05 * X[:, a] - 2 * X[:, pair] + rng.normal(0, 0.5, len(X))
-    y = (rng.random(len(X)) < 1 / (1 + np.exp(-logit))).astype(float)
-    return X, y
-
-
-@pytest.fixture(scope="module")
-def constrained_booster(pools, sp):
-    """The shipped default configuration's constraints on synthetic labels (strong pair effects)."""
-    import lightgbm as lgb
-
-    from models.train import DEFAULT_PARAMS, interaction_groups
-
-    X, y = _training_rows(pools, sp)
-    params = {**DEFAULT_PARAMS, **DEEP, "interaction_constraints": interaction_groups(COMBINATION_FEATURE_NAMES)}
-    return lgb.train(params, lgb.Dataset(X, y, feature_name=COMBINATION_FEATURE_NAMES), num_boost_round=80)
-
-
-@pytest.fixture(scope="module")
-def unconstrained_booster(pools, sp):
-    import lightgbm as lgb
-
-    from models.train import DEFAULT_PARAMS
-
-    X, y = _training_rows(pools, sp, per_group=400)
-    return lgb.train({**DEFAULT_PARAMS, **DEEP}, lgb.Dataset(X, y, feature_name=COMBINATION_FEATURE_NAMES),
-                     num_boost_round=10)
-
-
-def _vary(assets, rng):
-    """Random pins, over-wide assets and duplicated texts (exact ties) on a pool."""
-    out = [dict(a) for a in assets]
-    heads = [a for a in out if a["asset_type"] == "HEADLINE"]
-    descs = [a for a in out if a["asset_type"] == "DESCRIPTION"]
-    for a in out:
-        a["pinned_field"] = ""
-    kind = rng.integers(4)
-    if kind == 1:
-        heads[0]["pinned_field"] = "HEADLINE_1"
-        heads[1]["pinned_field"] = "HEADLINE_1"
-    elif kind == 2:
-        heads[2]["pinned_field"] = "HEADLINE_3"
-        descs[0]["pinned_field"] = "DESCRIPTION_2"
-    if len(heads) > 5:
-        heads[-1]["text"] = "あ" * 16  # display width 32 > 30: never used
-        heads[-2]["text"] = heads[-3]["text"]  # identical features: ties in brute force
-    if len(descs) > 3:
-        descs[-1]["text"] = descs[0]["text"]
-    return out
-
-
-def _brute(booster, g):
-    return booster.predict(g.X, raw_score=True)
+from _scoring_testlib import DEEP, brute, vary  # fixtures: conftest.py
 
 
 def test_structure_check_is_per_path_not_per_tree(unconstrained_booster):
@@ -138,10 +56,10 @@ def test_every_score_and_top_k_equal_booster_predict(constrained_booster, pools,
     rng = np.random.default_rng(k)
     n_pairwise = 0
     for keyword, assets in pools:
-        g = build_ad_group_combinations(keyword, _vary(assets, rng), sp)
+        g = build_ad_group_combinations(keyword, vary(assets, rng), sp)
         if not len(g):
             continue
-        want = _brute(constrained_booster, g)
+        want = brute(constrained_booster, g)
         got = scorer.score(g, k, keep_all=True, seed=int(rng.integers(1 << 30)))
         n_pairwise += got.method == "pairwise"
         np.testing.assert_allclose(got.all_raw, want, rtol=0, atol=1e-9)
@@ -167,7 +85,7 @@ def test_asset_history_effects_are_added_exactly_on_both_paths(constrained_boost
     g = build_ad_group_combinations(keyword, assets, sp)
     # a different value per position: an asset's effect may depend on its slot
     effects = tuple(rng.normal(0, 0.3, len(g.headline_ids if p < 3 else g.description_ids)) for p in range(5))
-    want = _brute(constrained_booster, g) + combination_effects(effects, g.combos)
+    want = brute(constrained_booster, g) + combination_effects(effects, g.combos)
     got = scorer.score(g, 5, keep_all=True, effects=effects)
     assert got.method == ("predict" if force_predict else "pairwise")
     np.testing.assert_allclose(got.all_raw, want, rtol=0, atol=1e-9)
@@ -184,7 +102,7 @@ def test_ties_break_by_enumeration_order(constrained_booster, pools, sp):
     # Every headline text twice: each combination has exact twins in brute force.
     twins = [dict(a, asset_id=a["asset_id"] + "-twin") for a in heads[:6]]
     g = build_ad_group_combinations(keyword, [dict(a, pinned_field="") for a in assets] + twins, sp)
-    want = _brute(constrained_booster, g)
+    want = brute(constrained_booster, g)
     top = top_k_indices(want, 60)
     assert len(np.unique(want[top])) < len(top)  # there are ties among the best
     got = PairwiseScorer(constrained_booster).score(g, 60)
@@ -198,7 +116,7 @@ def test_non_decomposable_model_falls_back_to_exact_blocks(unconstrained_booster
     keyword, assets = pools[0]
     g = build_ad_group_combinations(keyword, assets, sp)
     got = scorer.score(g, 5, keep_all=True)
-    want = _brute(unconstrained_booster, g)
+    want = brute(unconstrained_booster, g)
     assert got.method == "predict" and got.model_rows == len(g)
     np.testing.assert_array_equal(got.all_raw, want)
     np.testing.assert_array_equal(got.top_rows, top_k_indices(want, 5))
@@ -208,10 +126,12 @@ def test_a_wrong_table_is_caught_and_the_group_rescored(constrained_booster, poo
     scorer = PairwiseScorer(constrained_booster)
     keyword, assets = pools[1]
     g = build_ad_group_combinations(keyword, assets, sp)
-    real = PairwiseScorer.assemble
-    monkeypatch.setattr(PairwiseScorer, "assemble", staticmethod(lambda *a: real(*a) + 1e-6))
+    from models.tables import PairTables
+
+    real = PairTables.block
+    monkeypatch.setattr(PairTables, "block", lambda *a, **kw: real(*a, **kw) + 1e-6)
     got = scorer.score(g, 5)
-    want = _brute(constrained_booster, g)
+    want = brute(constrained_booster, g)
     assert got.method == "predict"
     np.testing.assert_array_equal(got.top_rows, top_k_indices(want, 5))
 
@@ -236,7 +156,7 @@ def test_trees_grouped_by_positions_stay_exact(constrained_booster, pools, sp, m
     assert len(whole.tree_groups) == 1
     for keyword, assets in pools[:4]:
         g = build_ad_group_combinations(keyword, assets, sp)
-        want = _brute(constrained_booster, g)
+        want = brute(constrained_booster, g)
         for s in (scorer, whole):
             got = s.score(g, 5, keep_all=True)
             np.testing.assert_allclose(got.all_raw, want, rtol=0, atol=1e-9)
@@ -252,3 +172,24 @@ def test_merge_keeps_every_tree_once():
     assert sorted(t for ts in merged.values() for t in ts) == [0, 1, 2, 3] + list(range(5, 200))
     assert all(set().union(*[k for k, v in by_set.items() if t in v]) <= key
                for key, ts in merged.items() for t in ts)
+
+
+@pytest.mark.parametrize("force_predict", [False, True])
+def test_blockwise_pass_equals_brute_force(constrained_booster, pools, sp, force_predict, monkeypatch):
+    """Big pools are scored in blocks of headline triples (bounded memory); blocks of a few rows
+    give the same scores and top-K as one block."""
+    import models.tables as tables
+
+    monkeypatch.setattr(tables, "BLOCK_CELLS", 53)
+    scorer = PairwiseScorer(constrained_booster, force_predict=force_predict)
+    rng = np.random.default_rng(23)
+    for keyword, assets in pools[:5]:
+        g = build_ad_group_combinations(keyword, vary(assets, rng), sp)
+        if not len(g):
+            continue
+        want = brute(constrained_booster, g)
+        got = scorer.score(g, 9, keep_all=True)
+        assert len(list(tables.triple_blocks(len(g.triples), len(g.pairs)))) > 1
+        np.testing.assert_allclose(got.all_raw, want, rtol=0, atol=1e-9)
+        np.testing.assert_array_equal(got.top_rows, top_k_indices(want, 9))
+        np.testing.assert_allclose(got.top_raw, want[got.top_rows], rtol=0, atol=1e-12)

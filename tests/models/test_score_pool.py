@@ -69,3 +69,15 @@ def test_the_pipeline_lists_unscored_ad_groups(tiny_snapshot, tiny_bundle, tmp_p
     assert list(unscored["ad_group_id"]) == ["ag-broken"]
     assert "too few valid headlines: 0 of 0 usable" in unscored["reason"].iloc[0]
     assert "ag-broken" not in set(pd.read_parquet(tmp_path / "top")["ad_group_id"])
+
+
+def test_pins_that_leave_no_distinct_assets_are_named():
+    from transforms.combinations import Pool, build_ad_group_combinations, unscorable_reason
+
+    heads = [{"asset_id": f"h{i}", "asset_type": "HEADLINE", "text": f"見出し{i}", "pinned_field": pin}
+             for i, pin in enumerate(["HEADLINE_1", "HEADLINE_1", ""])]
+    descs = [{"asset_id": f"d{i}", "asset_type": "DESCRIPTION", "text": f"説明文{i}", "pinned_field": ""}
+             for i in range(2)]
+    group = build_ad_group_combinations("", heads + descs, sp=None)
+    assert len(group) == 0 and Pool.from_assets(heads + descs).enumerate_factored()[0].size == 0
+    assert unscorable_reason(group) == "pins cannot be satisfied: the headlines pinned leave no 3 distinct ones"

@@ -1,50 +1,40 @@
-"""Alert sensors against a local HTTP receiver standing in for a Slack webhook."""
+"""Alert sensors on the product's own Dagster instance (the run-sharded SQLite storage that
+`adcombo.instance` writes under the data folder), evaluated tick by tick as the daemon does,
+against a local HTTP receiver standing in for a Slack webhook. The real daemon evaluating them
+is in test_run_queue_and_monitoring.py."""
 
-import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+import logging
 
 import pytest
+from _alert_receiver import SECRET_PATH, Receiver
 from dagster import (
     AssetCheckResult,
     AssetCheckSeverity,
-    DagsterEventType,
-    DagsterInstance,
+    Definitions,
+    SensorEvaluationContext,
     asset,
     asset_check,
-    build_run_status_sensor_context,
     build_sensor_context,
     materialize,
 )
 
-from dagster_project.sensors import build_sensors
-
-SENSORS = {}
+from adcombo.instance import open_instance
+from dagster_project.sensors import AlertDeliveryError, build_sensors
 
 
 @pytest.fixture
 def receiver():
-    received = []
+    r = Receiver()
+    yield r
+    r.close()
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self):
-            body = self.rfile.read(int(self.headers["Content-Length"]))
-            received.append(json.loads(body))
-            self.send_response(200)
-            self.end_headers()
-            self.wfile.write(b"ok")
 
-        def log_message(self, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    alert_on_run_failure, alert_on_check_failure = build_sensors(f"http://127.0.0.1:{server.server_port}/hooks/adcombo")
-    SENSORS.update(run=alert_on_run_failure, check=alert_on_check_failure)
-    yield received
-    server.shutdown()
-    server.server_close()
+@pytest.fixture
+def instance(tmp_path):
+    with open_instance(tmp_path / "home") as inst:
+        # The kind of storage the product runs on; an ephemeral instance would hide the bug.
+        assert inst.is_persistent and inst.event_log_storage.is_run_sharded
+        yield inst
 
 
 @asset
@@ -54,7 +44,23 @@ def scored_things():
 
 @asset_check(asset=scored_things)
 def scores_look_sane():
-    return AssetCheckResult(passed=False, severity=AssetCheckSeverity.ERROR, metadata={"psi": 0.4})
+    return AssetCheckResult(passed=False, severity=AssetCheckSeverity.ERROR, description="PSI 0.40 above 0.25")
+
+
+@asset
+def drifting_things():
+    return 1
+
+
+@asset_check(asset=drifting_things)
+def inputs_drift_a_little():
+    # WARN: the run succeeds; only an alert tells anyone.
+    return AssetCheckResult(passed=False, severity=AssetCheckSeverity.WARN, metadata={"psi": 0.12})
+
+
+@asset_check(asset=drifting_things)
+def rows_arrived():
+    return AssetCheckResult(passed=True)
 
 
 @asset
@@ -62,43 +68,100 @@ def broken_asset():
     raise RuntimeError("warehouse unreachable")
 
 
-def test_failed_check_reaches_the_webhook_with_asset_check_and_run(receiver):
-    instance = DagsterInstance.ephemeral()
-    context = build_sensor_context(instance=instance)
-    SENSORS['check'](context)  # initialises the cursor: history is not replayed
-    result = materialize([scored_things, scores_look_sane], instance=instance, raise_on_error=False)
-    context = build_sensor_context(instance=instance, cursor=context.cursor)
-    SENSORS['check'](context)
-    assert len(receiver) == 1
-    alert = receiver[0]
-    assert alert["asset"] == "scored_things" and alert["check"] == "scores_look_sane"
-    assert alert["severity"] == "ERROR" and alert["run_id"] == result.run_id
-    assert result.run_id in alert["text"] and "scores_look_sane" in alert["text"]
-    # The cursor moved: evaluating again sends nothing new.
-    SENSORS['check'](build_sensor_context(instance=instance, cursor=context.cursor))
-    assert len(receiver) == 1
+ASSETS = [scored_things, scores_look_sane, drifting_things, inputs_drift_a_little, rows_arrived, broken_asset]
 
 
-def test_run_failure_reaches_the_webhook(receiver):
-    instance = DagsterInstance.ephemeral()
+class Ticks:
+    """Evaluates one sensor tick after tick, carrying its cursor as the daemon does."""
+
+    def __init__(self, sensor, instance, repository_def):
+        self.sensor, self.instance, self.repository_def, self.cursor = sensor, instance, repository_def, None
+
+    def tick(self):
+        context: SensorEvaluationContext = build_sensor_context(
+            instance=self.instance, cursor=self.cursor, repository_def=self.repository_def)
+        data = self.sensor.evaluate_tick(context)
+        self.cursor = data.cursor if data.cursor is not None else self.cursor
+        return data
+
+
+def _sensors(url):
+    sensors = {s.name: s for s in build_sensors(url)}
+    repo = Definitions(assets=ASSETS[:5], sensors=list(sensors.values())).get_repository_def()
+    return sensors, repo
+
+
+def test_failed_checks_of_both_severities_reach_the_webhook_on_the_products_instance(receiver, instance):
+    sensors, repo = _sensors(receiver.url)
+    checks = Ticks(sensors["alert_on_check_failure"], instance, repo)
+    assert "from now on" in checks.tick().skip_message  # history is not replayed
+    result = materialize(ASSETS[:5], instance=instance)
+    assert result.success  # neither failed check fails the run
+    checks.tick()
+    alerts = {a["check"]: a for a in receiver.of_kind("check_failure")}
+    assert set(alerts) == {"scores_look_sane", "inputs_drift_a_little"}
+    assert alerts["scores_look_sane"]["severity"] == "ERROR" and alerts["inputs_drift_a_little"]["severity"] == "WARN"
+    assert alerts["inputs_drift_a_little"]["asset"] == "drifting_things"
+    assert all(a["run_id"] == result.run_id and result.run_id in a["text"] for a in alerts.values())
+    assert "PSI 0.40 above 0.25" in alerts["scores_look_sane"]["text"]
+    # The cursor moved: the next tick sends nothing again.
+    assert "no run ended" in checks.tick().skip_message
+    assert len(receiver.received) == 2
+
+
+def test_failed_checks_in_a_failed_run_are_sent_too(receiver, instance):
+    sensors, repo = _sensors(receiver.url)
+    checks = Ticks(sensors["alert_on_check_failure"], instance, repo)
+    checks.tick()
+
+    @asset(deps=[drifting_things])
+    def later_broken():
+        raise RuntimeError("boom")
+
+    result = materialize([drifting_things, inputs_drift_a_little, later_broken], instance=instance, raise_on_error=False)
+    assert not result.success
+    checks.tick()
+    assert [a["check"] for a in receiver.of_kind("check_failure")] == ["inputs_drift_a_little"]
+
+
+def test_run_failure_reaches_the_webhook_on_the_products_instance(receiver, instance):
+    sensors, repo = _sensors(receiver.url)
+    failures = Ticks(sensors["alert_on_run_failure"], instance, repo)
+    failures.tick()  # starts from now
     result = materialize([broken_asset], instance=instance, raise_on_error=False)
     assert not result.success
-    run = instance.get_run_by_id(result.run_id)
-    failure = instance.get_records_for_run(result.run_id, of_type=DagsterEventType.RUN_FAILURE).records[0]
-    context = build_run_status_sensor_context(
-        sensor_name="alert_on_run_failure",
-        dagster_event=failure.event_log_entry.dagster_event,
-        dagster_instance=instance,
-        dagster_run=run,
-    ).for_run_failure()
-    SENSORS['run'](context)
-    assert len(receiver) == 1
-    assert receiver[0]["kind"] == "run_failure" and receiver[0]["run_id"] == result.run_id
-    assert "broken_asset" in receiver[0]["text"]
+    failures.tick()
+    alerts = receiver.of_kind("run_failure")
+    assert len(alerts) == 1 and alerts[0]["run_id"] == result.run_id
+    assert "broken_asset" in alerts[0]["text"] and alerts[0]["steps"] == ["broken_asset"]
+    failures.tick()
+    assert len(receiver.of_kind("run_failure")) == 1
 
 
-def test_without_a_webhook_the_sensor_skips():
-    instance = DagsterInstance.ephemeral()
-    context = build_sensor_context(instance=instance)
-    _, check = build_sensors(None)
-    assert check(context) is not None
+def test_an_unreachable_webhook_fails_the_tick_without_showing_the_url_and_sends_later(receiver, instance, caplog):
+    caplog.set_level(logging.DEBUG)
+    sensors, repo = _sensors(receiver.url)
+    checks = Ticks(sensors["alert_on_check_failure"], instance, repo)
+    checks.tick()
+    materialize(ASSETS[:3], instance=instance)
+    receiver.status = 500
+    with pytest.raises(Exception) as failed:
+        checks.tick()
+    error = failed.value
+    chain = []
+    while error is not None:  # the error and everything chained to it
+        chain.append(error)
+        error = error.__cause__ or (None if error.__suppress_context__ else error.__context__)
+    assert any(isinstance(e, AlertDeliveryError) and "HTTP 500" in str(e) for e in chain)
+    assert all(SECRET_PATH not in str(e) for e in chain)
+    assert SECRET_PATH not in caplog.text
+    # The cursor did not move: once the webhook answers, the alert goes out.
+    receiver.status = 200
+    checks.tick()
+    assert [a["check"] for a in receiver.of_kind("check_failure")] == ["scores_look_sane"]
+
+
+def test_without_a_webhook_the_sensors_skip_and_say_why(instance):
+    sensors, repo = _sensors(None)
+    data = Ticks(sensors["alert_on_check_failure"], instance, repo).tick()
+    assert "no alert webhook configured" in data.skip_message

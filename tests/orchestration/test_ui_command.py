@@ -1,0 +1,52 @@
+"""`adcombo ui` starts the webserver and the daemon without deprecated commands, and on SIGTERM
+stops everything it started: webserver, daemon, their code servers."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import requests
+from _dagster_processes import free_port, wait_for
+
+ADCOMBO = str(Path(sys.executable).with_name("adcombo"))
+
+
+def test_ui_starts_the_webserver_and_daemon_and_sigterm_stops_all_of_it(tmp_path):
+    port = free_port()
+    env = {**os.environ, "ADCOMBO_WORLD": "tiny"}
+    log = tmp_path / "ui.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen([ADCOMBO, "ui", "--home", str(tmp_path / "home"), "--port", str(port)], env=env,
+                                stdout=out, stderr=subprocess.STDOUT)
+    started = []
+    try:
+        def serving():
+            try:
+                return requests.get(f"http://127.0.0.1:{port}/server_info", timeout=2).ok
+            except requests.ConnectionError:
+                assert proc.poll() is None, log.read_text()
+                return False
+
+        wait_for(serving, 120, "the webserver answered")
+        # the daemon and the code servers (one each for the webserver and the daemon)
+        wait_for(lambda: len(psutil.Process(proc.pid).children(recursive=True)) >= 4, 60, "all processes started")
+        started = psutil.Process(proc.pid).children(recursive=True)
+        names = " ".join(" ".join(p.cmdline()) for p in started)
+        assert "dagster-webserver" in names and "dagster-daemon" in names and "dagster dev" not in names
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 0
+        gone, alive = psutil.wait_procs(started, timeout=10)
+        assert alive == [], [" ".join(p.cmdline()) for p in alive]
+        text = log.read_text()
+        assert "SupersessionWarning" not in text and "dev_command" not in text
+        assert f"Dagster UI on http://127.0.0.1:{port}" in text and "stopping the Dagster UI (SIGTERM)" in text
+    finally:
+        for p in [proc, *started]:
+            try:
+                p.kill()
+            except (ProcessLookupError, psutil.NoSuchProcess):
+                pass
