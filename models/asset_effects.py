@@ -1,26 +1,36 @@
-"""Per-asset history effects: what an asset's own delivery says beyond its text.
+"""Per-asset history effects: what an asset's own delivery says beyond its text, slot by slot.
 
 The text model ranks combinations by what the texts say; it cannot see what makes one particular
 asset of one ad group better or worse than its wording suggests (the brand's tone, an offer that
 converts, a phrase the audience tires of). Once an asset has been served, its clicks carry that.
 For each ad group with served history we fit, on top of the model's raw scores,
 
-    logit(CTR of served ad i) = raw_i + o + sum of e_a over the assets a that ad i shows
+    logit(CTR of served ad i) = raw_i + o + sum over the slots p of ad i: s_p * e_a(i,p)
 
 with a Normal(0, ASSET_PRIOR_SD) prior on every e_a (shrunk to 0 unless the asset's own delivery
-says otherwise) and a wide prior on the ad-group offset o. A few Newton steps on a handful of
-unknowns per ad group.
+says otherwise: the less an asset was shown, the closer to 0) and a wide prior on the ad-group
+offset o. A few Newton steps on a handful of unknowns per ad group.
 
-Scoring adds e_a for the asset in each position. That is a per-position term, so the model stays
-a sum of per-position and per-pair terms and the pair-table scorer stays exact (models.pairwise).
+Slots are not equal (headline 1 is always read, headline 3 often not shown, description 2 often
+cut), so an asset's effect counts with its slot's scale s_p (H1, H2, H3, D1, D2; the mean is 1
+over the headline slots and over the description slots). The scales are shared by every ad group
+and learnt from the delivery (position_scales): each served ad is predicted from the effects its
+assets earned in the group's *other* ads, where they often sat in other slots, and the scales that
+predict best are kept. Cross-fitting matters: fitted on the same ads, any scales explain them.
+
+Scoring adds s_p * e_a for the asset in slot p. That is a per-position term, so the model stays a
+sum of per-position and per-pair terms and the pair-table scorer stays exact (models.pairwise).
 Assets that were never served, and ad groups without history, get 0: the text model alone.
 
 Effects are keyed by (ad_group_id, asset kind, normalised text): served ads carry texts, not
 asset ids, and a pool's asset is the same creative as a served text when they normalise equal.
+The table stores each asset's effect in every slot of its kind (effect_1..3: H1..H3 for a
+headline, D1, D2 and 0 for a description), so the scales travel with it.
 """
 
 from __future__ import annotations
 
+import zlib
 from typing import Mapping, Sequence
 
 import numpy as np
@@ -28,100 +38,235 @@ import pandas as pd
 
 from transforms.text import normalize
 
-# Chosen with `python -m models.evaluate` on the default world (docs/model.md): 0.07 captured
-# the most oracle lift among 0.05-0.15; a looser prior chases click noise of rarely served assets.
+# Chosen with the tuning worlds (docs/model.md, "What was chosen where"); the prior is per
+# impression-weighted evidence, so a short history shrinks more by itself.
 ASSET_PRIOR_SD = 0.07
 GROUP_PRIOR_SD = 0.5
 HEADLINE, DESCRIPTION = "H", "D"
 HEADLINE_COLUMNS = ("headline_1", "headline_2", "headline_3")
 DESCRIPTION_COLUMNS = ("description_1", "description_2")
-EFFECT_COLUMNS = ["ad_group_id", "kind", "text", "effect", "impressions", "ads"]
+SLOT_COLUMNS = HEADLINE_COLUMNS + DESCRIPTION_COLUMNS
+EFFECT_COLUMNS = ["ad_group_id", "kind", "text", "effect", "effect_1", "effect_2", "effect_3", "impressions", "ads"]
 # One array per position (H1, H2, H3 indexed by the pool's headlines; D1, D2 by its descriptions):
-# an asset's effect may depend on its slot, and a per-position term keeps the scorer exact.
+# an asset's effect depends on its slot, and a per-position term keeps the scorer exact.
 PositionEffects = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+UNIT_SCALES = (1.0, 1.0, 1.0, 1.0, 1.0)
+# Slot scales: learnt on at most this many ad groups (a stable hash picks them), a few rounds.
+SCALE_AD_GROUPS = 400
+SCALE_ROUNDS = 3
+MIN_SCALE_AD_GROUPS = 30  # fewer ad groups with 3+ served ads: the slots count alike
+SCALE_BOUNDS = (0.1, 3.0)
 
 
-def fit_asset_residuals(raw, impressions, clicks, members: Sequence[Sequence[int]], n_assets: int,
-                        asset_prior_sd: float = ASSET_PRIOR_SD, group_prior_sd: float = GROUP_PRIOR_SD,
-                        iterations: int = 25) -> tuple[float, np.ndarray]:
-    """One ad group's served ads → (offset, per-asset log-odds effects), given the model's raw scores.
+def _log_posterior(A, raw, imp, clk, prec, theta) -> float:
+    z = raw + A @ theta
+    return float(np.sum(clk * z - imp * np.logaddexp(0.0, z)) - 0.5 * np.sum(prec * theta * theta))
 
-    members[i] lists the asset indexes (0..n_assets-1) served ad i shows. Full Newton with the
-    Normal priors as ridge terms (the objective is concave, so this converges in a few steps).
+
+def _newton(A, raw, imp, clk, prec, theta=None, iterations: int = 25, tol: float = 1e-10) -> tuple[np.ndarray, np.ndarray]:
+    """MAP of theta for logit = raw + A @ theta, Normal(0, 1/prec) priors; (theta, Hessian).
+
+    Newton steps, halved while they would lower the posterior (large effects and many
+    impressions make a full step overshoot); the objective is concave, so this converges.
     """
-    n = len(raw)
-    A = np.zeros((n, 1 + n_assets))
-    A[:, 0] = 1.0
-    for i, m in enumerate(members):
-        for a in m:
-            A[i, 1 + a] += 1.0
-    prec = np.full(1 + n_assets, 1.0 / asset_prior_sd**2)
-    prec[0] = 1.0 / group_prior_sd**2
-    raw = np.asarray(raw, dtype=np.float64)
-    imp = np.asarray(impressions, dtype=np.float64)
-    clk = np.minimum(np.asarray(clicks, dtype=np.float64), imp)
-    theta = np.zeros(1 + n_assets)
+    theta = np.zeros(A.shape[1]) if theta is None else theta.copy()
+    H = np.diag(prec)
+    current = _log_posterior(A, raw, imp, clk, prec, theta)
     for _ in range(iterations):
         p = 1 / (1 + np.exp(-(raw + A @ theta)))
         grad = A.T @ (clk - imp * p) - prec * theta
         H = (A * (imp * p * (1 - p))[:, None]).T @ A + np.diag(prec)
         step = np.linalg.solve(H, grad)
+        for _ in range(30):
+            value = _log_posterior(A, raw, imp, clk, prec, theta + step)
+            if value >= current - 1e-12 * abs(current):
+                break
+            step = step / 2
         theta += step
-        if np.max(np.abs(step)) < 1e-10:
+        current = value
+        if np.max(np.abs(step)) < tol:
             break
+    return theta, H
+
+
+def _design(slots: np.ndarray, n_assets: int, scales: Sequence[float]) -> np.ndarray:
+    """(n_ads, 1 + n_assets): the offset's column, then each asset's slot scale where it is shown."""
+    A = np.zeros((len(slots), 1 + n_assets))
+    A[:, 0] = 1.0
+    for p in range(5):
+        shown = slots[:, p] >= 0
+        np.add.at(A, (np.flatnonzero(shown), 1 + slots[shown, p]), float(scales[p]))
+    return A
+
+
+def _priors(n_assets: int, asset_prior_sd: float, group_prior_sd: float) -> np.ndarray:
+    prec = np.full(1 + n_assets, 1.0 / asset_prior_sd**2)
+    prec[0] = 1.0 / group_prior_sd**2
+    return prec
+
+
+def fit_asset_residuals(raw, impressions, clicks, members: Sequence[Sequence[int]], n_assets: int,
+                        asset_prior_sd: float = ASSET_PRIOR_SD, group_prior_sd: float = GROUP_PRIOR_SD,
+                        iterations: int = 25, scales: Sequence[float] | None = None,
+                        slots: np.ndarray | None = None) -> tuple[float, np.ndarray]:
+    """One ad group's served ads → (offset, per-asset log-odds effects), given the model's raw scores.
+
+    Either members[i] lists the asset indexes (0..n_assets-1) served ad i shows (each counts 1), or
+    slots (n_ads, 5) gives the asset index in each slot (-1: empty) and scales the slots' weights.
+    Full Newton with the Normal priors as ridge terms (the objective is concave).
+    """
+    if slots is None:
+        A = np.zeros((len(raw), 1 + n_assets))
+        A[:, 0] = 1.0
+        for i, m in enumerate(members):
+            for a in m:
+                A[i, 1 + a] += 1.0
+    else:
+        A = _design(np.asarray(slots), n_assets, UNIT_SCALES if scales is None else scales)
+    imp = np.asarray(impressions, dtype=np.float64)
+    clk = np.minimum(np.asarray(clicks, dtype=np.float64), imp)
+    theta, _ = _newton(A, np.asarray(raw, dtype=np.float64), imp, clk,
+                       _priors(n_assets, asset_prior_sd, group_prior_sd), iterations=iterations)
     return float(theta[0]), theta[1:]
 
 
+def _slot_keys(ad: Mapping | None) -> list[tuple[str, str] | None]:
+    """(kind, normalised text) in each of the five slots of a served ad; None for an empty slot
+    (an unknown ad, None, shows nothing)."""
+    ad = ad or {}
+    out = []
+    for p, c in enumerate(SLOT_COLUMNS):
+        t = normalize(ad.get(c) or "")
+        out.append(((HEADLINE if p < 3 else DESCRIPTION), t) if t else None)
+    return out
+
+
 def _asset_keys(ad: Mapping) -> list[tuple[str, str]]:
-    """(kind, normalised text) of each asset a served ad shows; an empty third headline shows none."""
-    keys = [(HEADLINE, normalize(ad.get(c) or "")) for c in HEADLINE_COLUMNS]
-    keys += [(DESCRIPTION, normalize(ad.get(c) or "")) for c in DESCRIPTION_COLUMNS]
-    return [k for k in keys if k[1]]
+    """(kind, normalised text) of each asset a served ad shows; an empty slot shows none."""
+    return [k for k in _slot_keys(ad) if k is not None]
+
+
+class _Group:
+    """One ad group's served rows: row indexes, its assets and the slot matrix."""
+
+    def __init__(self, ad_group_id: str, rows: np.ndarray, ads: Sequence[Mapping]):
+        self.ad_group_id, self.rows = ad_group_id, rows
+        self.index: dict[tuple[str, str], int] = {}
+        self.slots = np.full((len(rows), 5), -1, dtype=np.int64)
+        for r, i in enumerate(rows):
+            for p, key in enumerate(_slot_keys(ads[i])):
+                if key is not None:
+                    self.slots[r, p] = self.index.setdefault(key, len(self.index))
+
+
+def _groups(ads: Sequence[Mapping], impressions: np.ndarray) -> list[_Group]:
+    frame = pd.DataFrame({"i": np.arange(len(ads)), "g": [str((a or {}).get("ad_group_id") or "") for a in ads]})
+    frame = frame[np.asarray(impressions) > 0]
+    out = []
+    for g, part in frame.groupby("g", sort=True):
+        group = _Group(g, part.i.to_numpy(), ads)
+        if group.index:
+            out.append(group)
+    return out
+
+
+def position_scales(ads: Sequence[Mapping], raw: np.ndarray, impressions: np.ndarray, clicks: np.ndarray,
+                    asset_prior_sd: float = ASSET_PRIOR_SD, max_groups: int = SCALE_AD_GROUPS,
+                    rounds: int = SCALE_ROUNDS) -> np.ndarray:
+    """How much an asset's effect counts in each slot (H1, H2, H3, D1, D2), from the delivery.
+
+    Cross-fitted: every served ad of an ad group is predicted with the effects fitted on the
+    group's other ads, and the five scales are fitted to those predictions (a logistic regression
+    with the rest as offset). Repeated `rounds` times from equal scales; normalised to mean 1
+    over the headline slots and over the description slots (the prior sets the overall size).
+    Equal scales when the data cannot tell (too few ads, no asset seen in two slots).
+    """
+    raw = np.asarray(raw, dtype=np.float64)
+    imp = np.asarray(impressions, dtype=np.float64)
+    clk = np.minimum(np.asarray(clicks, dtype=np.float64), imp)
+    groups = [g for g in _groups(ads, imp) if len(g.rows) >= 3]
+    groups.sort(key=lambda g: zlib.crc32(f"slot-scales|{g.ad_group_id}".encode("utf-8")))
+    groups = groups[:max_groups]
+    scales = np.ones(5)
+    if len(groups) < min(MIN_SCALE_AD_GROUPS, max_groups):
+        return scales
+    for _ in range(rounds):
+        X, base, n, k = [], [], [], []
+        for g in groups:
+            A = _design(g.slots, len(g.index), scales)
+            prec = _priors(len(g.index), asset_prior_sd, GROUP_PRIOR_SD)
+            r, ii, cc = raw[g.rows], imp[g.rows], clk[g.rows]
+            full, _ = _newton(A, r, ii, cc, prec)
+            for i in range(len(g.rows)):
+                others = np.arange(len(g.rows)) != i
+                theta, _ = _newton(A[others], r[others], ii[others], cc[others], prec, theta=full, iterations=8,
+                                   tol=1e-8)
+                X.append([theta[1 + g.slots[i, p]] if g.slots[i, p] >= 0 else 0.0 for p in range(5)])
+                base.append(r[i] + theta[0])
+                n.append(ii[i])
+                k.append(cc[i])
+        X, base, n, k = (np.asarray(v, dtype=np.float64) for v in (X, base, n, k))
+        if np.count_nonzero(np.abs(X).sum(0) > 0) < 5:
+            return np.ones(5)
+        # a negligible ridge keeps the 5 x 5 system solvable; what matters is the ratio between slots
+        fitted, _ = _newton(X, base, n, k, np.full(5, 1e-3), theta=scales, iterations=30)
+        fitted = np.clip(fitted, *SCALE_BOUNDS)
+        scales = np.concatenate([fitted[:3] / fitted[:3].mean(), fitted[3:] / fitted[3:].mean()])
+    return scales
 
 
 def asset_effects(ads: Sequence[Mapping], raw: np.ndarray, impressions: np.ndarray, clicks: np.ndarray,
-                  asset_prior_sd: float = ASSET_PRIOR_SD) -> pd.DataFrame:
+                  asset_prior_sd: float = ASSET_PRIOR_SD, scales: Sequence[float] | None = None) -> pd.DataFrame:
     """Effects of every served asset: one row per (ad_group_id, kind, text), EFFECT_COLUMNS.
 
     ads[i] is a served ad (ad_group_id and the five text columns) with the model's raw score
     raw[i] and its delivery (impressions[i], clicks[i], summed over whatever days are history).
-    Rows of one ad may repeat (one per split); they are summed here.
+    Rows of one ad may repeat (one per split); they are fitted as they come. scales: the slots'
+    weights; None learns them from these ads (position_scales), UNIT_SCALES counts slots alike.
     """
-    frame = pd.DataFrame({
-        "i": np.arange(len(ads)),
-        "ad_group_id": [str(a.get("ad_group_id") or "") for a in ads],
-        "impressions": np.asarray(impressions, dtype=np.float64),
-        "clicks": np.asarray(clicks, dtype=np.float64),
-    })
+    if scales is None:
+        scales = position_scales(ads, raw, impressions, clicks, asset_prior_sd=asset_prior_sd)
+    scales = np.asarray(scales, dtype=np.float64)
     raw = np.asarray(raw, dtype=np.float64)
+    imp_all = np.asarray(impressions, dtype=np.float64)
+    clk_all = np.minimum(np.asarray(clicks, dtype=np.float64), imp_all)
     rows = []
-    for ad_group_id, part in frame[frame.impressions > 0].groupby("ad_group_id", sort=True):
-        index: dict[tuple[str, str], int] = {}
-        members = [[index.setdefault(k, len(index)) for k in _asset_keys(ads[i])] for i in part.i]
-        if not index:
-            continue
-        _, eff = fit_asset_residuals(raw[part.i.to_numpy()],
-                                     part.impressions.to_numpy(), part.clicks.to_numpy(), members,
-                                     len(index), asset_prior_sd=asset_prior_sd)
-        imp = np.zeros(len(index))
-        n_ads = np.zeros(len(index), dtype=np.int64)
-        for m, v in zip(members, part.impressions.to_numpy()):
-            for a in set(m):
+    for g in _groups(ads, imp_all):
+        _, eff = fit_asset_residuals(raw[g.rows], imp_all[g.rows], clk_all[g.rows], (), len(g.index),
+                                     asset_prior_sd=asset_prior_sd, scales=scales, slots=g.slots)
+        imp = np.zeros(len(g.index))
+        n_ads = np.zeros(len(g.index), dtype=np.int64)
+        for r, v in zip(g.slots, imp_all[g.rows]):
+            for a in set(r[r >= 0].tolist()):
                 imp[a] += v
                 n_ads[a] += 1
-        for (kind, text), a in index.items():
-            rows.append((ad_group_id, kind, text, float(eff[a]), int(imp[a]), int(n_ads[a])))
+        for (kind, text), a in g.index.items():
+            s = scales[:3] if kind == HEADLINE else np.append(scales[3:], 0.0)
+            e = float(eff[a])
+            rows.append((g.ad_group_id, kind, text, e, e * s[0], e * s[1], e * s[2], int(imp[a]), int(n_ads[a])))
     return pd.DataFrame(rows, columns=EFFECT_COLUMNS)
 
 
+def slot_scales(table: pd.DataFrame) -> list[float]:
+    """The slot scales (H1, H2, H3, D1, D2) a table of asset_effects was fitted with (for metadata)."""
+    out = [1.0] * 5
+    for kind, first, n in ((HEADLINE, 0, 3), (DESCRIPTION, 3, 2)):
+        rows = table[(table.kind == kind) & (table.effect.abs() > 1e-9)] if len(table) else table
+        if len(rows):
+            r = rows.iloc[int(np.argmax(rows.effect.abs().to_numpy()))]
+            out[first:first + n] = [float(r[f"effect_{k + 1}"] / r.effect) for k in range(n)]
+    return out
+
+
 class AssetEffects:
-    """Lookup of fitted effects: {ad_group_id: {(kind, normalised text): effect}}."""
+    """Lookup of fitted effects: {ad_group_id: {(kind, normalised text): (effect in slot 1, 2, 3)}}."""
 
     def __init__(self, table: pd.DataFrame | None = None):
-        self._by_group: dict[str, dict[tuple[str, str], float]] = {}
+        self._by_group: dict[str, dict[tuple[str, str], tuple[float, float, float]]] = {}
         if table is not None and len(table):
-            for g, kind, text, e in zip(table.ad_group_id, table.kind, table.text, table.effect):
-                self._by_group.setdefault(str(g), {})[(str(kind), str(text))] = float(e)
+            for g, kind, text, e1, e2, e3 in zip(table.ad_group_id, table.kind, table.text, table.effect_1,
+                                                 table.effect_2, table.effect_3):
+                self._by_group.setdefault(str(g), {})[(str(kind), str(text))] = (float(e1), float(e2), float(e3))
         self._impressions = _impressions_by_group(table)
 
     def __len__(self) -> int:
@@ -135,17 +280,22 @@ class AssetEffects:
         known = self._by_group.get(str(ad_group_id))
         if not known:
             return None
-        h = np.array([known.get((HEADLINE, normalize(t or "")), 0.0) for t in headline_texts], dtype=np.float64)
-        d = np.array([known.get((DESCRIPTION, normalize(t or "")), 0.0) for t in description_texts],
-                     dtype=np.float64)
-        return (h, h, h, d, d)
+        zero = (0.0, 0.0, 0.0)
+        h = np.array([known.get((HEADLINE, normalize(t or "")), zero) for t in headline_texts],
+                     dtype=np.float64).reshape(len(headline_texts), 3)
+        d = np.array([known.get((DESCRIPTION, normalize(t or "")), zero) for t in description_texts],
+                     dtype=np.float64).reshape(len(description_texts), 3)
+        return (h[:, 0].copy(), h[:, 1].copy(), h[:, 2].copy(), d[:, 0].copy(), d[:, 1].copy())
 
     def for_ads(self, ads: Sequence[Mapping]) -> np.ndarray:
-        """Sum of the effects of the assets each served ad shows (0 for unknown assets)."""
+        """Sum of the effects of the assets each served ad shows, each in its slot (0 for unknown)."""
         out = np.zeros(len(ads))
+        zero = (0.0, 0.0, 0.0)
         for i, ad in enumerate(ads):
-            known = self._by_group.get(str(ad.get("ad_group_id") or ""), {})
-            out[i] = sum(known.get(k, 0.0) for k in _asset_keys(ad))
+            known = self._by_group.get(str((ad or {}).get("ad_group_id") or ""), {})
+            for p, key in enumerate(_slot_keys(ad)):
+                if key is not None:
+                    out[i] += known.get(key, zero)[p if p < 3 else p - 3]
         return out
 
     def impressions_for_pool(self, ad_group_id: str, assets: Sequence[Mapping]) -> dict[str, int] | None:

@@ -26,7 +26,8 @@ TOKENIZER_FILE = "tokenizer.model"
 MANIFEST_FILE = "manifest.json"
 ASSET_EFFECTS_FILE = "asset_effects.parquet"
 # 2: manifest records the tokenizer spec; extra files (plots). 3: asset_effects.parquet.
-BUNDLE_FORMAT = 3
+# 4: asset effects per slot (effect_1..3: an asset's effect in each slot of its kind).
+BUNDLE_FORMAT = 4
 
 
 class BundleError(RuntimeError):
@@ -83,6 +84,7 @@ def save_bundle(
         if missing:
             raise BundleError(f"asset effects lack columns {sorted(missing)}")
         effects[EFFECT_COLUMNS].astype({"ad_group_id": str, "kind": str, "text": str, "effect": "float64",
+                                        "effect_1": "float64", "effect_2": "float64", "effect_3": "float64",
                                         "impressions": "int64", "ads": "int64"}) \
             .to_parquet(os.path.join(tmp, ASSET_EFFECTS_FILE), index=False)
         names = [BOOSTER_FILE, TOKENIZER_FILE, ASSET_EFFECTS_FILE]

@@ -1,8 +1,23 @@
-"""Train the LightGBM CTR model on served ads (impressions, clicks) and measure it.
+"""Train the CTR model on served ads (impressions, clicks) and measure it.
 
-Each served ad becomes two weighted rows: label 1 with weight = clicks and label 0 with weight =
-impressions - clicks. The binary log loss on those rows is exactly the binomial likelihood of the
-ad's clicks, so the model predicts CTR without sampling impressions.
+The model is one LightGBM booster, a sum of per-position and per-pair terms (the exact scorer
+depends on it), built in two stages:
+
+1. A linear base (models.linear_base): penalised logistic regression with an offset per ad group
+   on binned features, repetition between two texts only allowed to lower the score, written out
+   as one tree per feature. Its penalty is chosen on ad groups held out of fitting.
+2. Stumps on its residuals (LightGBM, the base as init_score, interaction constraints), as many as
+   the held-out ad groups support (possibly none): the thresholds and bends a linear form misses.
+
+Each served ad becomes two weighted rows for LightGBM: label 1 with weight = clicks and label 0
+with weight = impressions - clicks; the binary log loss on those rows is exactly the binomial
+likelihood of the ad's clicks, so the model predicts CTR without sampling impressions.
+
+Held-out ad groups: EARLY_STOPPING_GROUP_SHARE of the training ad groups (a salted crc32 of the
+id, not the evaluation's holdout) are kept out of fitting while the penalty and the number of
+stumps are chosen; each is scored with its own offset fitted on its own rows (what is measured is
+how well the texts of a group it never saw are ranked), whatever the validation split is (later
+days of the same groups, other ad groups, or none). Then everything is refitted on every group.
 """
 
 from __future__ import annotations
@@ -14,16 +29,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-# Chosen on the default world (docs/model.md) by early stopping on ad groups the model does not
-# fit and by the ground-truth evaluation: stumps (2 leaves, one feature each), learning rate 0.2, no
-# bagging or feature sampling, light leaf constraints. The text effects are additive (a signal in a
-# position, a width step, a similarity between two positions), so a sum of one-feature steps is the
-# right shape; deeper or more regularised trees stopped early, before the small effects were learnt,
-# and captured 61% of the oracle lift instead of ~70%. Stumps also satisfy the interaction
-# constraints trivially and cost one comparison each to score.
+# Residual stumps (2 leaves, one feature each): the text effects are additive, so a sum of
+# one-feature steps is the right shape for what the linear base misses; stumps satisfy the
+# interaction constraints trivially and cost one comparison each to score.
 DEFAULT_PARAMS: dict = {
     "objective": "binary",
-    "learning_rate": 0.2,
+    "learning_rate": 0.1,
     "num_leaves": 2,
     "min_data_in_leaf": 10,
     "min_sum_hessian_in_leaf": 20.0,
@@ -36,12 +47,18 @@ DEFAULT_PARAMS: dict = {
     "deterministic": True,
     "num_threads": 2,
 }
-NUM_BOOST_ROUND = 3000
-# Early stopping: every CHECK_EVERY rounds, log loss on the validation days of ad groups held out
-# of fitting (their offsets from their own training days); stop after PATIENCE rounds without gain.
+NUM_BOOST_ROUND = 1000  # cap on residual stumps
+# Penalties tried for the linear base (models.linear_base.fit_linear_base); the held-out ad
+# groups choose. Chosen as a grid on the tuning worlds (docs/model.md); None: no linear base.
+LINEAR_L2_GRID: tuple[float, ...] | None = (0.2, 0.6, 2.0)
+LINEAR_L2_WITHOUT_GROUPS = 0.6  # no ad groups to hold out: the middle of the grid
+# Rounds of fitting the base beside the training ads' own asset effects (_fit_base); chosen on
+# the tuning worlds: the first round gave most of the gain, a second a little more.
+ASSET_BACKFIT_ROUNDS = 2
 EARLY_STOPPING_GROUP_SHARE = 0.2
-CHECK_EVERY = 50
-PATIENCE = 400
+MIN_HELD_OUT_GROUPS = 5
+CHECK_EVERY = 25
+PATIENCE = 200
 
 _POSITION = re.compile(r"(?:^|_)([hd][1-3])(?=_|$)")
 
@@ -197,14 +214,21 @@ def shift_booster(booster, delta: float):
 def evaluate_with_offsets(booster, hist: tuple, target: tuple, num_iteration: int | None = None) -> dict:
     """Metrics of target rows when each ad group's offset is fitted on its history rows.
 
-    hist and target are (X, impressions, clicks, groups). Groups without history get offset 0
-    (an average ad group). This is how the model is used once an ad group has delivered.
+    hist and target are (X, impressions, clicks, groups). This is how the model is used once an
+    ad group has delivered. An ad group with no history rows (a validation split of other ad
+    groups) gets its offset from its own target rows: one number per group, so what is measured
+    is still how the model ranks the texts within it.
     """
     Xh, imp_h, clk_h, g_h = hist
     Xt, imp_t, clk_t, g_t = target
     offsets = (fit_group_offsets(booster.predict(Xh, raw_score=True, num_iteration=num_iteration), imp_h, clk_h, g_h)
                if len(Xh) else {})
-    raw = booster.predict(Xt, raw_score=True, num_iteration=num_iteration) + np.array([offsets.get(g, 0.0) for g in g_t])
+    raw = booster.predict(Xt, raw_score=True, num_iteration=num_iteration)
+    new = np.array([g not in offsets for g in g_t], dtype=bool)
+    if new.any():
+        offsets = {**offsets, **fit_group_offsets(raw[new], np.asarray(imp_t)[new], np.asarray(clk_t)[new],
+                                                  np.asarray(g_t)[new])}
+    raw = raw + np.array([offsets[g] for g in g_t])
     return evaluate(_sigmoid(raw), imp_t, clk_t)
 
 
@@ -213,19 +237,21 @@ def is_early_stopping_group(ad_group_id, share: float = EARLY_STOPPING_GROUP_SHA
     return zlib.crc32(f"early-stopping|{ad_group_id}".encode("utf-8")) % 1000 < share * 1000
 
 
-class HeldOutGroupStopping:
-    """LightGBM callback: early stopping on ad groups the trees are not fitted on.
 
-    Validation rows of the same ad groups share their served ads with the training rows, so their
-    log loss keeps improving while the trees memorise individual ads (a hash bucket, a character
-    count that singles out one text). What the model is for is ranking texts it has not been
-    fitted on, so it stops on held-out ad groups' validation days, each group's offset fitted on
-    its own training days (as `evaluate_with_offsets`).
+
+class HeldOutGroupStopping:
+    """LightGBM callback: stop the residual stumps where the held-out ad groups are best.
+
+    The held-out groups' rows are scored as base + trees with each group's offset fitted on its
+    own rows (held_out_logloss) every `every` rounds; training stops `patience` rounds after the
+    best. Validation rows of the same ad groups would share their served ads with the training
+    rows and reward memorising individual ads, which says nothing about the texts the scorer ranks.
     """
 
-    def __init__(self, hist: tuple, target: tuple, every: int = CHECK_EVERY, patience: int = PATIENCE):
-        self.hist, self.target, self.every, self.patience = hist, target, every, patience
-        self.best_iteration, self.best_logloss = 0, float("inf")
+    def __init__(self, rows: tuple, base: np.ndarray, every: int = CHECK_EVERY, patience: int = PATIENCE,
+                 start_logloss: float = float("inf")):
+        self.rows, self.base, self.every, self.patience = rows, base, every, patience
+        self.best_iteration, self.best_logloss = 0, start_logloss
         self.order = 30  # after lgb's own callbacks
 
     def __call__(self, env) -> None:
@@ -234,12 +260,14 @@ class HeldOutGroupStopping:
         it = env.iteration + 1
         if it % self.every and it != env.end_iteration:
             return
-        ll = evaluate_with_offsets(env.model, self.hist, self.target, num_iteration=it)["logloss"]
+        X, imp, clk, groups = self.rows
+        raw = self.base + env.model.predict(X, raw_score=True, num_iteration=it)
+        ll = held_out_logloss(raw, imp, clk, groups)
         if ll < self.best_logloss - 1e-12:
             self.best_iteration, self.best_logloss = it, ll
         elif it - self.best_iteration >= self.patience:
             raise lgb.callback.EarlyStopException(
-                self.best_iteration - 1, [("held_out_groups", "binary_logloss", self.best_logloss, False)])
+                max(self.best_iteration - 1, 0), [("held_out_groups", "binary_logloss", self.best_logloss, False)])
 
 
 class Progress:
@@ -273,117 +301,174 @@ class Progress:
         return report
 
 
-def _fit_backfitted(params, feature_names, X_train, imp_train, clk_train, groups_train,
-                    X_valid, imp_valid, clk_valid, groups_valid, rounds: int, make_stop=None,
-                    patience: int | None = None, progress=None, phase: str = "training"):
-    """Trees on top of per-group offsets, by backfitting (offsets → trees → offsets → trees).
+def held_out_logloss(raw, impressions, clicks, groups) -> float:
+    """Log loss per impression of rows whose ad groups the model was not fitted on, each group's
+    offset fitted on its own rows: one number per group, so what counts is the ranking within it."""
+    offsets = fit_group_offsets(raw, impressions, clicks, groups)
+    z = np.asarray(raw, dtype=np.float64) + np.array([offsets[g] for g in groups])
+    return evaluate(_sigmoid(z), np.asarray(impressions), np.asarray(clicks))["logloss"]
 
-    Up to `rounds` trees per round; the number kept is chosen by make_stop() (a fresh
-    HeldOutGroupStopping per round), or by LightGBM's early stopping on the validation rows with
-    `patience`, or is `rounds` when neither is given (then the validation rows are not evaluated).
-    Returns (booster, level, raw training scores, the last round's HeldOutGroupStopping or None).
-    """
+
+def _residual_stumps(params, feature_names, X, imp, clk, base, rounds: int, stop=None,
+                     valid: tuple | None = None, patience: int | None = None, progress=None,
+                     phase: str = "training"):
+    """LightGBM stumps on top of `base` (raw log-odds per row, as init_score). Returns the booster
+    cut to the chosen number of trees (None when none were kept) and that number."""
     import lightgbm as lgb
 
-    use_groups = groups_train is not None and groups_valid is not None
-    Xt, yt, wt, it = to_binary_rows(X_train, imp_train, clk_train, return_index=True)
-    Xv, yv, wv, iv = to_binary_rows(X_valid, imp_valid, clk_valid, return_index=True)
-    imp_tr = np.asarray(imp_train, dtype=np.float64)
-    clk_tr = np.minimum(np.asarray(clk_train, dtype=np.float64), imp_tr)
-    level = float(np.log(clk_tr.sum() / max(imp_tr.sum() - clk_tr.sum(), 1.0)))
-    raw_train = np.zeros(len(imp_tr))
-    off_t = off_v = None
-    booster, stop = None, None
-    n_rounds = BACKFIT_ROUNDS if use_groups else 1
-    for backfit in range(n_rounds):
-        if use_groups:
-            offsets = fit_group_offsets(raw_train, imp_train, clk_train, groups_train, prior_mean=level)
-            off_t = np.array([offsets[g] for g in groups_train])
-            off_v = np.array([offsets.get(g, level) for g in groups_valid])
-        dtrain = lgb.Dataset(Xt, yt, weight=wt, feature_name=list(feature_names), free_raw_data=False,
-                             init_score=None if off_t is None else off_t[it])
-        valid = {}
-        if patience:  # the validation rows are evaluated every round only when they decide
-            valid = {"valid_sets": [lgb.Dataset(Xv, yv, weight=wv, reference=dtrain,
-                                                init_score=None if off_v is None else off_v[iv])],
-                     "valid_names": ["valid"]}
-        stop = make_stop() if make_stop else None
-        cbs = [stop] if stop else [lgb.early_stopping(patience, verbose=False)] if patience else []
-        if progress:
-            label = f"{phase}, pass {backfit + 1} of {n_rounds}" if n_rounds > 1 else phase
-            cbs.append(progress.callback(label, stop))
-        booster = lgb.train(params, dtrain, num_boost_round=rounds, callbacks=cbs, **valid)
-        best = (stop.best_iteration if stop else booster.best_iteration) or booster.current_iteration()
-        booster = lgb.Booster(model_str=booster.model_to_string(num_iteration=best))
-        raw_train = booster.predict(X_train, raw_score=True)
-    return booster, level, raw_train, stop
+    Xb, yb, wb, ib = to_binary_rows(X, imp, clk, return_index=True)
+    dtrain = lgb.Dataset(Xb, yb, weight=wb, feature_name=list(feature_names), free_raw_data=False,
+                         init_score=base[ib])
+    kwargs, callbacks = {}, [stop] if stop else []
+    if valid is not None and patience:  # LightGBM's own early stopping on validation rows
+        Xv, yv, wv, iv = to_binary_rows(valid[0], valid[1], valid[2], return_index=True)
+        kwargs = {"valid_sets": [lgb.Dataset(Xv, yv, weight=wv, reference=dtrain, init_score=valid[3][iv])],
+                  "valid_names": ["valid"]}
+        callbacks.append(lgb.early_stopping(patience, verbose=False))
+    if progress is not None:
+        callbacks.append(progress.callback(phase, stop))
+    booster = lgb.train(params, dtrain, num_boost_round=rounds, callbacks=callbacks, **kwargs)
+    best = stop.best_iteration if stop else (booster.best_iteration or booster.current_iteration())
+    if best <= 0:
+        return None, 0
+    return lgb.Booster(model_str=booster.model_to_string(num_iteration=best)), best
+
+
+def _base_raw(base, X, groups, offsets_default: float | None = None):
+    """Linear base log-odds of rows plus their ad group's fitted offset (0 for unknown groups)."""
+    raw = base.raw(X)
+    if groups is None:
+        return raw
+    return raw + np.array([base.offsets.get(str(g), 0.0 if offsets_default is None else offsets_default)
+                           for g in groups])
+
+
+def _fit_base(X, imp, clk, groups, l2: float, feature_names, ads=None):
+    """The linear base, fitted alongside the training ads' own asset effects when their texts are
+    given (ads[i]: the served ad of row i). Returns (base, margin, slot scales): margin[i] is the
+    asset effects' part of row i's log-odds (zeros without ads).
+
+    Why: an ad's clicks carry its assets' hidden quality (what no text feature sees). Fitted
+    alone, the base explains part of that quality with whatever features happen to go with it;
+    fitted with per-asset effects beside it (backfitting: base, effects, base, effects, base),
+    the quality goes to the effects and the base keeps the text rules. The effects are dropped
+    afterwards: the bundle's effects are fitted on the final model (models.asset_effects).
+    """
+    from models.linear_base import fit_linear_base
+
+    base = fit_linear_base(X, imp, clk, groups, l2, feature_names)
+    margin, scales = np.zeros(len(imp)), None
+    if ads is None or ASSET_BACKFIT_ROUNDS <= 0:
+        return base, margin, scales
+    from models.asset_effects import AssetEffects, asset_effects, position_scales
+
+    raw = base.raw(X)
+    scales = position_scales(ads, raw, imp, clk)
+    for _ in range(ASSET_BACKFIT_ROUNDS):
+        margin = AssetEffects(asset_effects(ads, raw, imp, clk, scales=scales)).for_ads(ads)
+        base = fit_linear_base(X, imp, clk, groups, l2, feature_names, margin=margin)
+        raw = base.raw(X)
+    return base, margin, scales
 
 
 def train_ctr_model(
     X_train, imp_train, clk_train, X_valid, imp_valid, clk_valid, feature_names, params=None,
-    groups_train=None, groups_valid=None, num_boost_round: int | None = None, progress=None,
+    groups_train=None, groups_valid=None, num_boost_round: int | None = None,
+    l2_grid: tuple[float, ...] | None = None, ads_train=None, progress=None,
 ) -> TrainResult:
-    """Train on weighted click / non-click rows; the number of trees by early stopping.
+    """Linear base + residual stumps (module docstring), one LightGBM booster.
 
-    With groups (ad group ids per row) the trees are fitted on top of per-group offsets (see
-    above) and early stopping holds out EARLY_STOPPING_GROUP_SHARE of the ad groups: the trees
-    are fitted on the others, stop where the held-out groups' validation days are best, and the
-    model is then refitted on every ad group with that many trees. Validation rows (the most
-    recent days) use the offsets fitted on their group's training rows.
-    num_boost_round fixes the number of trees (no early stopping). progress(line) hears how far
-    training is every few seconds.
+    With ad group ids (groups_train), the base has an offset per ad group and the penalty
+    (l2_grid, default LINEAR_L2_GRID) and the number of stumps are chosen on held-out ad groups;
+    the validation rows (any split, possibly other ad groups or empty) only measure. Without
+    groups there is one offset, the penalty is LINEAR_L2_WITHOUT_GROUPS and the stumps stop on
+    the validation rows. num_boost_round fixes the number of stumps (no early stopping).
+    ads_train (the served ad of each training row: ad_group_id and its five texts) lets the base
+    and the stumps learn beside the assets' own effects (_fit_base). progress(line) hears how far
+    the stumps are every few seconds.
     """
+    from models.linear_base import booster_tree_blocks, fit_linear_base, to_booster
+
+    if len(imp_train) == 0:
+        raise ValueError("no training rows: the validation split took every served ad; plan the split "
+                         "with models.split (it keeps both sides non-empty)")
     params = {**DEFAULT_PARAMS, **(params or {})}
     params.setdefault("interaction_constraints", interaction_groups(list(feature_names)))
+    grid = LINEAR_L2_GRID if l2_grid is None else l2_grid
     if progress is not None and not isinstance(progress, Progress):
         progress = Progress(progress)
-    use_groups = groups_train is not None and groups_valid is not None
     X_train, X_valid = np.asarray(X_train), np.asarray(X_valid)
     imp_train, clk_train = np.asarray(imp_train), np.asarray(clk_train)
     imp_valid, clk_valid = np.asarray(imp_valid), np.asarray(clk_valid)
-    early = {"method": "fixed number of trees" if num_boost_round else "validation rows"}
+    use_groups = groups_train is not None
+    g_train = np.asarray(groups_train).astype(str) if use_groups else np.zeros(len(imp_train), dtype=str)
+    g_valid = (np.asarray(groups_valid).astype(str) if groups_valid is not None
+               else np.zeros(len(imp_valid), dtype=str))
+    early: dict = {"method": "fixed number of trees" if num_boost_round else "validation rows"}
+    l2 = LINEAR_L2_WITHOUT_GROUPS
     rounds = num_boost_round or NUM_BOOST_ROUND
     fixed = bool(num_boost_round)
-    if use_groups and not num_boost_round:
-        groups_train, groups_valid = np.asarray(groups_train), np.asarray(groups_valid)
-        held_t = np.array([is_early_stopping_group(g) for g in groups_train], dtype=bool)
-        held_v = np.array([is_early_stopping_group(g) for g in groups_valid], dtype=bool)
-        n_held = len(set(groups_valid[held_v]) & set(groups_train[held_t]))
-        if n_held >= 2 and (~held_t).any() and (~held_v).any():
-            hist = (X_train[held_t], imp_train[held_t], clk_train[held_t], groups_train[held_t])
-            target = (X_valid[held_v], imp_valid[held_v], clk_valid[held_v], groups_valid[held_v])
-            *_, stop = _fit_backfitted(
-                params, feature_names, X_train[~held_t], imp_train[~held_t], clk_train[~held_t],
-                groups_train[~held_t], X_valid[~held_v], imp_valid[~held_v], clk_valid[~held_v],
-                groups_valid[~held_v], NUM_BOOST_ROUND, make_stop=lambda: HeldOutGroupStopping(hist, target),
-                progress=progress, phase="choosing the number of trees on held-out ad groups")
-            rounds, fixed = max(stop.best_iteration, 1), True
-            early = {"method": "held-out ad groups", "ad_groups": n_held, "rows": int(held_v.sum()),
-                     "best_iteration": rounds, "logloss": stop.best_logloss}
-    booster, level, raw_train, _ = _fit_backfitted(
-        params, feature_names, X_train, imp_train, clk_train, groups_train, X_valid, imp_valid, clk_valid,
-        groups_valid, rounds, patience=None if fixed else PATIENCE // 4, progress=progress,
-        phase=f"fitting {rounds:,} trees on every ad group" if fixed else "training")
-    best = booster.current_iteration()
-    intercept = 0.0
-    if use_groups:
-        # Bake in the level of an average ad group: the offset that fits all training clicks.
-        intercept = fit_group_offsets(raw_train, imp_train, clk_train, np.zeros(len(imp_train)),
-                                      prior_mean=level, prior_sd=100.0)[0]
-        booster = shift_booster(booster, intercept)
-    # Keep exactly the trees that are used, so the saved model and predict() agree.
+
+    held = np.array([is_early_stopping_group(g) for g in g_train], dtype=bool) if use_groups else None
+    n_held = len(set(g_train[held])) if use_groups else 0
+    if use_groups and n_held >= MIN_HELD_OUT_GROUPS and (~held).any():
+        # Choose the penalty, then the number of stumps, on groups kept out of fitting.
+        fit_rows = (X_train[~held], imp_train[~held], clk_train[~held])
+        held_rows = (X_train[held], imp_train[held], clk_train[held], g_train[held])
+        scores = {}
+        bases = {}
+        for lam in (grid or (LINEAR_L2_WITHOUT_GROUPS,)):
+            bases[lam] = fit_linear_base(*fit_rows, g_train[~held], lam, feature_names)
+            scores[lam] = held_out_logloss(bases[lam].raw(held_rows[0]), *held_rows[1:])
+        l2 = min(scores, key=scores.get)
+        early = {"method": "held-out ad groups", "ad_groups": n_held, "rows": int(held.sum()),
+                 "linear_l2": l2, "linear_logloss": {str(k): v for k, v in scores.items()}}
+        if not fixed and NUM_BOOST_ROUND > 0:
+            ads_fit = None if ads_train is None else [a for a, h in zip(ads_train, held) if not h]
+            base_fit, margin_fit, _ = _fit_base(*fit_rows, g_train[~held], l2, feature_names, ads_fit)
+            held_base = base_fit.raw(held_rows[0])
+            stop = HeldOutGroupStopping(held_rows, held_base, start_logloss=held_out_logloss(held_base, *held_rows[1:]))
+            _, rounds = _residual_stumps(params, feature_names, *fit_rows,
+                                         _base_raw(base_fit, fit_rows[0], g_train[~held]) + margin_fit,
+                                         NUM_BOOST_ROUND, stop=stop, progress=progress,
+                                         phase="choosing the number of stumps on held-out ad groups")
+            fixed = True
+            early.update(best_iteration=rounds, logloss=stop.best_logloss)
+    base, margin, scales = _fit_base(X_train, imp_train, clk_train, g_train, l2, feature_names, ads_train)
+    raw_base = _base_raw(base, X_train, g_train) + margin
+    stumps = None
+    if rounds > 0:
+        valid = None
+        if not fixed:
+            # no groups to hold out: LightGBM's early stopping on the validation rows
+            valid = (X_valid, imp_valid, clk_valid, _base_raw(base, X_valid, g_valid, offsets_default=0.0))
+        stumps, rounds = _residual_stumps(params, feature_names, X_train, imp_train, clk_train, raw_base,
+                                          rounds, valid=valid if len(imp_valid) else None,
+                                          patience=None if fixed else PATIENCE, progress=progress,
+                                          phase=f"fitting {rounds:,} stumps on every ad group" if fixed else "training")
+    booster = to_booster(base, list(feature_names), booster_tree_blocks(stumps) if stumps is not None else [])
+    # Bake in the level of an average ad group: the constant that makes the booster alone fit all
+    # training clicks. The base's intercept is already that level; this removes what stumps moved.
+    intercept = fit_group_offsets(booster.predict(X_train, raw_score=True), imp_train, clk_train,
+                                  np.zeros(len(imp_train)), prior_sd=100.0)[0]
+    booster = shift_booster(booster, intercept)
     train_pred = booster.predict(X_train)
-    valid_pred = booster.predict(X_valid)
+    valid_pred = booster.predict(X_valid) if len(X_valid) else np.empty(0)
     metrics = {
         "train": evaluate(train_pred, imp_train, clk_train),
-        "valid": evaluate(valid_pred, imp_valid, clk_valid),
+        "valid": evaluate(valid_pred, imp_valid, clk_valid) if len(X_valid) else {},
         "num_trees": int(booster.num_trees()),
+        "linear_trees": int(booster.num_trees() - (stumps.num_trees() if stumps is not None else 0)),
+        "residual_stumps": int(stumps.num_trees()) if stumps is not None else 0,
+        "linear_l2": l2,
+        "asset_backfit": {"rounds": ASSET_BACKFIT_ROUNDS if ads_train is not None else 0,
+                          "slot_scales": None if scales is None else [round(float(x), 4) for x in scales]},
         "num_features": len(feature_names),
         "intercept": intercept,
         "early_stopping": early,
     }
-    if use_groups:
+    if use_groups and len(X_valid):
         metrics["valid_with_group_offsets"] = evaluate_with_offsets(
-            booster, (X_train, imp_train, clk_train, groups_train), (X_valid, imp_valid, clk_valid, groups_valid))
-    return TrainResult(booster=booster, params=params, metrics=metrics, best_iteration=best,
-                       valid_pred=valid_pred, intercept=intercept)
+            booster, (X_train, imp_train, clk_train, g_train), (X_valid, imp_valid, clk_valid, g_valid))
+    return TrainResult(booster=booster, params={**params, "linear_l2": l2}, metrics=metrics,
+                       best_iteration=int(rounds), valid_pred=valid_pred, intercept=intercept)

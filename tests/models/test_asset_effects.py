@@ -1,9 +1,10 @@
 """Per-asset history effects: recovered from delivery, keyed by normalised text, added per position."""
 import numpy as np
 import pandas as pd
+import pytest
 
 from models.asset_effects import (EFFECT_COLUMNS, AssetEffects, asset_effects, combination_effects,
-                                  fit_asset_residuals)
+                                  fit_asset_residuals, slot_scales)
 
 
 def test_residuals_find_a_strong_asset_the_model_cannot_see():
@@ -57,3 +58,74 @@ def test_effects_table_keys_normalised_texts_and_skips_an_empty_third_headline()
 def test_an_empty_lookup_changes_nothing():
     effects = AssetEffects(pd.DataFrame(columns=EFFECT_COLUMNS))
     assert len(effects) == 0 and effects.for_pool("g1", ["a"], ["b"]) is None
+
+
+def _slotted_history(true_scales, n_groups=200, n_ads=8, seed=0, sd=0.25, impressions=30000):
+    """Served ads of random slot orders whose CTR counts each asset's quality times its slot's scale."""
+    rng = np.random.default_rng(seed)
+    ads, raw, imp, clk = [], [], [], []
+    for g in range(n_groups):
+        heads = [f"見出し{g}-{i}" for i in range(8)]
+        descs = [f"説明文{g}-{i}" for i in range(3)]
+        q = {t: rng.normal(0, sd) for t in heads + descs}
+        for _ in range(n_ads):
+            h = rng.choice(heads, 3, replace=False)
+            d = rng.choice(descs, 2, replace=False)
+            ad = {"ad_group_id": f"g{g:03d}", "headline_1": h[0], "headline_2": h[1], "headline_3": h[2],
+                  "description_1": d[0], "description_2": d[1]}
+            z = -3.0 + sum(s * q[t] for s, t in zip(true_scales, [*h, *d]))
+            ads.append(ad)
+            raw.append(-3.0)
+            imp.append(impressions)
+            clk.append(rng.binomial(impressions, 1 / (1 + np.exp(-z))))
+    return ads, np.array(raw), np.array(imp), np.array(clk)
+
+
+def test_slot_scales_are_learnt_from_assets_served_in_different_slots():
+    from models.asset_effects import position_scales
+
+    truth = (1.5, 1.0, 0.5, 1.3, 0.7)
+    ads, raw, imp, clk = _slotted_history(truth)
+    got = position_scales(ads, raw, imp, clk, asset_prior_sd=0.25)
+    np.testing.assert_allclose(got, truth, atol=0.12)
+    # asset_effects learns them itself when not given
+    assert slot_scales(asset_effects(ads, raw, imp, clk, asset_prior_sd=0.25)) == pytest.approx(got)
+    # slots that count alike come back alike
+    ads, raw, imp, clk = _slotted_history((1.0,) * 5, n_groups=150, seed=1)
+    np.testing.assert_allclose(position_scales(ads, raw, imp, clk, asset_prior_sd=0.25), 1.0, atol=0.15)
+
+
+def test_too_little_history_leaves_the_slots_equal():
+    from models.asset_effects import position_scales
+
+    ads, raw, imp, clk = _slotted_history((1.5, 1.0, 0.5, 1.3, 0.7), n_groups=3, n_ads=2)
+    assert position_scales(ads, raw, imp, clk).tolist() == [1.0] * 5
+
+
+def test_scaled_effects_count_an_asset_by_its_slot():
+    scales = (1.5, 1.0, 0.5, 1.2, 0.8)
+    ads, raw, imp, clk = _slotted_history(scales, n_groups=3, seed=2)
+    plain = asset_effects(ads, raw, imp, clk)
+    table = asset_effects(ads, raw, imp, clk, scales=scales)
+    assert list(table.columns) == EFFECT_COLUMNS
+    h, d = table[table.kind == "H"], table[table.kind == "D"]
+    for k, s in enumerate(scales[:3]):
+        np.testing.assert_allclose(h[f"effect_{k + 1}"], s * h.effect)
+    np.testing.assert_allclose(d.effect_1, 1.2 * d.effect)
+    np.testing.assert_allclose(d.effect_2, 0.8 * d.effect)
+    assert (d.effect_3 == 0).all()
+    np.testing.assert_allclose(plain.effect_1, plain.effect)  # 3 ad groups: too few to learn scales
+    assert slot_scales(table) == pytest.approx(scales) and slot_scales(plain) == [1.0] * 5
+    effects = AssetEffects(table)
+    g = ads[0]["ad_group_id"]
+    heads = sorted({a[c] for a in ads if a["ad_group_id"] == g for c in ("headline_1", "headline_2", "headline_3")})
+    descs = sorted({a[c] for a in ads if a["ad_group_id"] == g for c in ("description_1", "description_2")})
+    per_slot = effects.for_pool(g, heads, descs)
+    np.testing.assert_allclose(per_slot[0], 3.0 * per_slot[2])  # H1 counts three times H3
+    np.testing.assert_allclose(per_slot[3], 1.5 * per_slot[4])
+    # a served ad adds each asset's effect in the slot it was shown in
+    combos = []
+    for a in ads[:5]:
+        combos.append([heads.index(a["headline_1"]), heads.index(a["headline_2"]), heads.index(a["headline_3"]),
+                       descs.index(a["description_1"]), descs.index(a["description_2"])])
+    np.testing.assert_allclose(effects.for_ads(ads[:5]), combination_effects(per_slot, np.array(combos)))

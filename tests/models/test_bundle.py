@@ -125,7 +125,10 @@ def test_old_format_and_incomplete_manifest_fail_fast(bundle):
     _edit_manifest(bundle, format=2)  # before asset effects
     with pytest.raises(BundleError, match="format 2.*retrain"):
         check_bundle(bundle, SPEC)
-    _edit_manifest(bundle, format=3, tokenizer=None)
+    _edit_manifest(bundle, format=3)  # before per-slot asset effects
+    with pytest.raises(BundleError, match="format 3.*retrain"):
+        check_bundle(bundle, SPEC)
+    _edit_manifest(bundle, format=4, tokenizer=None)
     with pytest.raises(BundleError):
         check_bundle(bundle, SPEC)
 
@@ -148,14 +151,14 @@ def test_asset_effects_travel_with_the_bundle(tmp_path, trained):
     tok = tmp_path / "tok.model"
     tok.write_bytes(b"tok")
     table = pd.DataFrame({"ad_group_id": ["g1", "g1"], "kind": ["H", "D"], "text": ["送料無料", "今すぐ購入"],
-                          "effect": [0.2, -0.1], "impressions": [1000, 500], "ads": [3, 1]})
+                          "effect": [0.2, -0.1], "effect_1": [0.3, -0.12], "effect_2": [0.2, -0.08],
+                          "effect_3": [0.1, 0.0], "impressions": [1000, 500], "ads": [3, 1]})
     path = save_bundle(str(tmp_path / "b"), trained.booster.model_to_string(), str(tok), SPEC, {}, {},
                        "feedbeef", asset_effects=table)
     loaded = load_bundle(path, SPEC)
     assert check_bundle(path, SPEC)["asset_effects"] == {"rows": 2, "ad_groups": 1}
     per_position = loaded.effects.for_pool("g1", ["送料無料", "other"], ["今すぐ購入"])
-    h, d = per_position[0], per_position[3]
-    assert h.tolist() == [0.2, 0.0] and d.tolist() == [-0.1]
+    assert [e.tolist() for e in per_position] == [[0.3, 0.0], [0.2, 0.0], [0.1, 0.0], [-0.12], [-0.08]]
     assert loaded.effects.for_pool("g2", ["送料無料"], ["今すぐ購入"]) is None
     # a bundle saved without effects has an empty table: scoring falls back to the text model
     plain = save_bundle(str(tmp_path / "c"), trained.booster.model_to_string(), str(tok), SPEC, {}, {}, "feedbeef")

@@ -72,7 +72,9 @@ def test_a_worse_model_is_not_promoted(home, monkeypatch):
     import models.train as train
 
     current = _current(home)
-    # A crippled candidate: a single tiny tree barely better than the average.
+    # A crippled candidate: a linear base penalised to nothing and a single tiny stump.
+    monkeypatch.setattr(train, "LINEAR_L2_GRID", (1e9,))
+    monkeypatch.setattr(train, "LINEAR_L2_WITHOUT_GROUPS", 1e9)
     monkeypatch.setattr(train, "NUM_BOOST_ROUND", 1)
     monkeypatch.setitem(train.DEFAULT_PARAMS, "learning_rate", 0.001)
     result = _run(home)

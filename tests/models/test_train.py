@@ -100,9 +100,9 @@ def test_baselines():
     assert p.shape == (len(X),) and 0.8 < evaluate(p, imp, clk)["calibration"] < 1.25
 
 
-def test_early_stopping_holds_out_ad_groups_and_refits_on_all():
+def test_held_out_ad_groups_choose_the_penalty_and_the_stumps_then_all_groups_are_refitted():
     from models.evaluate import is_holdout
-    from models.train import NUM_BOOST_ROUND, is_early_stopping_group
+    from models.train import LINEAR_L2_GRID, NUM_BOOST_ROUND, is_early_stopping_group
 
     tr = grouped(150, 8, 5)
     va = grouped(150, 8, 6)
@@ -113,9 +113,63 @@ def test_early_stopping_holds_out_ad_groups_and_refits_on_all():
     result = train_ctr_model(*tr[:3], *va[:3], NAMES, groups_train=tr[3], groups_valid=va[3])
     early = result.metrics["early_stopping"]
     assert early["method"] == "held-out ad groups" and early["ad_groups"] == len(held)
-    # Stopped well before the cap (three weak linear effects), and the refit kept that many trees.
-    assert 0 < early["best_iteration"] < NUM_BOOST_ROUND // 2
-    assert result.booster.num_trees() == early["best_iteration"]
-    # Without groups there is nothing to hold out: plain early stopping on the validation rows.
+    assert early["linear_l2"] in LINEAR_L2_GRID and set(early["linear_logloss"]) == {str(x) for x in LINEAR_L2_GRID}
+    assert early["linear_logloss"][str(early["linear_l2"])] == min(early["linear_logloss"].values())
+    # The stumps stopped before the cap, and the refit on every group kept exactly that many.
+    assert 0 <= early["best_iteration"] < NUM_BOOST_ROUND
+    assert result.metrics["residual_stumps"] == early["best_iteration"]
+    assert result.booster.num_trees() == result.metrics["linear_trees"] + early["best_iteration"]
+    # Without groups there is nothing to hold out: the stumps stop on the validation rows.
     plain = train_ctr_model(*tr[:3], *va[:3], NAMES)
     assert plain.metrics["early_stopping"]["method"] == "validation rows"
+
+
+def test_no_stumps_when_the_linear_base_already_explains_the_text():
+    """Binary features with linear effects: the base is the truth, stumps only chase noise."""
+    rng = np.random.default_rng(11)
+    n_groups, per = 200, 8
+    n = n_groups * per
+    X = rng.integers(0, 2, size=(n, len(NAMES))).astype(np.float32)
+    groups = np.repeat([f"g{i:03d}" for i in range(n_groups)], per)
+    logit = np.repeat(rng.normal(-3.2, 0.3, n_groups), per) + 0.3 * X[:, 0] - 0.2 * X[:, 2] - 0.15 * X[:, 4]
+    imp = rng.integers(3000, 8000, size=n)
+    clk = rng.binomial(imp, 1 / (1 + np.exp(-logit)))
+    result = train_ctr_model(X, imp, clk, X[:0], imp[:0], clk[:0], NAMES, groups_train=groups, groups_valid=groups[:0])
+    assert result.metrics["residual_stumps"] <= 50
+    raw = result.booster.predict(np.eye(len(NAMES), dtype=np.float32), raw_score=True)
+    zero = result.booster.predict(np.zeros((1, len(NAMES)), dtype=np.float32), raw_score=True)[0]
+    np.testing.assert_allclose(raw - zero, [0.3, 0.0, -0.2, 0.0, -0.15], atol=0.05)
+    assert result.metrics["valid"] == {} and "valid_with_group_offsets" not in result.metrics
+
+
+def test_validation_on_other_ad_groups_fits_their_offsets_on_their_own_rows():
+    """A validation split of whole ad groups (short histories): offsets from the groups' own rows."""
+    tr = grouped(120, 8, 8)
+    va = grouped(40, 8, 9)
+    va_groups = np.char.add("v", va[3].astype(str))
+    result = train_ctr_model(*tr[:3], *va[:3], NAMES, groups_train=tr[3], groups_valid=va_groups)
+    with_offsets = result.metrics["valid_with_group_offsets"]
+    plain = result.metrics["valid"]
+    assert with_offsets["logloss"] < plain["logloss"]  # group levels fitted, not guessed
+    assert 0.9 < with_offsets["calibration"] < 1.1
+
+
+def test_the_base_can_learn_beside_the_training_ads_own_asset_effects():
+    """With the served ads' texts, the base is fitted beside per-asset effects (backfitting)."""
+    rng = np.random.default_rng(12)
+    tr = grouped(120, 8, 12)
+    texts = [f"見出し{rng.integers(0, 4)}" for _ in range(len(tr[3]))]
+    ads = [{"ad_group_id": g, "headline_1": t, "headline_2": "共通", "headline_3": "", "description_1": "説明",
+            "description_2": "補足"} for g, t in zip(tr[3], texts)]
+    ads[0] = None  # an ad whose texts are unknown shows no asset
+    plain = train_ctr_model(*tr[:3], *tr[:3], NAMES, groups_train=tr[3], groups_valid=tr[3], num_boost_round=5)
+    backfit = train_ctr_model(*tr[:3], *tr[:3], NAMES, groups_train=tr[3], groups_valid=tr[3], num_boost_round=5,
+                              ads_train=ads)
+    assert plain.metrics["asset_backfit"] == {"rounds": 0, "slot_scales": None}
+    assert backfit.metrics["asset_backfit"]["rounds"] == 2 and len(backfit.metrics["asset_backfit"]["slot_scales"]) == 5
+    X = tr[0][:50]
+    assert not np.allclose(plain.booster.predict(X, raw_score=True), backfit.booster.predict(X, raw_score=True))
+    # the text effects are still learnt
+    raw = backfit.booster.predict(np.eye(len(NAMES), dtype=np.float32), raw_score=True)
+    zero = backfit.booster.predict(np.zeros((1, len(NAMES)), dtype=np.float32), raw_score=True)[0]
+    assert raw[0] - zero > 0.15 and raw[2] - zero < -0.1

@@ -1,0 +1,273 @@
+"""The linear base of the CTR model, written out as LightGBM trees so scoring stays one exact booster.
+
+Why a linear base: the text rules are mostly additive and close to linear in the features (an
+appeal in a slot adds to the log-odds; two near-duplicate texts lose in proportion to their
+similarity). A penalised logistic regression with ad-group offsets fits that shape with much less
+data than boosted stumps: on the worlds the defaults were chosen on it captured 3-4 more points of
+the oracle's lift (docs/model.md). Repetition is known to hurt, so the similarity features of a
+pair (token and bigram Jaccard, shared tokens, numbers and appeals) may only lower the score
+(a sign constraint, the linear form of a monotone constraint).
+
+Why trees: the bundle, the exact pair-table scorer (models.pairwise) and the checks understand a
+LightGBM booster. The regression is therefore fitted on *binned* features: each feature is replaced
+by the mean of its bin (at most MAX_BINS bins, cut from the training values), and each feature with
+a coefficient becomes one tree whose leaves are its bins. The booster is then exactly the fitted
+model, not an approximation of it, and every tree reads the one position or pair of positions its
+feature belongs to. Values outside the training range fall in the first or last bin (the linear
+effect is not extrapolated).
+
+Pure numpy/scipy; LightGBM only to parse the model text it is given.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+MAX_BINS = 64  # leaves per feature tree: depth 6, ~6 comparisons per tree and row
+# Pair features that measure repetition between two texts: their coefficients must be <= 0.
+REPETITION_FEATURES = ("jaccard", "char_bigram_jaccard", "shared_tokens", "shared_number", "shared_appeals")
+
+
+@dataclass
+class Binning:
+    """Per feature: thresholds t (x <= t[k] falls in bin k or lower) and each bin's mean value."""
+
+    thresholds: list[np.ndarray]
+    values: list[np.ndarray]
+
+    @classmethod
+    def fit(cls, X: np.ndarray, max_bins: int = MAX_BINS) -> "Binning":
+        X = np.asarray(X, dtype=np.float32)
+        thresholds, values = [], []
+        for j in range(X.shape[1]):
+            v = np.sort(X[:, j].astype(np.float64))
+            distinct = np.unique(v)
+            if len(distinct) <= max_bins:
+                thr = (distinct[:-1] + distinct[1:]) / 2.0
+            else:  # quantile cuts, each between two distinct training values
+                cuts = np.unique(np.quantile(v, np.linspace(0.0, 1.0, max_bins + 1)[1:-1], method="lower"))
+                upper = distinct[np.minimum(np.searchsorted(distinct, cuts, side="right"), len(distinct) - 1)]
+                thr = np.unique((cuts + upper) / 2.0)
+                thr = thr[thr < distinct[-1]]
+            idx = np.searchsorted(thr, v, side="left")  # x <= t goes left: bin = #thresholds below x
+            sums = np.bincount(idx, v, len(thr) + 1)
+            counts = np.bincount(idx, minlength=len(thr) + 1)
+            # every bin holds at least one training value by construction
+            thresholds.append(thr)
+            values.append(sums / np.maximum(counts, 1))
+        return cls(thresholds, values)
+
+    def transform(self, X: np.ndarray) -> np.ndarray:
+        """Each value replaced by its bin's mean (what the compiled trees see)."""
+        X = np.asarray(X, dtype=np.float32).astype(np.float64)
+        out = np.empty_like(X)
+        for j, (thr, val) in enumerate(zip(self.thresholds, self.values)):
+            out[:, j] = val[np.searchsorted(thr, X[:, j], side="left")]
+        return out
+
+
+@dataclass
+class LinearBase:
+    """raw(X) = intercept + sum_j coef[j] * binned(X)[:, j]; offsets: per ad group, fitted alongside."""
+
+    binning: Binning
+    coef: np.ndarray  # per raw feature unit
+    intercept: float
+    offsets: dict
+    l2: float
+
+    def raw(self, X: np.ndarray) -> np.ndarray:
+        return self.intercept + self.binning.transform(X) @ self.coef
+
+
+def repetition_mask(feature_names: Sequence[str]) -> np.ndarray:
+    """True for the pair features whose coefficient must not be positive."""
+    out = []
+    for name in feature_names:
+        prefix, _, feature = name.partition("__")
+        out.append("_" in prefix and feature in REPETITION_FEATURES)
+    return np.array(out, dtype=bool)
+
+
+def _profile_offsets(eta, imp, clk, inv, n_groups: int, prec: float, offsets: np.ndarray) -> np.ndarray:
+    """Each ad group's MAP offset given the linear part eta (Newton per group, vectorised)."""
+    for _ in range(30):
+        p = 1.0 / (1.0 + np.exp(-(eta + offsets[inv])))
+        grad = np.bincount(inv, clk - imp * p, n_groups) - prec * offsets
+        hess = np.bincount(inv, imp * p * (1.0 - p), n_groups) + prec
+        step = np.clip(grad / hess, -2.0, 2.0)
+        offsets = offsets + step
+        if np.max(np.abs(step)) < 1e-10:
+            break
+    return offsets
+
+
+def fit_linear_base(X, impressions, clicks, groups, l2: float, feature_names: Sequence[str],
+                    group_sd: float = 0.5, binning: Binning | None = None,
+                    max_iter: int = 1000, margin: np.ndarray | None = None) -> LinearBase:
+    """Penalised logistic regression of clicks with an offset per ad group (Normal(0, group_sd)
+    prior), on binned, standardised features. Objective: mean log loss per impression plus
+    l2 / n / 2 * |w|^2 on the standardised coefficients, n the number of served-ad rows;
+    repetition features constrained to w <= 0.
+
+    Why per served ad and not per impression: what the texts' effects are learnt from is the
+    contrast between served ads, and an ad's CTR carries its assets' hidden quality, which more
+    days of the same ads do not average away. So the shrinkage follows the number of served ads:
+    fewer ads (a small account), more shrinkage; a longer history of the same ads, the same.
+
+    L-BFGS-B over the coefficients with the offsets profiled out: for every coefficient vector the
+    offsets are solved exactly (a Newton step per group), and by the envelope theorem the gradient
+    is the partial one at those offsets. A few hundred well-scaled unknowns instead of one per
+    ad group besides them, which the optimiser handles badly.
+    """
+    from scipy.optimize import minimize
+
+    binning = binning or Binning.fit(X)
+    R = binning.transform(X)
+    mean, scale = R.mean(0), R.std(0)
+    live = scale > 0  # a constant feature has nothing to say
+    scale = np.where(live, scale, 1.0)
+    Z = (R - mean) / scale
+    keys, inv = np.unique(np.asarray(groups).astype(str), return_inverse=True)
+    n_g, n_f = len(keys), Z.shape[1]
+    imp = np.asarray(impressions, dtype=np.float64)
+    clk = np.minimum(np.asarray(clicks, dtype=np.float64), imp)
+    total = max(imp.sum(), 1.0)
+    lam = l2 / max(len(imp), 1)
+    prec_g = 1.0 / group_sd**2
+    state = {"offsets": np.zeros(n_g)}
+
+    fixed = np.zeros(len(imp)) if margin is None else np.asarray(margin, dtype=np.float64)
+
+    def objective(theta):
+        w, b = theta[:n_f], theta[n_f]
+        eta = fixed + b + Z @ w
+        o = state["offsets"] = _profile_offsets(eta, imp, clk, inv, n_g, prec_g, state["offsets"])
+        z = eta + o[inv]
+        r = clk - imp / (1.0 + np.exp(-z))
+        loss = (-np.sum(clk * z - imp * np.logaddexp(0.0, z)) + 0.5 * prec_g * (o @ o)) / total + 0.5 * lam * (w @ w)
+        grad = np.concatenate([-(Z.T @ r) / total + lam * w, [-r.sum() / total]])
+        return loss, grad
+
+    nonpositive = repetition_mask(feature_names)
+    bounds = [(0.0, 0.0) if not live[j] else (None, 0.0) if nonpositive[j] else (None, None) for j in range(n_f)]
+    bounds.append((None, None))
+    theta = np.zeros(n_f + 1)
+    theta[n_f] = np.log(max(clk.sum(), 0.5) / max(total - clk.sum(), 0.5))
+    res = minimize(objective, theta, jac=True, method="L-BFGS-B", bounds=bounds,
+                   options={"maxiter": max_iter, "maxfun": 2 * max_iter, "gtol": 1e-8, "ftol": 1e-12})
+    w, b = res.x[:n_f], res.x[n_f]
+    objective(res.x)  # the offsets of the returned coefficients
+    coef = np.where(live, w / scale, 0.0)
+    intercept = float(b - coef @ mean)
+    offsets = dict(zip(keys.tolist(), state["offsets"].tolist()))
+    return LinearBase(binning, coef, intercept, offsets, l2)
+
+
+# ---- LightGBM model text ---------------------------------------------------------------------
+
+
+def _tree_text(index: int, feature: int, thresholds: np.ndarray, leaves: np.ndarray) -> str:
+    """One balanced tree splitting only on `feature`: leaf k holds leaves[k] for
+    thresholds[k-1] < x <= thresholds[k]."""
+    n_leaves = len(leaves)
+    split_feature, threshold, left, right = [], [], [], []
+
+    def build(lo: int, hi: int) -> int:
+        """Node for leaves lo..hi (inclusive); returns its child reference."""
+        if lo == hi:
+            return ~lo  # LightGBM: a negative child is ~leaf_index
+        node = len(split_feature)
+        mid = (lo + hi) // 2  # leaves lo..mid go left: x <= thresholds[mid]
+        split_feature.append(feature)
+        threshold.append(float(thresholds[mid]))
+        left.append(0)
+        right.append(0)
+        left[node] = build(lo, mid)
+        right[node] = build(mid + 1, hi)
+        return node
+
+    build(0, n_leaves - 1)
+    n_int = len(split_feature)
+
+    def join(xs):
+        return " ".join(repr(x) if isinstance(x, float) else str(x) for x in xs)
+
+    return "\n".join([
+        f"Tree={index}",
+        f"num_leaves={n_leaves}",
+        "num_cat=0",
+        f"split_feature={join(split_feature)}",
+        f"split_gain={join([0] * n_int)}",
+        f"threshold={join(threshold)}",
+        f"decision_type={join([2] * n_int)}",
+        f"left_child={join(left)}",
+        f"right_child={join(right)}",
+        f"leaf_value={join([float(v) for v in leaves])}",
+        f"leaf_weight={join([0] * n_leaves)}",
+        f"leaf_count={join([0] * n_leaves)}",
+        f"internal_value={join([0] * n_int)}",
+        f"internal_weight={join([0] * n_int)}",
+        f"internal_count={join([0] * n_int)}",
+        "is_linear=0",
+        "shrinkage=1",
+        "", "",
+    ])
+
+
+def tree_blocks(base: LinearBase) -> list[str]:
+    """Model-text blocks (numbered from 0) of one tree per feature with a coefficient; the
+    intercept is added to the leaves of the first one."""
+    blocks = []
+    intercept = base.intercept
+    for j in np.flatnonzero(base.coef != 0):
+        thr, val = base.binning.thresholds[j], base.binning.values[j]
+        if len(thr) == 0:
+            continue
+        leaves = base.coef[j] * val + (intercept if not blocks else 0.0)
+        blocks.append(_tree_text(len(blocks), int(j), thr, leaves))
+    return blocks
+
+
+def header_text(feature_names: Sequence[str]) -> str:
+    return "\n".join([
+        "tree", "version=v4", "num_class=1", "num_tree_per_iteration=1", "label_index=0",
+        f"max_feature_idx={len(feature_names) - 1}", "objective=binary sigmoid:1",
+        f"feature_names={' '.join(feature_names)}",
+        f"feature_infos={' '.join(['none'] * len(feature_names))}", "", "",
+    ])
+
+
+def renumber(blocks: Sequence[str], start: int = 0) -> list[str]:
+    """Tree blocks (each starting with its 'Tree=i' line) renumbered from `start`."""
+    return [f"Tree={start + k}\n" + b.split("\n", 1)[1] for k, b in enumerate(blocks)]
+
+
+def model_text(feature_names: Sequence[str], blocks: Sequence[str]) -> str:
+    if not blocks:
+        raise ValueError("a model needs at least one tree")
+    body = "".join(b if b.endswith("\n\n") else b + "\n\n" for b in renumber(blocks))
+    return header_text(feature_names) + body + "end of trees\n\npandas_categorical:null\n"
+
+
+def booster_tree_blocks(booster) -> list[str]:
+    """The tree blocks of a trained LightGBM booster's model text, in order."""
+    import re
+
+    text = booster.model_to_string()
+    start, end = text.index("Tree=0\n"), text.index("end of trees")
+    return [b for b in re.split(r"(?m)^(?=Tree=\d+\n)", text[start:end]) if b.strip()]
+
+
+def to_booster(base: LinearBase, feature_names: Sequence[str], extra_blocks: Sequence[str] = ()):
+    """One LightGBM booster: the linear base's trees followed by extra trees (e.g. stumps fitted
+    on its residuals, from booster_tree_blocks)."""
+    import lightgbm as lgb
+
+    blocks = tree_blocks(base) + list(extra_blocks)
+    if not blocks:  # nothing was learnt: a single leaf holding the intercept
+        blocks = [_tree_text(0, 0, np.empty(0), np.array([base.intercept]))]
+    return lgb.Booster(model_str=model_text(feature_names, blocks))
