@@ -26,8 +26,13 @@ TZ = ZoneInfo("Asia/Tokyo")
 MAX_TICKS = 8  # automation ticks per day; a day needs 2-4 (flow, retraining, new experiment)
 # Assets whose first run waits for the first day's delivery (an experiment has none before it).
 AFTER_FIRST_DELIVERY = ("raw_creative_performance", "experiment_results")
-QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+# The day's line is the output; a failed step is named there with its error's first line (the
+# stack trace stays in the run's logs, in the UI). --verbose shows Dagster's own lines.
+QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 VERBOSE = {"loggers": {"console": {"config": {"log_level": "DEBUG"}}}}
+# The promotion gate (dagster_project/checks/model_checks.py): when it refuses a candidate, the
+# blocking check fails its step by design; that is the guard working, not a failed run.
+PROMOTION_CHECK = "ctr_model_not_worse_than_production"
 
 
 def _quiet_evaluations() -> None:
@@ -41,6 +46,7 @@ class DayResult:
     today: dt.date
     runs: list[str] = field(default_factory=list)  # what each run materialised, and how it ended
     failed: list[str] = field(default_factory=list)  # the runs that failed
+    refused: list[str] = field(default_factory=list)  # candidates the promotion check kept out
     production_before: str | None = None
     production_after: str | None = None
     seconds: float = 0.0
@@ -65,9 +71,42 @@ def _names(keys) -> str:
     return ", ".join(sorted(k.to_user_string() for k in keys))
 
 
+def _first_line(text: str) -> str:
+    return next((line.strip() for line in (text or "").splitlines() if line.strip()), "")
+
+
+def _step_error(event) -> str:
+    error = event.event_specific_data.error
+    while error is not None and error.cause is not None and "Error occurred while executing" in error.message:
+        error = error.cause  # Dagster's wrapper → the asset's own error
+    return f"{event.step_key}: {_first_line(error.message if error else event.message)}"
+
+
+def _refusal(run) -> str | None:
+    """'candidate V: validation log loss +x% against production' when the run's promotion check
+    refused its candidate, else None."""
+    from dagster import DagsterEventType
+
+    for e in run.all_events:
+        if e.event_type == DagsterEventType.ASSET_CHECK_EVALUATION:
+            evaluation = e.event_specific_data
+            if evaluation.check_name == PROMOTION_CHECK and not evaluation.passed:
+                meta = {k: getattr(v, "value", v) for k, v in evaluation.metadata.items()}
+                change = meta.get("relative_change_%")
+                return (f"candidate {meta.get('candidate')}"
+                        + (f": validation log loss {change:+.2f}% against production" if change is not None else ""))
+    return None
+
+
 def _record(result: "DayResult", what: str, run) -> None:
-    failed = [e.step_key for e in run.all_events if e.is_step_failure]
-    result.runs.append(what + ("" if run.success else f" (failed: {', '.join(failed) or 'see the UI'})"))
+    failures = [e for e in run.all_events if e.is_step_failure]
+    refusal = _refusal(run)
+    if refusal and all(e.step_key.endswith(PROMOTION_CHECK) for e in failures):
+        result.refused.append(refusal)
+        result.runs.append(what + " (candidate refused by the promotion check)")
+        return
+    result.runs.append(what + ("" if run.success else
+                               f" (failed: {'; '.join(map(_step_error, failures)) or 'see the UI'})"))
     if not run.success:
         result.failed.append(result.runs[-1])
 
@@ -86,12 +125,16 @@ def start(settings: Settings, instance, echo: Callable[[str], None], verbose: bo
     raw = [AssetKey(k) for k in RAW_ASSETS]
     echo(f"history: {len(keys)} days {keys[0]} .. {keys[-1]}; training, scoring, experiment")
     tags = {ASSET_PARTITION_RANGE_START_TAG: keys[0], ASSET_PARTITION_RANGE_END_TAG: keys[-1]}
-    first = _execute(defs, instance, raw, tags=tags, verbose=verbose)
-    if not first.success:
-        return False
     rest = [k for k in defs.resolve_asset_graph().materializable_asset_keys
             if k not in raw and k.to_user_string() not in AFTER_FIRST_DELIVERY]
-    return _execute(defs, instance, rest, verbose=verbose).success
+    for selection, run_tags in ((raw, tags), (rest, {})):
+        run = _execute(defs, instance, selection, tags=run_tags, verbose=verbose)
+        if not run.success:
+            for e in run.all_events:
+                if e.is_step_failure:
+                    echo(f"  FAILED {_step_error(e)}")
+            return False
+    return True
 
 
 def run_day(today: dt.date, settings_of: Callable[[dt.date], Settings], instance, cursor, verbose: bool = False):

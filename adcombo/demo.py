@@ -129,7 +129,7 @@ def day_by_day(home, world: str, drift_day: Optional[int], days: int, config, ve
     started = time.perf_counter()
     with instance(settings) as inst:
         if not clock.start(settings, inst, typer.echo, verbose):
-            typer.echo("demo failed before the first day: see the step errors above", err=True)
+            typer.echo("demo failed before the first day: see the failed steps above (their logs are in `adcombo ui`)", err=True)
             raise typer.Exit(1)
         cursor = clock.first_cursor(settings_of(first_today), inst, first_today)
         typer.echo("one line per day: the day's delivery against the predictions in force (adcombo monitor)")
@@ -142,6 +142,7 @@ def day_by_day(home, world: str, drift_day: Optional[int], days: int, config, ve
             rows = [r for r in records(measured) if r["date"] == (today - dt.timedelta(days=1)).isoformat()] \
                 if measured is not None else []
             note = f"  → new production model {result.production_after}" if result.promoted else ""
+            note += "".join(f"  → {what} refused by the promotion check" for what in result.refused)
             typer.echo((line(rows[0]) if rows else f"{today - dt.timedelta(days=1)}  not measured") + note
                        + f"  [{result.seconds:.0f}s]")
             for what in result.failed:
