@@ -83,8 +83,8 @@ def _step_error(event) -> str:
 
 
 def _refusal(run) -> str | None:
-    """'candidate V: validation log loss +x% against production' when the run's promotion check
-    refused its candidate, else None."""
+    """'candidate V refused by the promotion check (validation log loss +x% against production)'
+    when the run's promotion check refused its candidate, else None."""
     from dagster import DagsterEventType
 
     for e in run.all_events:
@@ -93,8 +93,8 @@ def _refusal(run) -> str | None:
             if evaluation.check_name == PROMOTION_CHECK and not evaluation.passed:
                 meta = {k: getattr(v, "value", v) for k, v in evaluation.metadata.items()}
                 change = meta.get("relative_change_%")
-                return (f"candidate {meta.get('candidate')}"
-                        + (f": validation log loss {change:+.2f}% against production" if change is not None else ""))
+                return (f"candidate {meta.get('candidate')} refused by the promotion check"
+                        + (f" (validation log loss {change:+.2f}% against production)" if change is not None else ""))
     return None
 
 

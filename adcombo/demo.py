@@ -142,7 +142,7 @@ def day_by_day(home, world: str, drift_day: Optional[int], days: int, config, ve
             rows = [r for r in records(measured) if r["date"] == (today - dt.timedelta(days=1)).isoformat()] \
                 if measured is not None else []
             note = f"  → new production model {result.production_after}" if result.promoted else ""
-            note += "".join(f"  → {what} refused by the promotion check" for what in result.refused)
+            note += "".join(f"  → {what}" for what in result.refused)
             typer.echo((line(rows[0]) if rows else f"{today - dt.timedelta(days=1)}  not measured") + note
                        + f"  [{result.seconds:.0f}s]")
             for what in result.failed:

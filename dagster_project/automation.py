@@ -90,7 +90,8 @@ def automation_conditions(settings) -> dict[str, AutomationCondition]:
         "training_set": retrain,
         "ctr_model": AutomationCondition.eager(),
         # the blocking comparison check must have passed on the new candidate (not only be requested):
-        # a refused candidate then leaves no failed run behind
+        # a refused candidate is never promoted (its own run's check step fails, by design; the
+        # day-by-day demo reports it as a refusal, not as a failed run)
         "production_model": after_update_of("ctr_model", "a new candidate passed its check"),
         "top_combinations": AutomationCondition.eager(),
         "drift_report": AutomationCondition.eager(),

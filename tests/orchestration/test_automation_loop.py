@@ -120,3 +120,18 @@ def test_the_live_accuracy_check_passed_before_the_change_and_failed_after(loop_
     assert {e.severity.value for e in failed} <= {"WARN", "ERROR"}
     assert all(e.metadata["status"].value in ("warn", "error") and e.metadata["reasons"].value != "none"
                for e in failed)
+
+
+def test_a_refused_candidate_is_the_guard_working_not_a_failed_run(loop_home):
+    """A retraining whose candidate the blocking promotion check refuses fails that check's step by
+    design: the demo names the refusal on the day's line, keeps the production model, and exits 0."""
+    _, _, stdout = loop_home
+    lines = [line for line in stdout.splitlines() if line[:10] in DAYS]
+    refused = [i for i, line in enumerate(lines) if "refused by the promotion check" in line]
+    if not refused:
+        pytest.skip("no candidate was refused on this run of the tiny world")
+    # (the fixture asserted the exit status 0: no run counted as failed)
+    for i in refused:
+        assert "validation log loss" in lines[i] and "against production" in lines[i]
+        if i + 1 < len(lines):  # the model in force the next day is still the one of the refusal's day
+            assert lines[i + 1].split("model ")[1].split()[0] == lines[i].split("model ")[1].split()[0]
