@@ -118,15 +118,15 @@ def start(settings: Settings, instance, echo: Callable[[str], None], verbose: bo
     from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
     from dagster_project.assets.ingestion import RAW_ASSETS, daily_partitions
-    from dagster_project.definitions import build_definitions
+    from dagster_project.definitions import build_definitions, run_asset_keys
 
     defs = build_definitions(settings)
     keys = daily_partitions(settings).get_partition_keys()
     raw = [AssetKey(k) for k in RAW_ASSETS]
     echo(f"history: {len(keys)} days {keys[0]} .. {keys[-1]}; training, scoring, experiment")
     tags = {ASSET_PARTITION_RANGE_START_TAG: keys[0], ASSET_PARTITION_RANGE_END_TAG: keys[-1]}
-    rest = [k for k in defs.resolve_asset_graph().materializable_asset_keys
-            if k not in raw and k.to_user_string() not in AFTER_FIRST_DELIVERY]
+    # every asset `adcombo run` materialises (not the on-demand evaluation), but the raw ones
+    rest = [k for k in run_asset_keys(defs) if k not in raw and k.to_user_string() not in AFTER_FIRST_DELIVERY]
     for selection, run_tags in ((raw, tags), (rest, {})):
         run = _execute(defs, instance, selection, tags=run_tags, verbose=verbose)
         if not run.success:

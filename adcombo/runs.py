@@ -41,7 +41,7 @@ def _materialize_all(settings: Settings, lock: FolderLock, ingest_only: bool, ve
 
     from adcombo.run_launcher import fail_dead_runs
     from dagster_project.assets.ingestion import RAW_ASSETS, daily_partitions
-    from dagster_project.definitions import build_definitions
+    from dagster_project.definitions import build_definitions, run_asset_keys
 
     with instance(settings) as inst:
         for run_id in fail_dead_runs(inst):
@@ -50,7 +50,7 @@ def _materialize_all(settings: Settings, lock: FolderLock, ingest_only: bool, ve
         defs = build_definitions(settings)
         job = defs.resolve_implicit_global_asset_job_def()
         raw = [AssetKey(k) for k in RAW_ASSETS]
-        rest = [k for k in defs.resolve_asset_graph().materializable_asset_keys if k not in raw]
+        rest = [k for k in run_asset_keys(defs) if k not in raw]
         tags = {}
         if settings.source == "api":
             keys = daily_partitions(settings).get_partition_keys()

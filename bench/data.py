@@ -101,7 +101,7 @@ def default_bundle(workdir: str, world: str = "default", seed: int = 7) -> str:
     from transforms import tokenizer as tokenizer_mod
 
     spec = feature_spec()
-    key = json.dumps([spec["fingerprint"], DEFAULT_PARAMS, world, seed, bundle_mod.BUNDLE_FORMAT,
+    key = json.dumps([spec["fingerprint"], DEFAULT_PARAMS, world, seed, bundle_mod.BUNDLE_FORMAT, "ads-backfit",
                       getattr(tokenizer_mod, "TOKENIZER_VERSION", "")], sort_keys=True, default=str)
     tag = hashlib.sha256(key.encode()).hexdigest()[:12]
     root = os.path.join(workdir, "bundles")
@@ -132,6 +132,8 @@ def default_bundle(workdir: str, world: str = "default", seed: int = 7) -> str:
     kwargs = {}
     if "groups_train" in inspect.signature(train_ctr_model).parameters:
         kwargs = {"groups_train": groups[tr], "groups_valid": groups[va]}
+    if "ads_train" in inspect.signature(train_ctr_model).parameters:  # as the product trains (models.fit)
+        kwargs["ads_train"] = [by_id[a] for a in sums.ad_id[tr]]
     imp, clk = sums.impressions.to_numpy(), sums.clicks.to_numpy()
     result = train_ctr_model(X[tr], imp[tr], clk[tr], X[va], imp[va], clk[va], COMBINATION_FEATURE_NAMES,
                              **kwargs)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dagster import Definitions, definitions, in_process_executor
 
-from dagster_project.assets import experiments, ingestion, live, model, monitoring, scoring, training
+from dagster_project.assets import evaluation, experiments, ingestion, live, model, monitoring, scoring, training
 from dagster_project.automation import build_automation_sensor, with_automation
 from dagster_project.checks import data_checks, ingestion_checks, model_checks
 from dagster_project.resources import build_resources
@@ -32,6 +32,7 @@ def build_definitions(settings: Settings) -> Definitions:
             *monitoring.ASSETS,
             *experiments.build_assets(settings),
             *live.build_assets(settings),
+            *evaluation.ASSETS,
         ], settings),
         asset_checks=[*ingestion_checks.build_checks(settings), *data_checks.CHECKS, *model_checks.CHECKS],
         schedules=build_schedules(settings),
@@ -41,6 +42,17 @@ def build_definitions(settings: Settings) -> Definitions:
         # already uses every core inside the steps that need them.
         executor=in_process_executor,
     )
+
+
+# Materialised on demand (the UI, their own command), never by a run of every asset.
+ON_DEMAND_GROUPS = frozenset({evaluation.GROUP})
+
+
+def run_asset_keys(defs: Definitions) -> list:
+    """The assets a run of every asset materialises (`adcombo run`, the demo): all but the
+    on-demand groups."""
+    graph = defs.resolve_asset_graph()
+    return [k for k in graph.materializable_asset_keys if graph.get(k).group_name not in ON_DEMAND_GROUPS]
 
 
 @definitions

@@ -91,9 +91,18 @@ def fit_ctr_model(train: pd.DataFrame, valid: pd.DataFrame, ads_rows, data_finge
 
     Xt, it, ct, gt = arrays(train)
     Xv, iv, cv, gv = arrays(valid)
+    # Each training row's served ad, so that the text rules are learnt beside the ads' own asset
+    # effects (models.train._fit_base), as the evaluation trains them.
+    by_id = {str(r["ad_id"]): r for r in ads_rows}
+    ads_train = [by_id.get(str(a)) for a in train["ad_id"]]
+    if any(a is None for a in ads_train):
+        missing = sum(a is None for a in ads_train)
+        if progress:
+            progress(f"{missing:,} training rows have no ad in raw.ads: the text rules are learnt without asset effects")
+        ads_train = None
     started = time.perf_counter()
     result = train_ctr_model(Xt, it, ct, Xv, iv, cv, COMBINATION_FEATURE_NAMES, groups_train=gt, groups_valid=gv,
-                             progress=progress)
+                             ads_train=ads_train, progress=progress)
     seconds = time.perf_counter() - started
     if split:
         result.metrics["split"] = split

@@ -49,6 +49,12 @@ def ctr_model(context: AssetExecutionContext, paths: LocalPaths, model_store: Mo
             "valid_calibration": rounded(m["valid"]["calibration"], 3),
             "valid_logloss_with_group_offsets": rounded(m["valid_with_group_offsets"]["logloss"]),
             "valid_auc_with_group_offsets": rounded(m["valid_with_group_offsets"]["auc"]),
+            # the model's shape (docs/model.md): a linear base written as trees, then residual stumps
+            "linear_trees": m.get("linear_trees", 0),
+            "residual_stumps": m.get("residual_stumps", m["num_trees"]),
+            "linear_l2": m.get("linear_l2"),
+            "slot_scales": MetadataValue.json(dict(zip(("H1", "H2", "H3", "D1", "D2"),
+                                                       (m.get("asset_backfit") or {}).get("slot_scales") or []))),
             "early_stopping": MetadataValue.json(m["early_stopping"]),
             "validation_split": MetadataValue.json(m.get("split", {})),
             "assets_with_history_effects": len(effects),

@@ -60,6 +60,10 @@ def test_promotes_only_after_the_check(home):
     assert meta["ad_groups_with_history_effects"].value == 12
     assert meta["assets_with_history_effects"].value > 12 * 5
     assert len(meta["strongest_history_effects"].value.records) == 10
+    # the shape: a linear base written as trees plus residual stumps, the slots' scales of the effects
+    assert meta["linear_trees"].value > 0 and meta["residual_stumps"].value >= 0
+    assert meta["linear_trees"].value + meta["residual_stumps"].value == meta["num_trees"].value
+    assert list(meta["slot_scales"].value) == ["H1", "H2", "H3", "D1", "D2"]
     assert _current(home) == first
 
     # Same data, deterministic training: not worse, promoted again.

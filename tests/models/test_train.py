@@ -122,6 +122,10 @@ def test_held_out_ad_groups_choose_the_penalty_and_the_stumps_then_all_groups_ar
     # Without groups there is nothing to hold out: the stumps stop on the validation rows.
     plain = train_ctr_model(*tr[:3], *va[:3], NAMES)
     assert plain.metrics["early_stopping"]["method"] == "validation rows"
+    # Neither groups nor validation rows: nothing tells how many stumps, so the linear base alone.
+    alone = train_ctr_model(*tr[:3], va[0][:0], va[1][:0], va[2][:0], NAMES)
+    assert alone.metrics["early_stopping"]["method"] == "no validation rows: no stumps"
+    assert alone.metrics["residual_stumps"] == 0 and alone.booster.num_trees() == alone.metrics["linear_trees"]
 
 
 def test_no_stumps_when_the_linear_base_already_explains_the_text():

@@ -210,8 +210,9 @@ def test_automation_is_switchable_and_off_by_default_locally(tmp_path):
     on = build_definitions(Settings.load(home=tmp_path, world="tiny", automation=True))
     assert on.resolve_sensor_def("adcombo_automation").default_status == DefaultSensorStatus.RUNNING
     assert on.resolve_schedule_def("daily_ingestion").default_status == DefaultScheduleStatus.RUNNING
-    # every asset but the scheduled raw ones carries its condition, visible in the UI
+    # every asset but the scheduled raw ones and the on-demand evaluation carries its condition,
+    # visible in the UI
     graph = on.resolve_asset_graph()
     without = {k.to_user_string() for k in graph.materializable_asset_keys if graph.get(k).automation_condition is None}
-    assert without == set(RAW)
+    assert without == set(RAW) | {"model_evaluation"}
     assert AssetCheckKey(AssetKey("live_accuracy"), "live_accuracy_within_bounds") in graph.asset_check_keys
