@@ -27,8 +27,9 @@ TEXT_COLUMNS = ("headline_1", "headline_2", "headline_3", "description_1", "desc
 
 
 def train_model(world, train_days: int, workdir: str, trees: int = TREES):
-    """A ScoringModel trained like ctr_model (offsets, stumps, history effects) on the first
-    `train_days` days, the last quarter validating, with `trees` trees instead of early stopping."""
+    """A ScoringModel trained like ctr_model (linear base with ad-group offsets beside the served
+    ads' asset effects, stumps, history effects) on the first `train_days` days, the last quarter
+    validating, with `trees` stumps instead of choosing their number."""
     from models.asset_effects import AssetEffects
     from models.fit import arrays, history_effects
     from models.scoring import ScoringModel
@@ -51,8 +52,11 @@ def train_model(world, train_days: int, workdir: str, trees: int = TREES):
     ex = ex.assign(ad_group_id=ex.ad_id.map(group), features=ex.ad_id.map(features)).sort_values(["split", "ad_id"])
     train, valid = ex[ex.split == "train"], ex[ex.split == "valid"]
     (Xt, it, ct, gt), (Xv, iv, cv, gv) = arrays(train), arrays(valid)
+    by_id = {a["ad_id"]: a for a in ads}
+    # the training rows' served ads beside them, as ctr_model trains (models.fit)
     result = train_ctr_model(Xt, it, ct, Xv, iv, cv, COMBINATION_FEATURE_NAMES, params={"num_threads": 1},
-                             groups_train=gt, groups_valid=gv, num_boost_round=trees)
+                             groups_train=gt, groups_valid=gv, num_boost_round=trees,
+                             ads_train=[by_id[a] for a in train.ad_id])
     effects = history_effects(result.booster, train, valid, ads)
     return ScoringModel.from_booster(result.booster, sp, AssetEffects(effects), f"first-{train_days}-days")
 
