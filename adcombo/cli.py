@@ -13,7 +13,7 @@ from typing import Optional
 
 import typer
 
-from adcombo import demo, importing, results, runs, ui
+from adcombo import demo, importing, monitor, results, runs, ui
 from adcombo.common import HOME, load_settings
 from adcombo import insights
 
@@ -25,6 +25,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
 app.command()(demo.demo)
 app.command()(runs.run)
 app.command()(results.top)
+app.command()(monitor.monitor)
 app.command("import")(importing.import_)
 app.command()(importing.source)
 app.command()(ui.ui)

@@ -18,6 +18,7 @@ from dagster_project.settings import Settings
 # What a fresh demo may delete: only what adcombo itself writes under the data folder.
 MANAGED = ["warehouse.duckdb", "warehouse.duckdb.wal", "snapshots", "artifacts", "training_set", "models", "scores",
            "source.json", "simulator", "exports", "monitoring"]
+MIN_HISTORY_DAYS = 4  # days of delivery before the clock starts: a quarter validates the first model
 REPORT_ASSETS = ["raw_ads", "raw_ad_daily_performance", "raw_asset_pools", "training_set", "ctr_model",
                  "top_combinations", "drift_report", "ab_assignments", "experiment_results"]
 
@@ -70,8 +71,13 @@ def report(settings: Settings, seconds: float) -> None:
 
 def demo(
     home: Optional[Path] = HOME,
-    world: str = typer.Option("demo", help="simulator world preset: tiny, small, demo, shifted, default"),
+    world: str = typer.Option("demo", help="simulator world preset: tiny, small, demo, shifted, drifting, default"),
     fresh: bool = typer.Option(True, help="start from an empty warehouse and no artifacts"),
+    days: Optional[int] = typer.Option(None, min=1, help="run the simulator's clock over the world's last N days, "
+                                       "one day at a time, through the automation (ingest, score, serve, measure, "
+                                       "retrain when needed); one line per day"),
+    drift_day: Optional[int] = typer.Option(None, min=1, help="make the world's CTR rules change on this day "
+                                            "(from its first; the drifting world: 30)"),
     verbose: bool = typer.Option(False, "--verbose", help="also Dagster's own event lines (they are always in the UI)"),
 ):
     """The whole job on the local defaults: simulator → DuckDB → Beam → LightGBM → Beam scoring."""
@@ -79,18 +85,90 @@ def demo(
     from admedia.world import WorldConfig
 
     try:
-        WorldConfig.preset(world)  # before anything is deleted
+        config = WorldConfig.preset(world)  # before anything is deleted
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--world") from None
+    if days is not None and config.days - days < MIN_HISTORY_DAYS:
+        raise typer.BadParameter(f"the {world} world has {config.days} days and the model needs {MIN_HISTORY_DAYS} "
+                                 f"of history before the clock starts: at most {config.days - MIN_HISTORY_DAYS}",
+                                 param_hint="--days")
     # The demo is the simulator, whatever was imported into this folder before.
-    settings = load_settings(home, world=world, source="api")
+    settings = load_settings(home, world=world, source="api", drift_day=drift_day)
     with hold_data_folder(settings):  # before anything is deleted: a run in progress keeps its files
         if fresh:
             clear_data_folder(settings.home)
-            settings = load_settings(home, world=world, source="api")
+            settings = load_settings(home, world=world, source="api", drift_day=drift_day)
+        if days is not None:
+            return day_by_day(home, world, drift_day, days, config, verbose)
         typer.echo(f"adcombo demo: world '{world}', data folder {settings.home}")
         started = time.perf_counter()
         if not materialize_all(settings, verbose=verbose):
             typer.echo("demo failed: see the step errors above", err=True)
             raise typer.Exit(1)
     report(settings, time.perf_counter() - started)
+
+
+def day_by_day(home, world: str, drift_day: Optional[int], days: int, config, verbose: bool = False) -> None:
+    """The clock over the world's last `days` days (adcombo.clock), one line per day."""
+    import datetime as dt
+
+    from adcombo import clock
+    from adcombo.monitor import history, line, records
+    from adcombo.runs import instance
+
+    first_today = config.end_date + dt.timedelta(days=2 - days)
+
+    def settings_of(today):
+        return load_settings(home, world=world, source="api", drift_day=drift_day, today=today)
+
+    settings = settings_of(first_today - dt.timedelta(days=1))
+    drift = config.start_date + dt.timedelta(days=drift_day or config.drift_day) if (drift_day or config.drift_day) \
+        else None
+    typer.echo(f"adcombo demo: world '{world}' day by day, {days} days from {first_today}"
+               + (f" (its CTR rules change on {drift})" if drift else "") + f", data folder {settings.home}")
+    started = time.perf_counter()
+    with instance(settings) as inst:
+        if not clock.start(settings, inst, typer.echo, verbose):
+            typer.echo("demo failed before the first day: see the failed steps above (their logs are in `adcombo ui`)", err=True)
+            raise typer.Exit(1)
+        cursor = clock.first_cursor(settings_of(first_today), inst, first_today)
+        typer.echo("one line per day: the day's delivery against the predictions in force (adcombo monitor)")
+        failed = 0
+        for k in range(days):
+            today = first_today + dt.timedelta(days=k)
+            cursor, result = clock.run_day(today, settings_of, inst, cursor, verbose)
+            failed += len(result.failed)
+            measured = history(settings_of(today))
+            rows = [r for r in records(measured) if r["date"] == (today - dt.timedelta(days=1)).isoformat()] \
+                if measured is not None else []
+            note = f"  → new production model {result.production_after}" if result.promoted else ""
+            note += "".join(f"  → {what}" for what in result.refused)
+            typer.echo((line(rows[0]) if rows else f"{today - dt.timedelta(days=1)}  not measured") + note
+                       + f"  [{result.seconds:.0f}s]")
+            for what in result.failed:
+                typer.echo(f"  a run failed on {today}: {what}", err=True)
+    summary(history(settings_of(first_today + dt.timedelta(days=days - 1))), drift, time.perf_counter() - started,
+            failed)
+
+
+def summary(days, drift, seconds: float, failed: int) -> None:
+    """What happened over the simulated days: statuses, model versions, the change and the recovery."""
+    if days is None or days.empty:
+        typer.echo(f"\nnothing measured in {seconds / 60:.1f} min", err=True)
+        raise typer.Exit(1)
+    statuses = days["status"].value_counts().to_dict()
+    versions = list(dict.fromkeys(days["model_version"]))
+    flagged = days[days["status"] != "ok"]
+    text = (f"\n{len(days)} days measured in {seconds / 60:.1f} min: "
+            + ", ".join(f"{statuses.get(s, 0)} {s}" for s in ("ok", "warn", "error"))
+            + f"; {len(versions)} model version(s) in force")
+    if len(flagged):
+        first_bad = flagged["date"].min()
+        after = days[(days["date"] > flagged["date"].max())]
+        text += f"; flagged from {first_bad}" + (f", ok again from {after['date'].min()}" if len(after) else "")
+    if drift:
+        text += f" (rules changed on {drift})"
+    typer.echo(text + ". `adcombo monitor` prints the history; `adcombo ui` shows the runs and the plot.")
+    if failed:
+        typer.echo(f"{failed} run(s) failed along the way: see the lines above and the Dagster UI", err=True)
+        raise typer.Exit(1)

@@ -206,11 +206,18 @@ def _date_range(params, per: str = "request") -> tuple[dt.date, dt.date]:
 
 
 def create_app(world: World, token: str, faults: FaultConfig | None = None,
-               creatives: CreativeStore | None = None) -> FastAPI:
+               creatives: CreativeStore | None = None, today: dt.date | None = None) -> FastAPI:
     """The simulator app over one world. ``faults`` injects request faults and bad data;
-    ``creatives`` keeps submitted experiment creatives (in memory unless it has a file)."""
+    ``creatives`` keeps submitted experiment creatives (in memory unless it has a file).
+
+    ``today`` is the simulator's clock: reports hold the days before it and nothing later, as a
+    real platform has not seen tomorrow yet, and creatives submitted without a start date start
+    on it. None: no clock; every day of the world has happened, and experiment creatives (from the
+    day after the world's last day) deliver on any day asked for."""
     if not token:
         raise ValueError("a non-empty token is required")
+    yesterday = today - dt.timedelta(days=1) if today else dt.date.max
+    creatives_start = today or world.end_date + dt.timedelta(days=1)
     app = FastAPI(title="adcombo ad-media API simulator", docs_url=None, redoc_url=None, openapi_url=None)
     fc = faults or FaultConfig()
     store = creatives if creatives is not None else CreativeStore()
@@ -226,7 +233,8 @@ def create_app(world: World, token: str, faults: FaultConfig | None = None,
     @functools.lru_cache(maxsize=8)
     def final_rows(start: dt.date, end: dt.date) -> list[dict]:
         # Cached: every page of one report asks for the same range.
-        return world.daily_performance(start, end)
+        end = min(end, yesterday)
+        return world.daily_performance(start, end) if start <= end else []
 
     def perf_report(start: dt.date, end: dt.date) -> list[dict]:
         """Rows as reported now: preliminary for dates never reported before, then damaged."""
@@ -279,13 +287,14 @@ def create_app(world: World, token: str, faults: FaultConfig | None = None,
         items = body.get("creatives")
         if not isinstance(items, list):
             raise ApiError(400, "body must be {\"creatives\": [...]}")
-        accepted, rejected = store.submit(world, items, world.end_date + dt.timedelta(days=1))
+        accepted, rejected = store.submit(world, items, creatives_start)
         return {"accepted": accepted, "rejected": rejected}
 
     @app.get("/v1/reports/creative_performance")
     def creative_performance(request: Request) -> dict:
         start, end = _date_range(request.query_params)
-        return _page(creative_delivery(world, store.all(), start, end), request, f"creatives:{start}:{end}")
+        rows = creative_delivery(world, store.all(), start, min(end, yesterday)) if start <= yesterday else []
+        return _page(rows, request, f"creatives:{start}:{end}")
 
     # ---- asynchronous report jobs (create, poll, download pages), as Meta / Yahoo! JAPAN ----
 
@@ -426,11 +435,12 @@ class _AuthAndFaults:
 @contextlib.contextmanager
 def serve_in_background(world: World, token: str, host: str = "127.0.0.1", port: int = 0,
                         faults: FaultConfig | None = None, startup_timeout: float = 10.0,
-                        creatives_path: str | None = None) -> Iterator[str]:
+                        creatives_path: str | None = None, today: dt.date | None = None) -> Iterator[str]:
     """Serve the simulator on a loopback socket in a daemon thread; yields the base URL.
 
-    ``creatives_path`` keeps submitted creatives in a file, so a later server sees them."""
-    app = create_app(world, token, faults, CreativeStore(creatives_path))
+    ``creatives_path`` keeps submitted creatives in a file, so a later server sees them;
+    ``today`` is the simulator's clock (create_app)."""
+    app = create_app(world, token, faults, CreativeStore(creatives_path), today)
     # Bind the socket ourselves so port 0 picks a free port with no race between "find" and "bind".
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

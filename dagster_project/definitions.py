@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from dagster import Definitions, definitions, in_process_executor
 
-from dagster_project.assets import evaluation, experiments, ingestion, model, monitoring, scoring, training
+from dagster_project.assets import evaluation, experiments, ingestion, live, model, monitoring, scoring, training
+from dagster_project.automation import build_automation_sensor, with_automation
 from dagster_project.checks import data_checks, ingestion_checks, model_checks
 from dagster_project.resources import build_resources
 from dagster_project.schedules import build_schedules
@@ -23,18 +24,19 @@ from dagster_project.settings import Settings
 def build_definitions(settings: Settings) -> Definitions:
     webhook = settings.alert_webhook_url.get_secret_value() if settings.alert_webhook_url else None
     return Definitions(
-        assets=[
+        assets=with_automation([
             *ingestion.build_assets(settings),
             *training.ASSETS,
             *model.ASSETS,
             *scoring.build_assets(settings),
             *monitoring.ASSETS,
             *experiments.build_assets(settings),
+            *live.build_assets(settings),
             *evaluation.ASSETS,
-        ],
+        ], settings),
         asset_checks=[*ingestion_checks.build_checks(settings), *data_checks.CHECKS, *model_checks.CHECKS],
         schedules=build_schedules(settings),
-        sensors=build_sensors(webhook),
+        sensors=[*build_sensors(webhook), build_automation_sensor(settings)],
         resources=build_resources(settings),
         # One process at a time: the embedded DuckDB file takes a single writer, and Beam
         # already uses every core inside the steps that need them.

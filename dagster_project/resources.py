@@ -154,6 +154,8 @@ class AdMediaApiResource(ConfigurableResource):
     malformed_rate: float = 0.0
     restatement_rate: float = 0.0
     creatives_path: str = ""  # where the simulator keeps submitted experiment creatives
+    today: str = ""  # the simulator's clock (YYYY-MM-DD): it serves the days before it
+    drift_day: int = 0  # the simulator world's concept drift day (0: the preset's)
 
     def _client(self, url: str, token: str):
         from admedia.client import AdMediaClient
@@ -176,16 +178,19 @@ class AdMediaApiResource(ConfigurableResource):
         from admedia.world import World, WorldConfig
 
         config = WorldConfig.preset(self.world)
-        config = dataclasses.replace(config, seed=self.seed)
+        config = dataclasses.replace(config, seed=self.seed, drift_day=self.drift_day or config.drift_day)
         world = World.generate(config)
         faults = FaultConfig.mixed(self.fault_rate, seed=self.seed, retry_after=0.2,
                                    malformed_rate=self.malformed_rate, restatement_rate=self.restatement_rate)
+        today = dt.date.fromisoformat(self.today) if self.today else None
         with serve_in_background(world, LOCAL_SIMULATOR_TOKEN, faults=faults,
-                                 creatives_path=self.creatives_path or None) as url:
+                                 creatives_path=self.creatives_path or None, today=today) as url:
             if log:
-                log.info(f"simulator ({self.world} world, seed {self.seed}) serving on {url}")
+                log.info(f"simulator ({self.world} world, seed {self.seed}"
+                         + (f", today {today}" if today else "") + f") serving on {url}")
             with self._client(url, LOCAL_SIMULATOR_TOKEN) as client:
-                yield client, world.start_date, world.end_date
+                last = min(world.end_date, today - dt.timedelta(days=1)) if today else world.end_date
+                yield client, world.start_date, last
 
 
 class BeamRunnerResource(ConfigurableResource):
@@ -266,6 +271,7 @@ def build_resources(settings) -> dict:
             token=EnvVar("ADCOMBO_API_TOKEN") if settings.api_token else "",
             world=settings.world, seed=settings.seed,
             creatives_path=str(settings.home / "simulator" / "creatives.json"),
+            today=settings.today.isoformat() if settings.today else "", drift_day=settings.drift_day or 0,
         ),
         "beam_runner": BeamRunnerResource(
             profile=settings.runner_profile, workers=settings.beam_workers, project=settings.gcp_project,

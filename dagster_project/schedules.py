@@ -7,7 +7,8 @@ recent days' clicks (invalid-click filtering) and a partition reload replaces th
 
 import datetime as dt
 
-from dagster import AssetKey, AssetSelection, RunRequest, ScheduleEvaluationContext, define_asset_job, schedule
+from dagster import (AssetKey, AssetSelection, DefaultScheduleStatus, RunRequest, ScheduleEvaluationContext,
+                     define_asset_job, schedule)
 
 from dagster_project.assets.ingestion import RAW_ASSETS, daily_partitions
 
@@ -22,7 +23,8 @@ def build_schedules(settings) -> list:
                                          partitions_def=partitions)
 
     @schedule(job=raw_ingestion_job, cron_schedule="0 6 * * *", execution_timezone="Asia/Tokyo",
-              name="daily_ingestion")
+              name="daily_ingestion",
+              default_status=DefaultScheduleStatus.RUNNING if settings.automation else DefaultScheduleStatus.STOPPED)
     def daily_ingestion(context: ScheduleEvaluationContext):
         keys = partitions.get_partition_keys(current_time=context.scheduled_execution_time)
         if not keys:

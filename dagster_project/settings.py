@@ -31,7 +31,7 @@ from pipelines.profiles import DATAFLOW_DEFAULTS
 CHECKOUT = Path(__file__).resolve().parents[1]
 ENV_PREFIX = "ADCOMBO_"
 SOURCE_FILE = "source.json"
-PRODUCTION_DEFAULTS = {"warehouse": "bigquery", "runner_profile": "dataflow"}
+PRODUCTION_DEFAULTS = {"warehouse": "bigquery", "runner_profile": "dataflow", "automation": True}
 PRODUCTION_REQUIRED = ("api_url", "api_token", "gcp_project", "gcs_root", "gcs_temp", "partition_start")
 
 
@@ -99,11 +99,31 @@ class Settings(BaseSettings):
                                     "which 15 + 4 to submit (serving.selections)")
     alert_webhook_url: SecretStr | None = Field(None, description="Slack-compatible webhook for run and check "
                                                 "failures (secret)")
+    # --- the loop: automation, retraining, the simulator's clock ------------------------------
+    automation: bool = Field(False, description="`true`: the daily ingestion schedule and the automation sensor "
+                             "start running (each switchable in the UI; docs/monitoring.md); default true in production")
+    retrain_cron: str = Field("0 5 * * 1", description="cadence of retraining (cron, Asia/Tokyo), besides when live "
+                              "accuracy or input drift call for it")
+    today: dt.date | None = Field(None, description="the simulator's clock: it reports the days before it; the "
+                                  "last partition is the day before (default: the day after the world's last day)")
+    drift_day: int | None = Field(None, ge=1, description="simulator: the day of the world (from its first) on which "
+                                  "its CTR rules change (concept drift; default: the preset's, `drifting`: 30)")
 
     @field_validator("partition_end", mode="before")
     @classmethod
     def _open_end(cls, value: Any) -> Any:
         return "open" if isinstance(value, str) and value.strip().lower() == "open" else value
+
+    @field_validator("retrain_cron", mode="after")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        from dagster import AutomationCondition
+
+        try:  # Dagster's own parser: what it accepts here, the automation condition accepts
+            AutomationCondition.cron_tick_passed(value, "Asia/Tokyo")
+        except Exception:
+            raise ValueError(f"not a cron schedule: {value!r} (five fields, e.g. '0 5 * * 1')") from None
+        return value
 
     @field_validator("home", mode="after")
     @classmethod
@@ -128,6 +148,8 @@ class Settings(BaseSettings):
         first, last = world_date_range(str(data.get("world", "demo")))
         if data.get("env") != "production":  # production names its first day (required below)
             data.setdefault("partition_start", first)
+        if data.get("today") and not data.get("api_url"):  # the simulator's clock: days before today
+            last = dt.date.fromisoformat(str(data["today"])) - dt.timedelta(days=1)
         data.setdefault("partition_end", "open" if data.get("api_url") else last)
         if data.get("gcp_project"):
             data.setdefault("bq_project", data["gcp_project"])
@@ -142,6 +164,11 @@ class Settings(BaseSettings):
         if self.runner_profile == "dataflow" and self.warehouse != "bigquery":
             raise ValueError("ADCOMBO_RUNNER_PROFILE=dataflow reads and writes BigQuery: set ADCOMBO_WAREHOUSE=bigquery "
                              "(Dataflow workers cannot read the local DuckDB file)")
+        if self.today is not None and not self.api_url:
+            first, last = world_date_range(self.world)
+            if not first < self.today <= last + dt.timedelta(days=1):
+                raise ValueError(f"ADCOMBO_TODAY {self.today} is outside the {self.world} world: the simulator's clock "
+                                 f"runs from {first + dt.timedelta(days=1)} to {last + dt.timedelta(days=1)}")
         if self.partition_end not in (None, "open") and self.partition_start and self.partition_end < self.partition_start:
             raise ValueError(f"ADCOMBO_PARTITION_END {self.partition_end} is before ADCOMBO_PARTITION_START "
                              f"{self.partition_start}")

@@ -55,6 +55,8 @@ class TrainingSetOptions(PipelineOptions):
         parser.add_argument("--holdout_salt", default=None, help="held_out_ad_groups: hash salt")
         parser.add_argument("--holdout_below", type=int, default=None,
                             help="held_out_ad_groups: ad groups whose hash is <= this validate")
+        parser.add_argument("--train_from", default="",
+                            help="first day of delivery used at all, YYYY-MM-DD (default: every day)")
 
 
 BY_AD_GROUP = "by_ad_group"  # a performance row whose split its ad's group decides (after the join)
@@ -122,16 +124,22 @@ class JoinExamples(beam.DoFn):
             }
 
 
+def _on_or_after(row: dict, first_day: str) -> bool:
+    return not first_day or str(row["date"])[:10] >= first_day  # ISO dates compare as text
+
+
 def _plan(split: SplitPlan | dt.date) -> SplitPlan:
     if isinstance(split, SplitPlan):
         return split
     return SplitPlan("last_days", "given as a first validation day", valid_from=split)
 
 
-def build(pipeline: beam.Pipeline, ads_path: str, perf_path: str, tokenizer: str, split: SplitPlan | dt.date):
+def build(pipeline: beam.Pipeline, ads_path: str, perf_path: str, tokenizer: str, split: SplitPlan | dt.date,
+          train_from: dt.date | None = None):
     """The pipeline graph up to the example records (no sink), for tests and `run`.
 
-    split: a models.split.SplitPlan, or the first validation day (a last_days plan).
+    split: a models.split.SplitPlan, or the first validation day (a last_days plan). Delivery before
+    `train_from` is left out: after a change in the market it teaches rules that no longer hold.
     """
     plan = _plan(split)
     ads = (
@@ -146,6 +154,7 @@ def build(pipeline: beam.Pipeline, ads_path: str, perf_path: str, tokenizer: str
     perf = (
         pipeline
         | "ReadPerformance" >> read_rows(perf_path)
+        | "SinceTrainFrom" >> beam.Filter(_on_or_after, train_from.isoformat() if train_from else "")
         | "KeyBySplit" >> beam.Map(
             lambda r: ((r["ad_id"], plan.split_of_day(r["date"]) or BY_AD_GROUP),
                        (int(r["impressions"]), int(r["clicks"])))
@@ -176,7 +185,8 @@ def run(argv=None, wait: bool = True):
     plan = plan_of(opts)
     pipeline = beam.Pipeline(options=options)
     (
-        build(pipeline, io.ads, io.performance, opts.tokenizer, plan)
+        build(pipeline, io.ads, io.performance, opts.tokenizer, plan,
+              dt.date.fromisoformat(opts.train_from) if opts.train_from else None)
         | "Write" >> beam.io.WriteToParquet(
             io.output, TRAINING_SCHEMA, file_name_suffix=".parquet"
         )

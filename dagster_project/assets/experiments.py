@@ -23,6 +23,8 @@ GROUP = "experiments"
 ASSIGNMENTS_TABLE = "experiments.assignments"
 DELIVERY_TABLE = "raw.creative_daily_performance"
 RESULTS_TABLE = "experiments.results"
+DELIVERY_SCHEMA = [("date", "DATE"), ("tracking_id", "STRING"), ("ad_group_id", "STRING"), ("impressions", "INT64"),
+                   ("clicks", "INT64")]
 ASSIGNMENTS_SCHEMA = [("experiment_id", "STRING"), ("ad_group_id", "STRING"), ("arm", "STRING"),
                       ("traffic_share", "FLOAT64"), ("tracking_id", "STRING"),
                       *[(f"{p}_asset_id", "STRING") for p in ("h1", "h2", "h3", "d1", "d2")],
@@ -145,8 +147,9 @@ def build_api_loop_assets() -> list:
         end = start + dt.timedelta(days=config.days - 1)
         with admedia.connect(context.log) as (client, _s, _e):
             frame = delivery_frame(client.iter_creative_performance(start, end))
-        with warehouse.open() as wh:
-            wh.replace_table(DELIVERY_TABLE, frame)
+        with warehouse.open() as wh:  # the range replaced; earlier experiments' days kept (live accuracy)
+            wh.ensure_table(DELIVERY_TABLE, DELIVERY_SCHEMA, partition_field="date")
+            wh.merge(DELIVERY_TABLE, frame, keys=["date", "tracking_id"], scope=Scope(between={"date": (start, end)}))
         context.log.info(f"delivery {start}..{end}: {len(frame):,} rows, {frame.impressions.sum():,} impressions")
         return MaterializeResult(metadata={"rows": len(frame), "start_date": start.isoformat(),
                                            "end_date": end.isoformat(), "impressions": int(frame.impressions.sum()),
@@ -159,7 +162,10 @@ def build_api_loop_assets() -> list:
 
         with warehouse.open() as wh:
             assignments = _latest_experiment(wh)
-            delivery = wh.query(f"SELECT tracking_id, impressions, clicks FROM `{DELIVERY_TABLE}`")
+            # this experiment's delivery, and rows of no experiment at all (labels lost on the way)
+            delivery = wh.query(f"SELECT tracking_id, impressions, clicks FROM `{DELIVERY_TABLE}` WHERE tracking_id "
+                                f"NOT IN (SELECT tracking_id FROM `{ASSIGNMENTS_TABLE}` WHERE experiment_id != @e)",
+                                {"e": str(assignments["experiment_id"].iloc[0])})
         joined, unknown = join_delivery(delivery, assignments)
         if unknown:
             context.log.warning(f"{unknown} delivery rows carry a tracking id of no assignment of this experiment")

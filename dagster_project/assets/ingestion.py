@@ -26,10 +26,13 @@ RAW_ASSETS = ("raw_ads", "raw_ad_daily_performance", "raw_asset_pools")
 RAW_TABLES = ("raw.ads", "raw.ad_daily_performance", "raw.asset_pools")
 
 
+TIMEZONE = "Asia/Tokyo"  # the market's days: a day's partition exists once that day has ended in Japan
+
+
 def daily_partitions(settings) -> DailyPartitionsDefinition:
     """The raw assets' days: end_date is exclusive in Dagster; open-ended = a new one every day."""
     end = None if settings.open_ended else (settings.partition_end + dt.timedelta(days=1)).isoformat()
-    return DailyPartitionsDefinition(start_date=settings.partition_start.isoformat(), end_date=end)
+    return DailyPartitionsDefinition(start_date=settings.partition_start.isoformat(), end_date=end, timezone=TIMEZONE)
 
 # Transient API trouble the client could not ride out: try the whole partition again later (the
 # load is idempotent, so a retry after a partial failure is safe). Anything else (bad token, bad

@@ -82,13 +82,17 @@ def training_set(context: AssetExecutionContext, config: TrainingSetConfig, path
     from pipelines import training_set as pipeline
     from pipelines.options import metrics_summary
 
-    from models.split import SplitError, plan_from_warehouse
+    from dagster_project.assets.live import training_plan
+    from models.split import SplitError
 
     try:
-        with warehouse.open() as wh:  # two small queries: what the history has decides the split
-            plan = plan_from_warehouse(wh, valid_days=config.valid_days)
+        with warehouse.open() as wh:  # small queries: what the history has decides the split
+            # after a change that live accuracy saw, only the days since (docs/monitoring.md)
+            train_from, plan = training_plan(wh, config.valid_days)
     except SplitError as exc:
         raise Failure(description=str(exc), allow_retries=False) from None
+    if train_from:
+        context.log.info(f"training on the days since the change live accuracy saw on {train_from}")
     context.log.info(f"validation split: {plan.method} ({plan.reason})")
     started = time.perf_counter()
     tokenizer_uri = paths.tokenizer
@@ -109,6 +113,7 @@ def training_set(context: AssetExecutionContext, config: TrainingSetConfig, path
         + [f"--ads={warehouse.beam_source('raw.ads', paths)}",
            f"--performance={warehouse.beam_source('raw.ad_daily_performance', paths)}",
            f"--tokenizer={tokenizer_uri}", f"--output={output}", *plan.to_flags()]
+        + ([f"--train_from={train_from.isoformat()}"] if train_from else [])
     )
     beam_metrics = metrics_summary(result)
     # The plan travels with the examples: the model records how it was validated.
@@ -128,6 +133,7 @@ def training_set(context: AssetExecutionContext, config: TrainingSetConfig, path
     context.log.info(f"training set: {examples:,} examples in {elapsed:.1f}s")
     return MaterializeResult(metadata={
         "examples": examples, "split": MetadataValue.json(plan.to_metadata()), "seconds": round(elapsed, 1),
+        "train_from": train_from.isoformat() if train_from else "all history",
         **({"splits": table(splits)} if splits is not None else {}),
         "beam_metrics": MetadataValue.json(beam_metrics), "path": MetadataValue.path(out_dir)})
 

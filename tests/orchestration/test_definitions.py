@@ -10,6 +10,7 @@ ASSETS = {
     "raw_ads", "raw_ad_daily_performance", "raw_asset_pools", "warehouse_snapshot", "tokenizer",
     "training_set", "ctr_model", "production_model", "top_combinations", "drift_report",
     "ab_assignments", "experiment_launch", "raw_creative_performance", "experiment_results", "model_evaluation",
+    "prediction_log", "live_accuracy",
 }
 
 

@@ -1,0 +1,329 @@
+"""Live accuracy: what the model predicted when it published, against what was then delivered.
+
+    top_combinations, ab_assignments ─▶ prediction_log  (monitoring.prediction_log, appended)
+    prediction_log, raw_ad_daily_performance, raw_creative_performance
+        ─▶ live_accuracy  (monitoring.live_accuracy, one row per day, model version and source)
+             └─ check live_accuracy_within_bounds: WARN / ERROR → alert webhook, retraining
+
+The maths is monitoring.live_accuracy; thresholds and reading the plot: docs/monitoring.md.
+"""
+
+import datetime as dt
+
+from dagster import (AssetCheckResult, AssetCheckSeverity, AssetCheckSpec, AssetExecutionContext, MaterializeResult,
+                     MetadataValue, asset)
+
+from dagster_project.metadata import rounded, table
+from dagster_project.resources import ModelStoreResource, WarehouseResource
+from warehouse.schemas import TOP_COMBINATIONS_TABLE
+
+GROUP = "monitoring"
+HISTORY_TABLE = "monitoring.live_accuracy"
+CHECK = "live_accuracy_within_bounds"
+LOG_CHECK = "production_arm_is_the_published_score"
+ASSIGNMENTS_TABLE = "experiments.assignments"
+DELIVERY_TABLE = "raw.creative_daily_performance"
+# Days measured again on every run: the schedule restates the last 3 days of performance.
+RECOMPUTE_DAYS = 3
+# A change (the training set then starts on its first day): at least this many flagged days in a row.
+CHANGE_MIN_DAYS = 2
+PLOT_DAYS = 90
+HISTORY_SCHEMA = [("date", "DATE"), ("model_version", "STRING"), ("source", "STRING"), ("creatives", "INT64"),
+                  ("ad_groups", "INT64"), ("impressions", "INT64"), ("clicks", "INT64"),
+                  ("predicted_clicks", "FLOAT64"), ("calibration", "FLOAT64"), ("calibration_low", "FLOAT64"),
+                  ("calibration_high", "FLOAT64"), ("log_loss", "FLOAT64"), ("spearman", "FLOAT64"),
+                  ("spearman_low", "FLOAT64"), ("spearman_high", "FLOAT64"), ("spearman_expected", "FLOAT64"),
+                  ("rank_gap", "FLOAT64"), ("rank_gap_low", "FLOAT64"), ("rank_gap_high", "FLOAT64"),
+                  ("rank_groups", "INT64"), ("unpredicted_creatives", "INT64"), ("status", "STRING"),
+                  ("reasons", "STRING"), ("measured_at", "TIMESTAMP")]
+
+
+def _dates(frame, column: str = "date"):
+    import pandas as pd
+
+    frame[column] = pd.to_datetime(frame[column]).dt.date.astype(object)
+    return frame
+
+
+def _num(value, digits: int = 4):
+    """A figure for metadata: a rounded Python float, or None (empty) when it is not defined."""
+    import math
+
+    value = float(value)
+    return rounded(value, digits) if math.isfinite(value) else None
+
+
+def _records(frame) -> list[dict]:
+    return frame.astype(object).where(frame.notna(), None).to_dict("records")
+
+
+def _last_performance_day(wh) -> dt.date | None:
+    import pandas as pd
+
+    last = wh.query("SELECT MAX(date) AS d FROM `raw.ad_daily_performance`")["d"].iloc[0]
+    return None if pd.isna(last) else pd.Timestamp(last).date()
+
+
+def read_history(wh, since: dt.date | None = None):
+    """monitoring.live_accuracy rows (all, or from `since`), dates as dates; None without a table."""
+    if not wh.table_exists(HISTORY_TABLE):
+        return None
+    sql = f"SELECT * FROM `{HISTORY_TABLE}`" + (" WHERE date >= @since" if since else "") + \
+        " ORDER BY date, model_version, source"
+    return _dates(wh.query(sql, {"since": since} if since else None))
+
+
+def change_day(history) -> dt.date | None:
+    """First day of the latest run of at least CHANGE_MIN_DAYS days in a row whose live accuracy was
+    flagged (warn or error): where the model's world changed. None when there never was one."""
+    from monitoring.live_accuracy import OK, day_summary
+
+    if history is None or history.empty:
+        return None
+    days = day_summary(history)
+    flagged = (days["status"] != OK).to_numpy()
+    dates = list(days["date"])
+    found, run_start, length = None, None, 0
+    for i, bad in enumerate(flagged):
+        contiguous = i > 0 and (dates[i] - dates[i - 1]).days == 1
+        if bad:
+            run_start, length = (run_start, length + 1) if length and contiguous else (dates[i], 1)
+            if length >= CHANGE_MIN_DAYS:
+                found = run_start
+        else:
+            length = 0
+    return found
+
+
+def training_plan(wh, valid_days: int):
+    """(first day or None, models.split.SplitPlan) of the training set.
+
+    After a change that live accuracy saw, only the days since it (the days before were delivered
+    under rules that no longer hold), else all history; the validation split is planned by
+    models.split's rules on those days alone (the same queries, on the performance since the change).
+    """
+    from models.split import HISTORY_DAYS_SQL, SERVED_ADS_SQL, plan_from_warehouse, plan_split
+
+    start, last = change_day(read_history(wh)), _last_performance_day(wh)
+    if start is None or last is None or start > last:
+        return None, plan_from_warehouse(wh, valid_days=valid_days)
+    since = "(SELECT * FROM `raw.ad_daily_performance` WHERE date >= @since)"
+    days = wh.query(HISTORY_DAYS_SQL.replace("`raw.ad_daily_performance`", since), {"since": start})
+    served = wh.query(SERVED_ADS_SQL.replace("`raw.ad_daily_performance`", since), {"since": start})
+    return start, plan_split(days["date"].tolist(), served, valid_days=valid_days)
+
+
+# ---- the prediction log -------------------------------------------------------------------------
+
+
+@asset(
+    group_name=GROUP,
+    deps=["top_combinations", "ab_assignments"],
+    kinds={"python"},
+    check_specs=[AssetCheckSpec(LOG_CHECK, asset="prediction_log",
+                                description="Each logged prediction of a production arm equals the score its "
+                                            "experiment published (same model version): the log records what "
+                                            "was published, not a recomputation.")],
+    description="Predicted CTR of every live creative (served ads, arms of the running experiment) by the model "
+                "that just published the scores, with the first day it applies → monitoring.prediction_log "
+                "(appended).",
+)
+def prediction_log(context: AssetExecutionContext, warehouse: WarehouseResource, model_store: ModelStoreResource):
+    import pandas as pd
+
+    from models.scoring import ScoringModel
+    from monitoring.prediction_log import (EXPERIMENT, PREDICTION_LOG_SCHEMA, PREDICTION_LOG_TABLE, live_creatives,
+                                           prediction_batch)
+    from transforms.features import feature_spec
+
+    with warehouse.open() as wh:
+        version = wh.query(f"SELECT MAX(model_version) AS v FROM `{TOP_COMBINATIONS_TABLE}`")["v"].iloc[0]
+        last = _last_performance_day(wh)
+        ads = _records(wh.query("SELECT * FROM `raw.ads`"))
+        arms = []
+        if wh.table_exists(ASSIGNMENTS_TABLE):
+            arms = _records(wh.query(
+                f"SELECT * FROM `{ASSIGNMENTS_TABLE}` WHERE experiment_id = (SELECT experiment_id FROM "
+                f"`{ASSIGNMENTS_TABLE}` ORDER BY start_date DESC, experiment_id DESC LIMIT 1)"))
+    if pd.isna(version) or last is None:
+        raise ValueError("nothing published yet: materialise top_combinations first")
+    valid_from = last + dt.timedelta(days=1)  # scores published today apply from today on
+    model = ScoringModel.from_bundle(model_store.store().load(str(version), feature_spec()))
+    creatives = live_creatives(ads, arms)
+    batch = prediction_batch(model, creatives, valid_from, dt.datetime.now(dt.timezone.utc))
+    with warehouse.open() as wh:  # appended: a batch is never rewritten
+        wh.ensure_table(PREDICTION_LOG_TABLE, PREDICTION_LOG_SCHEMA, partition_field="valid_from")
+        wh.merge(PREDICTION_LOG_TABLE, batch, keys=["valid_from", "predicted_at", "source", "creative_id"], scope=None)
+    by_source = batch.groupby(["source", "arm"], as_index=False).agg(
+        creatives=("creative_id", "size"), mean_predicted_ctr=("predicted_ctr", "mean"))
+    context.log.info(f"prediction log: {len(batch):,} creatives predicted by {version}, valid from {valid_from}")
+    # The production arm of an experiment assigned by this model must carry its published score.
+    published = {(a["tracking_id"]): a["predicted_ctr"] for a in arms
+                 if a.get("arm") == "production" and a.get("model_version") == version and a.get("predicted_ctr")}
+    logged = batch[(batch.source == EXPERIMENT) & batch.creative_id.isin(published)]
+    diffs = [abs(p - published[c]) / published[c] for c, p in zip(logged.creative_id, logged.predicted_ctr)]
+    worst = max(diffs, default=0.0)
+    check = AssetCheckResult(check_name=LOG_CHECK, passed=bool(worst <= 1e-6), severity=AssetCheckSeverity.ERROR,
+                             metadata={"production_arms_compared": len(diffs), "max_relative_difference": float(worst)})
+    return MaterializeResult(
+        metadata={"model_version": str(version), "valid_from": valid_from.isoformat(), "creatives": len(batch),
+                  "by_source": table(by_source), "table": PREDICTION_LOG_TABLE},
+        check_results=[check])
+
+
+# ---- live accuracy ------------------------------------------------------------------------------
+
+
+def _delivery(wh, since: dt.date, with_experiments: bool):
+    import pandas as pd
+
+    from monitoring.prediction_log import EXPERIMENT, SERVED_AD
+
+    frames = [wh.query("SELECT date, ad_id AS creative_id, impressions, clicks FROM `raw.ad_daily_performance` "
+                       "WHERE date >= @since", {"since": since}).assign(source=SERVED_AD)]
+    if with_experiments and wh.table_exists(DELIVERY_TABLE):
+        frames.append(wh.query(f"SELECT date, tracking_id AS creative_id, impressions, clicks FROM `{DELIVERY_TABLE}` "
+                               "WHERE date >= @since", {"since": since}).assign(source=EXPERIMENT))
+    return _dates(pd.concat(frames, ignore_index=True))
+
+
+def _predictions_in_force_from(wh, since: dt.date):
+    """Log rows of every batch that can be in force on `since` or later."""
+    from monitoring.prediction_log import PREDICTION_LOG_TABLE
+
+    import pandas as pd
+
+    first = wh.query(f"SELECT MAX(valid_from) AS d FROM `{PREDICTION_LOG_TABLE}` WHERE valid_from <= @since",
+                     {"since": since})["d"].iloc[0]
+    first = since if pd.isna(first) else pd.Timestamp(first).date()
+    frame = wh.query(f"SELECT * FROM `{PREDICTION_LOG_TABLE}` WHERE valid_from >= @first", {"first": first})
+    return _dates(frame, "valid_from")
+
+
+def accuracy_plot(history) -> MetadataValue:
+    """Calibration (with its interval and the WARN/ERROR bands) and rank agreement (observed and
+    what the model expects) per day; dotted lines where the model version changes."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from dagster_project.plots import figure_markdown
+    from monitoring.live_accuracy import ALL, CALIBRATION_ERROR, CALIBRATION_WARN
+
+    rows = history[history["source"] == ALL].sort_values("date")
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(7, 5), sharex=True)
+    colour = {"ok": "#27ae60", "warn": "#e67e22", "error": "#c0392b"}
+    top.fill_between(rows["date"], rows["calibration_low"], rows["calibration_high"], color="#3498db", alpha=0.2)
+    top.plot(rows["date"], rows["calibration"], color="#2c3e50", lw=1)
+    top.scatter(rows["date"], rows["calibration"], c=[colour.get(s, "#7f8c8d") for s in rows["status"]], s=18,
+                zorder=3)
+    for (lo, hi), c in ((CALIBRATION_WARN, colour["warn"]), (CALIBRATION_ERROR, colour["error"])):
+        top.axhline(lo, ls="--", lw=0.8, c=c)
+        top.axhline(hi, ls="--", lw=0.8, c=c)
+    top.axhline(1.0, lw=0.6, c="#7f8c8d")
+    top.set_ylabel("observed / predicted clicks")
+    bottom.plot(rows["date"], rows["spearman"], label="Spearman within ad groups", color="#2c3e50")
+    bottom.plot(rows["date"], rows["spearman_expected"], label="if the model were right", ls="--", color="#8e44ad")
+    bottom.set_ylabel("rank agreement")
+    bottom.legend(fontsize=7, loc="lower left")
+    versions = rows["model_version"].tolist()
+    for i in range(1, len(rows)):
+        if versions[i] != versions[i - 1]:
+            for ax in (top, bottom):
+                ax.axvline(rows["date"].iloc[i], ls=":", c="#7f8c8d", lw=1)
+    import matplotlib.dates as mdates
+
+    bottom.xaxis.set_major_formatter(mdates.DateFormatter("%m-%d"))
+    bottom.xaxis.set_major_locator(mdates.AutoDateLocator(minticks=3, maxticks=10))
+    fig.autofmt_xdate()
+    top.set_title("Live accuracy (dotted: new model version)")
+    return figure_markdown(fig, "live accuracy over time")
+
+
+def build_assets(settings) -> list:
+    with_experiments = settings.source == "api"  # delivery by tracking id needs the API
+    deps = ["prediction_log", "raw_ad_daily_performance"] + (["raw_creative_performance"] if with_experiments else [])
+
+    @asset(
+        group_name=GROUP,
+        deps=deps,
+        kinds={"python"},
+        check_specs=[AssetCheckSpec(CHECK, asset="live_accuracy",
+                                    description="The latest day's calibration and rank agreement are within bounds "
+                                                "(WARN / ERROR thresholds: docs/monitoring.md). A failure alerts and "
+                                                "starts a retraining.")],
+        description="Predicted (prediction log) vs delivered CTR of every creative, per day and model version: "
+                    "calibration, log loss, Spearman within ad groups, with intervals → monitoring.live_accuracy.",
+    )
+    def live_accuracy(context: AssetExecutionContext, warehouse: WarehouseResource):
+        import pandas as pd
+
+        from monitoring.live_accuracy import ALL, daily_accuracy, day_summary, in_force
+        from monitoring.prediction_log import PREDICTION_LOG_TABLE
+
+        with warehouse.open() as wh:
+            if not wh.table_exists(PREDICTION_LOG_TABLE):
+                raise ValueError("no prediction log yet: materialise prediction_log first")
+            first = pd.Timestamp(wh.query(f"SELECT MIN(valid_from) AS d FROM `{PREDICTION_LOG_TABLE}`")["d"].iloc[0]).date()
+            measured = read_history(wh)
+            last_measured = measured["date"].max() if measured is not None and len(measured) else None
+            since = max(first, last_measured - dt.timedelta(days=RECOMPUTE_DAYS - 1)) if last_measured else first
+            predictions = _predictions_in_force_from(wh, since)
+            delivery = _delivery(wh, since, with_experiments)
+        joined, missing = in_force(predictions, delivery[delivery["date"] >= since])
+        accuracy = daily_accuracy(joined, missing)
+        now = dt.datetime.now(dt.timezone.utc)
+        if len(accuracy):
+            with warehouse.open() as wh:  # the recomputed days replaced, older days kept
+                wh.ensure_table(HISTORY_TABLE, HISTORY_SCHEMA, partition_field="date")
+                wh.merge(HISTORY_TABLE, accuracy.assign(measured_at=now)[[c for c, _ in HISTORY_SCHEMA]],
+                         keys=["date", "model_version", "source"],
+                         scope=_scope(since, accuracy["date"].max()))
+        with warehouse.open() as wh:
+            history = read_history(wh)
+        if history is None or history.empty:
+            context.log.info("live accuracy: no creative delivered under a logged prediction yet")
+            return MaterializeResult(
+                metadata={"days_measured": 0},
+                check_results=[AssetCheckResult(check_name=CHECK, passed=True,
+                                                metadata={"reason": "nothing delivered under a prediction yet"})])
+        days = day_summary(history)
+        latest = days.iloc[-1]
+        rows = history[(history["date"] == latest["date"]) & (history["source"] == ALL)]
+        main = rows.sort_values("impressions", ascending=False).iloc[0]
+        for r in days[days["date"] >= since].itertuples():
+            context.log.info(f"live accuracy {r.date}: {r.served_creatives:,} creatives, calibration "
+                             f"{r.calibration:.3f}, Spearman {r.spearman:.3f}, {r.status} (model {r.model_version})")
+        status = latest["status"]
+        severity = AssetCheckSeverity.ERROR if status == "error" else AssetCheckSeverity.WARN
+        check = AssetCheckResult(
+            check_name=CHECK, passed=status == "ok", severity=severity,
+            metadata={"date": latest["date"].isoformat(), "status": status,
+                      "reasons": "; ".join(r for r in rows["reasons"] if r) or "none",
+                      "calibration": _num(main["calibration"], 3),
+                      "calibration_interval": f"[{main['calibration_low']:.3f}, {main['calibration_high']:.3f}]",
+                      "rank_gap_low": _num(main["rank_gap_low"], 3),
+                      "spearman": _num(main["spearman"], 3),
+                      "spearman_if_right": _num(main["spearman_expected"], 3),
+                      "model_version": str(main["model_version"]), "creatives": int(latest["served_creatives"])})
+        recent = history[history["date"] >= history["date"].max() - dt.timedelta(days=PLOT_DAYS)]
+        shown = recent[["date", "model_version", "source", "creatives", "impressions", "clicks", "calibration",
+                        "calibration_low", "calibration_high", "log_loss", "spearman", "spearman_expected",
+                        "rank_gap", "status"]].sort_values(["date", "source"], ascending=[False, True])
+        return MaterializeResult(
+            metadata={"latest_date": latest["date"].isoformat(), "status": status,
+                      "calibration": _num(main["calibration"], 3), "log_loss": _num(main["log_loss"]),
+                      "spearman": _num(main["spearman"], 3), "model_version": str(main["model_version"]),
+                      "days_measured": len(days), "days_recomputed": int((accuracy["source"] == ALL).sum()),
+                      "unpredicted_creatives": int(main["unpredicted_creatives"]),
+                      "plot": accuracy_plot(recent), "history": table(shown, 3), "table": HISTORY_TABLE},
+            check_results=[check])
+
+    return [prediction_log, live_accuracy]
+
+
+def _scope(lo: dt.date, hi: dt.date):
+    from warehouse.sql import Scope
+
+    return Scope(between={"date": (lo, hi)})
