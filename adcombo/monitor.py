@@ -17,7 +17,7 @@ FIELDS = ("date", "served_creatives", "calibration", "spearman", "status", "mode
 
 def history(settings: Settings):
     """One row per measured day (monitoring.live_accuracy.day_summary), or None before any."""
-    from dagster_project.assets.live import read_history
+    from monitoring.live_history import read_history
     from dagster_project.resources import warehouse_resource
     from monitoring.live_accuracy import day_summary
 

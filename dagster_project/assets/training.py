@@ -82,7 +82,7 @@ def training_set(context: AssetExecutionContext, config: TrainingSetConfig, path
     from pipelines import training_set as pipeline
     from pipelines.options import metrics_summary
 
-    from dagster_project.assets.live import training_plan
+    from monitoring.live_history import training_plan
     from models.split import SplitError
 
     try:
