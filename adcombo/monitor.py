@@ -17,9 +17,9 @@ FIELDS = ("date", "served_creatives", "calibration", "spearman", "status", "mode
 
 def history(settings: Settings):
     """One row per measured day (monitoring.live_accuracy.day_summary), or None before any."""
-    from monitoring.live_history import read_history
     from dagster_project.resources import warehouse_resource
     from monitoring.live_accuracy import day_summary
+    from monitoring.live_history import read_history
 
     if not settings.duckdb_path.exists() and settings.warehouse == "duckdb":
         return None
