@@ -19,7 +19,7 @@ demo: $(STAMP)  ## the whole job on the local defaults, from an empty data folde
 	$(BIN)/adcombo demo
 
 test: $(STAMP)  ## the test suite
-	$(BIN)/python -m pytest -q --durations=15
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile --durations=15
 
 ui: $(STAMP)  ## the Dagster UI on this code location, http://127.0.0.1:3000
 	$(BIN)/adcombo ui
