@@ -217,9 +217,19 @@ def build_assets(settings) -> list:
         latest = days.iloc[-1]
         rows = history[(history["date"] == latest["date"]) & (history["source"] == ALL)]
         main = rows.sort_values("impressions", ascending=False).iloc[0]
-        for r in days[days["date"] >= since].itertuples():
-            context.log.info(f"live accuracy {r.date}: {r.served_creatives:,} creatives, calibration "
-                             f"{r.calibration:.3f}, Spearman {r.spearman:.3f}, {r.status} (model {r.model_version})")
+        # One line for the days measured now (each day is in the history table and the plot).
+        now_measured = days[days["date"] >= since]
+        counts = now_measured["status"].value_counts().to_dict()
+
+        def fmt(x):
+            return "–" if x is None or x != x else f"{x:.3f}"  # Spearman is undefined on some days
+
+        span = (f"{now_measured['date'].min()} .. {now_measured['date'].max()}: {len(now_measured)} days, "
+                + " / ".join(f"{counts.get(k, 0)} {k}" for k in ("ok", "warn", "error"))) if len(now_measured) \
+            else "no new day"
+        context.log.info(f"live accuracy {span}; latest {latest['date']}: {int(latest['served_creatives']):,} "
+                         f"creatives, calibration {fmt(latest['calibration'])}, Spearman {fmt(latest['spearman'])}, "
+                         f"{latest['status']} (model {latest['model_version']})")
         status = latest["status"]
         severity = AssetCheckSeverity.ERROR if status == "error" else AssetCheckSeverity.WARN
         check = AssetCheckResult(
