@@ -20,6 +20,7 @@ from adcombo.common import HOME, load_settings
 from adcombo.hints import command
 from dagster_project.settings import Settings
 from experiments.csv_safety import write_people_csv
+from warehouse.base import frame_rows
 
 POSITIONS = ("h1", "h2", "h3", "d1", "d2")
 ID_COLUMNS = tuple(f"{p}_asset_id" for p in POSITIONS)
@@ -30,11 +31,6 @@ LABEL_ORDER = {"never useful": 0, "weak": 1, "keep": 2}
 def _fail(message: str) -> None:
     typer.echo(f"adcombo: {message}", err=True)
     raise typer.Exit(1)
-
-
-def _rows(frame) -> list[dict]:
-    """DataFrame rows as dicts, nulls as None (NaN is truthy, None is not)."""
-    return frame.astype(object).where(frame.notna(), None).to_dict("records")
 
 
 def _unknown_ad_group(wh, ad_group: str, table: str, what: str) -> None:
@@ -69,7 +65,7 @@ def _published(settings: Settings, ad_group: str):
         k = int(wh.query(f"SELECT MAX(rank) AS k FROM `{TOP_COMBINATIONS_TABLE}`")["k"].iloc[0])
         pool = wh.query("SELECT * FROM `raw.asset_pools` WHERE ad_group_id = @ag", {"ag": ad_group})
         ads = wh.query("SELECT ad_group_id, keyword, industry FROM `raw.ads` WHERE ad_group_id = @ag", {"ag": ad_group})
-    return _rows(top), _rows(pool), _rows(ads), k
+    return frame_rows(top), frame_rows(pool), frame_rows(ads), k
 
 
 def _model(settings: Settings, version: str):
@@ -232,6 +228,6 @@ def assets(
         typer.echo(f"the {limit} weakest of {len(shown):,}" + (" weak or never useful" if ad_group is None else "")
                    + f": --limit {len(shown)} for all, --out assets.csv for a spreadsheet.")
     typer.echo(f"  {'label':<12} {'regret':>7} {'loss':>6}  {'ad group':<10} {'asset':<14} text  (why)")
-    for r in _rows(shown.head(limit)):
+    for r in frame_rows(shown.head(limit)):
         typer.echo(f"  {r['label']:<12} {_number(r['regret'], '.3f'):>7} {_number(r['loss_if_removed'], '.3f'):>6}  "
                    f"{r['ad_group_id']:<10} {r['asset_id']:<14} {r['text']}  ({r['reason']})")

@@ -32,6 +32,11 @@ def validate_table_name(name: str) -> tuple[str, str]:
     return parts[0], parts[1]
 
 
+def frame_rows(frame: pd.DataFrame) -> list[dict]:
+    """A query result as dicts, SQL NULL as None (pandas' NaN is truthy, None is not)."""
+    return frame.astype(object).where(frame.notna(), None).to_dict("records")
+
+
 class Warehouse(Protocol):
     def replace_table(self, table: str, df: pd.DataFrame) -> int:
         """Atomically replace `table` with the rows of `df`; returns the row count."""

@@ -16,6 +16,7 @@ from pydantic import Field
 from dagster_project.metadata import percent, table
 from dagster_project.plots import ctr_by_arm_plot
 from dagster_project.resources import AdMediaApiResource, LocalPaths, ModelStoreResource, WarehouseResource
+from warehouse.base import frame_rows
 from warehouse.schemas import TOP_COMBINATIONS_TABLE
 from warehouse.sql import Scope
 
@@ -45,10 +46,6 @@ class ExperimentConfig(Config):
 
 class DeliveryConfig(Config):
     days: int = Field(default=14, description="days of delivery to ingest from the experiment's start")
-
-
-def _frame_rows(frame) -> list[dict]:
-    return frame.astype(object).where(frame.notna(), None).to_dict("records")
 
 
 def _latest_experiment(wh):
@@ -81,9 +78,9 @@ def ab_assignments(context: AssetExecutionContext, config: ExperimentConfig, pat
     shares = ArmShares(config.production_share, config.control_share, config.challenger_share).normalised(
         with_challenger=bool(config.challenger_version))
     with warehouse.open() as wh:
-        top1 = _frame_rows(wh.query(f"SELECT * FROM `{TOP_COMBINATIONS_TABLE}` WHERE rank = 1 ORDER BY ad_group_id"))
-        ad_rows = _frame_rows(wh.query("SELECT * FROM `raw.ads`"))
-        pool_rows = _frame_rows(wh.query("SELECT * FROM `raw.asset_pools`"))
+        top1 = frame_rows(wh.query(f"SELECT * FROM `{TOP_COMBINATIONS_TABLE}` WHERE rank = 1 ORDER BY ad_group_id"))
+        ad_rows = frame_rows(wh.query("SELECT * FROM `raw.ads`"))
+        pool_rows = frame_rows(wh.query("SELECT * FROM `raw.asset_pools`"))
         # Experiments start the day after the last day of performance data.
         last = pd.Timestamp(wh.query("SELECT MAX(date) AS d FROM `raw.ad_daily_performance`")["d"].iloc[0]).date()
     start = last + dt.timedelta(days=1)
@@ -122,7 +119,7 @@ def build_api_loop_assets() -> list:
 
         with warehouse.open() as wh:
             assignments = _latest_experiment(wh)
-        creatives = creatives_to_submit(_frame_rows(assignments))
+        creatives = creatives_to_submit(frame_rows(assignments))
         with admedia.connect(context.log) as (client, _start, _end):
             answer = client.submit_creatives(creatives)
         rejected = answer.get("rejected", [])

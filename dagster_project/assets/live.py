@@ -16,6 +16,7 @@ from dagster import (AssetCheckResult, AssetCheckSeverity, AssetCheckSpec, Asset
 from dagster_project.metadata import rounded, table
 from dagster_project.resources import ModelStoreResource, WarehouseResource
 from monitoring.live_history import HISTORY_SCHEMA, HISTORY_TABLE, as_dates, last_performance_day, read_history
+from warehouse.base import frame_rows
 from warehouse.schemas import TOP_COMBINATIONS_TABLE
 
 GROUP = "monitoring"
@@ -32,10 +33,6 @@ def _num(value, digits: int = 4):
 
     value = float(value)
     return rounded(value, digits) if math.isfinite(value) else None
-
-
-def _records(frame) -> list[dict]:
-    return frame.astype(object).where(frame.notna(), None).to_dict("records")
 
 
 # ---- the prediction log -------------------------------------------------------------------------
@@ -64,10 +61,10 @@ def prediction_log(context: AssetExecutionContext, warehouse: WarehouseResource,
     with warehouse.open() as wh:
         version = wh.query(f"SELECT MAX(model_version) AS v FROM `{TOP_COMBINATIONS_TABLE}`")["v"].iloc[0]
         last = last_performance_day(wh)
-        ads = _records(wh.query("SELECT * FROM `raw.ads`"))
+        ads = frame_rows(wh.query("SELECT * FROM `raw.ads`"))
         arms = []
         if wh.table_exists(ASSIGNMENTS_TABLE):
-            arms = _records(wh.query(
+            arms = frame_rows(wh.query(
                 f"SELECT * FROM `{ASSIGNMENTS_TABLE}` WHERE experiment_id = (SELECT experiment_id FROM "
                 f"`{ASSIGNMENTS_TABLE}` ORDER BY start_date DESC, experiment_id DESC LIMIT 1)"))
     if pd.isna(version) or last is None:

@@ -9,6 +9,7 @@ from dagster import AssetExecutionContext, MaterializeResult, MetadataValue, ass
 from dagster_project.metadata import rounded, table
 from dagster_project.plots import png_markdown
 from dagster_project.resources import LocalPaths, ModelStoreResource, WarehouseResource
+from warehouse.base import frame_rows
 
 GROUP = "model"
 
@@ -28,7 +29,7 @@ def ctr_model(context: AssetExecutionContext, paths: LocalPaths, model_store: Mo
     context.log.info(f"training on {len(train):,} examples, validating on {len(valid):,}")
     with warehouse.open() as wh:
         ads = wh.query("SELECT * FROM `raw.ads`")
-    ads = ads.astype(object).where(ads.notna(), None).to_dict("records")
+    ads = frame_rows(ads)
     fitted = fit_ctr_model(train, valid, ads, fingerprint(files), split=paths.training_split(),
                            progress=context.log.info)
     store = model_store.store()

@@ -15,17 +15,13 @@ from dagster import (AssetCheckResult, AssetCheckSeverity, AssetCheckSpec, Asset
 from dagster_project.metadata import rounded, table
 from dagster_project.plots import psi_plot
 from dagster_project.resources import LocalPaths, ModelStoreResource, WarehouseResource
+from warehouse.base import frame_rows
 
 GROUP = "monitoring"
 HISTORY_TABLE = "monitoring.drift_runs"
 HISTORY_SCHEMA = [("checked_at", "TIMESTAMP"), ("model_version", "STRING"), ("status", "STRING"),
                   ("feature_error_share", "FLOAT64"), ("oov_score", "FLOAT64"), ("score_psi", "FLOAT64"),
                   ("score_ks", "FLOAT64")]
-
-
-def _rows(wh, sql: str) -> list[dict]:
-    frame = wh.query(sql)
-    return frame.astype(object).where(frame.notna(), None).to_dict("records")
 
 
 @asset(
@@ -48,7 +44,8 @@ def drift_report(context: AssetExecutionContext, paths: LocalPaths, warehouse: W
     store = model_store.store()
     model = ScoringModel.from_bundle(store.load(store.require_current(), feature_spec()))
     with warehouse.open() as wh:
-        ad_rows, pool_rows = _rows(wh, "SELECT * FROM `raw.ads`"), _rows(wh, "SELECT * FROM `raw.asset_pools`")
+        ad_rows = frame_rows(wh.query("SELECT * FROM `raw.ads`"))
+        pool_rows = frame_rows(wh.query("SELECT * FROM `raw.asset_pools`"))
     train, valid = read_training_set(paths.training_files())
     report = build_drift_report(model, ad_rows, pool_rows, pd.concat([train, valid], ignore_index=True))
     status, now = report.status, dt.datetime.now(dt.timezone.utc)
