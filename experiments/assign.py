@@ -41,6 +41,13 @@ def stable_hash(*parts: str) -> bytes:
     return hashlib.blake2b("\x1f".join(parts).encode("utf-8"), digest_size=16).digest()
 
 
+def default_experiment_id(start, model_digest: str) -> str:
+    """exp-YYYYMMDD-<model digest>: the same model (models.bundle.scoring_digest) starting on the
+    same day is the same experiment, so a rerun replaces its rows with the same arms and tracking
+    ids; a model trained alike on the same data gives the same experiment in every run."""
+    return f"exp-{start:%Y%m%d}-{model_digest[:12]}"
+
+
 def tracking_id(experiment: str, salt: str, ad_group_id: str, arm: str) -> str:
     """Short, stable id carried as an ad label; the same inputs always give the same id."""
     return "adc-" + stable_hash("tracking", experiment, salt, ad_group_id, arm).hex()[:16]

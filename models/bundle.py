@@ -14,6 +14,7 @@ will use, a tokenizer other than the bundle's own.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import os
 import shutil
@@ -39,6 +40,15 @@ def sha256_file(path: str) -> str:
     from transforms.tokenizer import model_sha256
 
     return model_sha256(path)
+
+
+def scoring_digest(manifest: dict) -> str:
+    """A digest of what decides a bundle's scores (booster, tokenizer, asset effects), from its
+    manifest's checksums: two bundles trained alike on the same data share it, whatever their
+    version (which carries the wall-clock time of the build)."""
+    files = manifest.get("files", {})
+    parts = [f"{name}={files.get(name, '')}" for name in (BOOSTER_FILE, TOKENIZER_FILE, ASSET_EFFECTS_FILE)]
+    return hashlib.sha256("\n".join(parts).encode("utf-8")).hexdigest()
 
 
 def new_version(data_fingerprint: str, now: dt.datetime | None = None) -> str:

@@ -14,11 +14,13 @@ An example is either
 from __future__ import annotations
 
 import logging
+import resource
 import time
 from typing import Any, Iterable, Optional, Sequence
 
 import numpy as np
 from apache_beam.metrics import Metrics
+from apache_beam.ml.inference import base as beam_inference
 from apache_beam.ml.inference.base import ModelHandler, PredictionResult
 
 from models.bundle import load_bundle
@@ -26,6 +28,11 @@ from models.insight_options import InsightOptions
 from models.scoring import PoolScores, ScoringModel, score_pool
 
 log = logging.getLogger(__name__)
+# Beam imports `resource` in the same try block as its ModelManager, which needs torch; without
+# torch it sets resource = None and logs "Resource module is not available" on every model load
+# (and reports 0 bytes). The module is there on Linux: give it back.
+if getattr(beam_inference, "resource", None) is None:
+    beam_inference.resource = resource
 progress = logging.getLogger("adcombo.progress")  # relayed to the orchestrator (pipelines.options.relay_progress)
 NAMESPACE = "adcombo"
 PROGRESS_SECONDS = 10.0

@@ -245,8 +245,9 @@ def accuracy_row(part: pd.DataFrame, seed: int = 7) -> dict:
 
 def daily_accuracy(joined: pd.DataFrame, unpredicted: pd.DataFrame | None = None) -> pd.DataFrame:
     """ACCURACY_COLUMNS: one row per (date, model version, source), plus source "all" per (date,
-    model version). Seeds come from the slice itself, so a day's figures never depend on which
-    other days are computed with it."""
+    model version). Seeds come from the slice's date and source, so a day's figures never depend on
+    which other days are computed with it, nor on the wall-clock time in a model's version name
+    (the same data gives the same statuses in every run)."""
     rows = []
     missing = (unpredicted.groupby("date").size() if unpredicted is not None and len(unpredicted)
                else pd.Series(dtype=np.int64))
@@ -255,7 +256,7 @@ def daily_accuracy(joined: pd.DataFrame, unpredicted: pd.DataFrame | None = None
                                  if day["source"].nunique() > 1 else [])
         for source, part in slices:
             rows.append({"date": date, "model_version": version, "source": source,
-                         **accuracy_row(part, seed=_seed(date, version, source)),
+                         **accuracy_row(part, seed=_seed(date, source)),
                          "unpredicted_creatives": int(missing.get(date, 0)) if source == ALL else 0})
     return pd.DataFrame(rows, columns=ACCURACY_COLUMNS)
 

@@ -35,7 +35,7 @@ ASSIGNMENTS_SCHEMA = [("experiment_id", "STRING"), ("ad_group_id", "STRING"), ("
 
 
 class ExperimentConfig(Config):
-    experiment_id: str = Field(default="", description="default: exp-<production model version>")
+    experiment_id: str = Field(default="", description="default: exp-<start date>-<digest of the production model>")
     salt: str = Field(default="adcombo", description="changes every arm's tracking id and control pick")
     production_share: float = 0.5
     control_share: float = 0.5
@@ -53,7 +53,7 @@ def _latest_experiment(wh):
         raise FileNotFoundError("no assignments yet: materialise ab_assignments first")
     return wh.query(
         f"SELECT * FROM `{ASSIGNMENTS_TABLE}` WHERE experiment_id = "
-        f"(SELECT experiment_id FROM `{ASSIGNMENTS_TABLE}` ORDER BY start_date DESC, experiment_id DESC LIMIT 1)"
+        f"(SELECT experiment_id FROM `{ASSIGNMENTS_TABLE}` ORDER BY start_date DESC, model_version DESC, experiment_id DESC LIMIT 1)"
     )
 
 
@@ -67,14 +67,14 @@ def ab_assignments(context: AssetExecutionContext, config: ExperimentConfig, pat
                    warehouse: WarehouseResource, model_store: ModelStoreResource):
     import pandas as pd
 
-    from experiments.assign import ArmShares, challenger_best, experiment_rows
+    from experiments.assign import ArmShares, challenger_best, default_experiment_id, experiment_rows
     from experiments.launch import write_google_ads_editor_csv
+    from models.bundle import scoring_digest
     from models.scoring import ScoringModel, pool_inputs
     from transforms.features import feature_spec
 
     store = model_store.store()
     model_version = store.require_current()
-    experiment = config.experiment_id or f"exp-{model_version}"
     shares = ArmShares(config.production_share, config.control_share, config.challenger_share).normalised(
         with_challenger=bool(config.challenger_version))
     with warehouse.open() as wh:
@@ -84,6 +84,7 @@ def ab_assignments(context: AssetExecutionContext, config: ExperimentConfig, pat
         # Experiments start the day after the last day of performance data.
         last = pd.Timestamp(wh.query("SELECT MAX(date) AS d FROM `raw.ad_daily_performance`")["d"].iloc[0]).date()
     start = last + dt.timedelta(days=1)
+    experiment = config.experiment_id or default_experiment_id(start, scoring_digest(store.load(model_version).manifest))
     pools = {}
     for row in pool_rows:
         pools.setdefault(row["ad_group_id"], []).append(row)

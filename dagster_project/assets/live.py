@@ -66,7 +66,7 @@ def prediction_log(context: AssetExecutionContext, warehouse: WarehouseResource,
         if wh.table_exists(ASSIGNMENTS_TABLE):
             arms = frame_rows(wh.query(
                 f"SELECT * FROM `{ASSIGNMENTS_TABLE}` WHERE experiment_id = (SELECT experiment_id FROM "
-                f"`{ASSIGNMENTS_TABLE}` ORDER BY start_date DESC, experiment_id DESC LIMIT 1)"))
+                f"`{ASSIGNMENTS_TABLE}` ORDER BY start_date DESC, model_version DESC, experiment_id DESC LIMIT 1)"))
     if pd.isna(version) or last is None:
         raise ValueError("nothing published yet: materialise top_combinations first")
     valid_from = last + dt.timedelta(days=1)  # scores published today apply from today on

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from experiments.assign import (
-    CONTROL, PRODUCTION, ArmShares, Creative, assign_ad_group, control_index, tracking_id,
+    CONTROL, PRODUCTION, ArmShares, Creative, assign_ad_group, control_index, default_experiment_id, tracking_id,
 )
 
 
@@ -32,3 +32,12 @@ def test_assignment_rows_carry_creative_share_and_label():
     assert [r["arm"] for r in rows] == [CONTROL, PRODUCTION]
     assert rows[0]["tracking_id"] == tracking_id("e1", "s", "ag1", CONTROL)
     assert rows[1]["headline_3"] == "C" and rows[1]["d2_asset_id"] == "d2"
+
+
+def test_the_default_experiment_id_is_the_start_day_and_the_model_digest():
+    import datetime as dt
+
+    start = dt.date(2025, 6, 17)
+    assert default_experiment_id(start, "ab" * 32) == "exp-20250617-abababababab"
+    assert default_experiment_id(start, "ab" * 32) != default_experiment_id(start + dt.timedelta(days=1), "ab" * 32)
+    assert default_experiment_id(start, "ab" * 32) != default_experiment_id(start, "cd" * 32)

@@ -4,7 +4,7 @@ import os
 import numpy as np
 import pytest
 
-from models.bundle import BundleError, check_bundle, load_bundle, save_bundle
+from models.bundle import BundleError, check_bundle, load_bundle, save_bundle, scoring_digest
 from models.train import interaction_groups, train_ctr_model
 
 NAMES = ["h1__a", "h1__b", "h2__a", "h2__b", "h1_h2__jaccard"]
@@ -167,3 +167,23 @@ def test_asset_effects_travel_with_the_bundle(tmp_path, trained):
         f.write(b"x")
     with pytest.raises(BundleError, match="asset_effects.parquet does not match its checksum"):
         load_bundle(path, SPEC)
+
+
+def test_the_scoring_digest_names_what_scores_not_when_it_was_built(tmp_path, trained):
+    """Two bundles built alike from the same data share the digest (the experiment id of a run on
+    the same data is then the same in every run); another booster or tokenizer changes it."""
+    tok = tmp_path / "tok.model"
+    tok.write_bytes(b"tok")
+    text = trained.booster.model_to_string()
+    a = save_bundle(str(tmp_path / "b"), text, str(tok), SPEC, {}, {}, "feedbeef", version="20260101T000000000-a")
+    b = save_bundle(str(tmp_path / "b"), text, str(tok), SPEC, {"other": 1}, {}, "feedbeef",
+                    version="20261129T101500123-b", extra_files={"calibration.png": b"\x89PNG"})
+    digest = scoring_digest(load_bundle(a, SPEC).manifest)
+    assert digest == scoring_digest(load_bundle(b, SPEC).manifest) and len(digest) == 64
+    other_booster = save_bundle(str(tmp_path / "c"), text.replace("objective=binary", "objective=binary "), str(tok),
+                                SPEC, {}, {}, "feedbeef")
+    tok2 = tmp_path / "tok2.model"
+    tok2.write_bytes(b"another tokenizer")
+    other_tokenizer = save_bundle(str(tmp_path / "d"), text, str(tok2), SPEC, {}, {}, "feedbeef")
+    assert len({digest, scoring_digest(load_bundle(other_booster, SPEC).manifest),
+                scoring_digest(load_bundle(other_tokenizer, SPEC).manifest)}) == 3
