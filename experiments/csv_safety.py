@@ -8,7 +8,7 @@ Two kinds of file, two rules:
 - Files made for people (`adcombo top --out`, `adcombo assets --out`): every text cell that
   starts with one of those characters gets a leading single quote, which spreadsheets read as
   "this is text" and do not display; every text cell is quoted, inner quotes doubled. Numbers
-  stay numbers.
+  stay numbers. UTF-8 with a BOM, so Excel shows Japanese text as it is.
 - Files made for a program that reads the ad text itself (the Google Ads Editor upload): a
   quote would become part of the ad, so nothing is changed. Such texts are refused at import
   (a dead letter with its reason); `refuse_formula_cells` makes the export fail loudly if one
@@ -55,9 +55,11 @@ def _cell(value):
 
 
 def write_people_csv(frame, path) -> int:
-    """Write a pandas frame as a CSV for people (UTF-8); returns the number of rows."""
+    """Write a pandas frame as a CSV for people; returns the number of rows. UTF-8 with a BOM:
+    without one, Excel opens a CSV in the system's code page (CP932 in Japan) and shows Japanese
+    text garbled; Python (`utf-8-sig`), pandas and `adcombo import` read the BOM as an encoding mark."""
     text = people_csv(frame.to_dict("records"), list(frame.columns))
-    with open(path, "w", encoding="utf-8", newline="") as f:
+    with open(path, "w", encoding="utf-8-sig", newline="") as f:
         f.write(text)
     return len(frame)
 

@@ -159,45 +159,85 @@ def _unusable_reason(group, kind: str, i: int) -> str:
     return f"unpinned, but every position of {', '.join(positions)} has pinned assets: never shown"
 
 
-def asset_value_rows(group, maxima: BestPerTripleAndPair, top_rows: np.ndarray, best_raw: float,
-                     effects=None, served_impressions=None) -> list[dict]:
-    """One dict per asset of the pool (headlines, then descriptions, in asset_id order).
+class AssetValues:
+    """The asset values of one ad group as columns (lists of equal length; None where a value does
+    not exist), in the pool's asset order: a job appends them to its output buffer without making
+    a dict or an Arrow table per ad group; iterating gives one dict per asset."""
+
+    COLUMNS = ("asset_id", "asset_type", "text", "best_with_raw", "best_with_row", "best_slot", "regret",
+               "loss_if_removed", "top_n_share", "top_n", "history_effect", "served_impressions", "label", "reason")
+
+    def __init__(self, columns: dict[str, list]):
+        self.columns = columns
+
+    def __len__(self) -> int:
+        return len(self.columns["asset_id"])
+
+    def rows(self) -> list[dict]:
+        names = self.COLUMNS
+        return [dict(zip(names, values)) for values in zip(*(self.columns[c] for c in names))]
+
+    def __iter__(self):
+        return iter(self.rows())
+
+
+def _or_none(values: np.ndarray, ok: np.ndarray) -> list:
+    return [v if o else None for v, o in zip(values.tolist(), ok.tolist())]
+
+
+def _kind_columns(group, kind: str, vals: KindValues, slots: tuple, best_raw: float, n_top: int,
+                  effects, served_impressions) -> dict[str, list]:
+    ids = group.headline_ids if kind == "HEADLINE" else group.description_ids
+    texts = group.headline_texts if kind == "HEADLINE" else group.description_texts
+    n = len(ids)
+    usable = vals.best_with > -np.inf
+    has_without = vals.best_without > -np.inf
+    # The slot of each asset in its best combination: the one of the kind's slots holding it.
+    best_combos = group.rows(np.maximum(vals.best_with_row, 0))[:, list(slots)]
+    slot = np.asarray(slots)[np.argmax(best_combos == np.arange(n)[:, None], axis=1)]
+    regret = best_raw - vals.best_with
+    loss = best_raw - vals.best_without
+    labels, reasons = [], []
+    for i in range(n):
+        if usable[i]:
+            lab, why = label(float(regret[i]), float(loss[i]) if has_without[i] else None, True)
+        else:
+            lab, why = NEVER, _unusable_reason(group, kind, i)
+        labels.append(lab)
+        reasons.append(why)
+    if effects is None:
+        history = [None] * n
+    else:
+        in_slot = np.stack([np.asarray(effects[p], dtype=np.float64) for p in slots])  # (slots, n)
+        history = np.where(usable, in_slot[np.searchsorted(slots, slot), np.arange(n)], 0.0).tolist()
+    return {
+        "asset_id": list(ids),
+        "asset_type": [kind] * n,
+        "text": list(texts),
+        "best_with_raw": _or_none(vals.best_with, usable),
+        "best_with_row": _or_none(vals.best_with_row, usable),
+        "best_slot": [POSITION_NAMES[p] if u else None for p, u in zip(slot.tolist(), usable.tolist())],
+        "regret": _or_none(regret, usable),
+        "loss_if_removed": _or_none(loss, has_without),
+        "top_n_share": vals.top_share.tolist(),
+        "top_n": [int(n_top)] * n,
+        "history_effect": history,
+        "served_impressions": ([None] * n if served_impressions is None
+                               else [int(served_impressions.get(a, 0)) for a in ids]),
+        "label": labels,
+        "reason": reasons,
+    }
+
+
+def asset_values(group, maxima: BestPerTripleAndPair, top_rows: np.ndarray, best_raw: float,
+                 effects=None, served_impressions=None) -> AssetValues:
+    """Every asset of the pool (headlines, then descriptions, in asset_id order).
 
     best_raw: the best score overall on the same scale as the maxima (maxima.row_max.max()).
     effects: the PositionEffects the scores include (None without history).
     served_impressions: optional {asset_id: impressions} of the asset's served ads.
     """
     h, d = kind_values(group, maxima, top_rows)
-    out = []
-    for kind, ids, texts, vals, slots in (("HEADLINE", group.headline_ids, group.headline_texts, h, (0, 1, 2)),
-                                          ("DESCRIPTION", group.description_ids, group.description_texts, d, (3, 4))):
-        best_combos = group.rows(np.maximum(vals.best_with_row, 0))
-        for i, asset_id in enumerate(ids):
-            usable = bool(vals.best_with[i] > -np.inf)
-            regret = float(best_raw - vals.best_with[i]) if usable else None
-            loss = float(best_raw - vals.best_without[i]) if vals.best_without[i] > -np.inf else None
-            slot = None
-            if usable:
-                slot = next(p for p in slots if best_combos[i, p] == i)
-            lab, why = label(regret if usable else np.inf, loss, usable)
-            if not usable:
-                why = _unusable_reason(group, kind, i)
-            out.append({
-                "asset_id": asset_id,
-                "asset_type": kind,
-                "text": texts[i],
-                "best_with_raw": float(vals.best_with[i]) if usable else None,
-                "best_with_row": int(vals.best_with_row[i]) if usable else None,
-                "best_slot": POSITION_NAMES[slot] if slot is not None else None,
-                "regret": regret,
-                "loss_if_removed": loss,
-                "top_n_share": float(vals.top_share[i]),
-                "top_n": int(len(top_rows)),
-                "history_effect": (float(effects[slot][i]) if effects is not None and slot is not None
-                                   else (0.0 if effects is not None else None)),
-                "served_impressions": (None if served_impressions is None
-                                       else int(served_impressions.get(asset_id, 0))),
-                "label": lab,
-                "reason": why,
-            })
-    return out
+    heads = _kind_columns(group, "HEADLINE", h, (0, 1, 2), best_raw, len(top_rows), effects, served_impressions)
+    descs = _kind_columns(group, "DESCRIPTION", d, (3, 4), best_raw, len(top_rows), effects, served_impressions)
+    return AssetValues({c: heads[c] + descs[c] for c in AssetValues.COLUMNS})

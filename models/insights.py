@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from models.asset_values import asset_value_rows, kind_values
+from models.asset_values import AssetValues, asset_values, kind_values
 from models.explain import centre, explain
 from models.insight_options import InsightOptions
 from models.selection import MAX_DESCRIPTIONS, MAX_HEADLINES, Selection, select_submission
@@ -22,7 +22,7 @@ from models.selection import MAX_DESCRIPTIONS, MAX_HEADLINES, Selection, select_
 
 @dataclass
 class PoolInsights:
-    asset_values: list | None = None  # dicts, models.asset_values.asset_value_rows
+    asset_values: AssetValues | None = None  # columns, models.asset_values.asset_values
     explanations: list = field(default_factory=list)  # dicts, models.explain.explain
     selection: Selection | None = None
     notes: list = field(default_factory=list)
@@ -36,8 +36,8 @@ def build_insights(group, scored, opts: InsightOptions, ad_group_id: str, effect
     out = PoolInsights()
     if opts.asset_values and scored.maxima is not None:
         best_raw = float(scored.maxima.row_max.max())
-        out.asset_values = asset_value_rows(group, scored.maxima, scored.leading_rows, best_raw,
-                                            effects=effects, served_impressions=served_impressions)
+        out.asset_values = asset_values(group, scored.maxima, scored.leading_rows, best_raw,
+                                        effects=effects, served_impressions=served_impressions)
     explain_here = opts.explains(ad_group_id)
     select_here = opts.select and (len(group.headline_ids) > MAX_HEADLINES or len(group.description_ids) > MAX_DESCRIPTIONS)
     if opts.select and not select_here:  # nothing to choose, and no pass over the pool to value it

@@ -26,8 +26,8 @@ from apache_beam.utils.timestamp import MIN_TIMESTAMP
 from apache_beam.utils.windowed_value import WindowedValue
 
 from models.insight_options import InsightOptions
-from models.insight_rows import (ASSET_VALUES_SCHEMA, EXPLANATIONS_SCHEMA, SELECTIONS_SCHEMA, asset_values_table,
-                                 explanations_table, selections_table)
+from models.insight_rows import (ASSET_VALUES_SCHEMA, EXPLANATIONS_SCHEMA, SELECTIONS_SCHEMA, ColumnBuffer,
+                                 add_asset_values, add_explanations, add_selection)
 
 ASSET_VALUES_TAG, EXPLANATIONS_TAG, SELECTIONS_TAG = "asset_values", "explanations", "selections"
 WHOLE_POOL = "whole pool"  # models.selection: only usable assets counted, they fit an RSA
@@ -60,7 +60,8 @@ def insight_options(min_diff: int = 0, asset_values: bool = False, explain_every
 class InsightTables(beam.DoFn):
     """(ad_group_id, PredictionResult(PoolInput, PoolScores)) -> Arrow tables on the three tags,
     buffered over the bundle: a few large tables per output, not one tiny table per ad group
-    (WriteToParquetBatched writes each as a row group)."""
+    (WriteToParquetBatched writes each as a row group), gathered as columns
+    (models.insight_rows.ColumnBuffer)."""
 
     FLUSH_ROWS = 50_000
 
@@ -73,19 +74,11 @@ class InsightTables(beam.DoFn):
         self.asset_rows = Metrics.counter("adcombo", "asset_value_rows")
 
     def start_bundle(self):
-        self._buffer = {o.tag: [] for o in OUTPUTS}
-        self._rows = dict.fromkeys(self._buffer, 0)
+        self._buffers = {o.tag: ColumnBuffer(o.schema) for o in OUTPUTS}
 
-    def _add(self, tag: str, table: pa.Table):
-        self._buffer[tag].append(table)
-        self._rows[tag] += table.num_rows
-        if self._rows[tag] >= self.FLUSH_ROWS:
-            yield beam.pvalue.TaggedOutput(tag, self._take(tag))
-
-    def _take(self, tag: str) -> pa.Table:
-        out = pa.concat_tables(self._buffer[tag])
-        self._buffer[tag], self._rows[tag] = [], 0
-        return out
+    def _full(self, tag: str):
+        if self._buffers[tag].num_rows >= self.FLUSH_ROWS:
+            yield beam.pvalue.TaggedOutput(tag, self._buffers[tag].take())
 
     def process(self, element):
         ad_group_id, result = element
@@ -95,13 +88,16 @@ class InsightTables(beam.DoFn):
         ins = out.insights
         if ins.asset_values:
             self.asset_rows.inc(len(ins.asset_values))
-            yield from self._add(ASSET_VALUES_TAG, asset_values_table(ad_group_id, ins.asset_values, result.model_id))
+            add_asset_values(self._buffers[ASSET_VALUES_TAG], ad_group_id, ins.asset_values, result.model_id)
+            yield from self._full(ASSET_VALUES_TAG)
         if ins.explanations:
             self.explained.inc()
-            yield from self._add(EXPLANATIONS_TAG, explanations_table(ins.explanations, result.model_id))
+            add_explanations(self._buffers[EXPLANATIONS_TAG], ins.explanations, result.model_id)
+            yield from self._full(EXPLANATIONS_TAG)
         if ins.selection is not None and ins.selection.method != WHOLE_POOL:
             self.selected.inc()
-            yield from self._add(SELECTIONS_TAG, selections_table(ad_group_id, ins.selection, result.model_id))
+            add_selection(self._buffers[SELECTIONS_TAG], ad_group_id, ins.selection, result.model_id)
+            yield from self._full(SELECTIONS_TAG)
         elif self.select:
             if ins.selection is not None or any(FITS_AN_RSA in n for n in ins.notes):
                 self.whole.inc()
@@ -110,9 +106,9 @@ class InsightTables(beam.DoFn):
                 log.warning("ad group %s: %s", ad_group_id, "; ".join(ins.notes) or "no selection")
 
     def finish_bundle(self):
-        for tag, tables in self._buffer.items():
-            if tables:
-                yield beam.pvalue.TaggedOutput(tag, WindowedValue(self._take(tag), MIN_TIMESTAMP, [GlobalWindow()]))
+        for tag, buffer in self._buffers.items():
+            if buffer.num_rows:
+                yield beam.pvalue.TaggedOutput(tag, WindowedValue(buffer.take(), MIN_TIMESTAMP, [GlobalWindow()]))
 
 
 _BIGQUERY_TYPES = {pa.string(): "STRING", pa.int64(): "INTEGER", pa.int32(): "INTEGER", pa.float64(): "FLOAT",

@@ -41,7 +41,9 @@ def test_a_people_csv_from_a_frame_reads_back_with_the_same_values(tmp_path):
     })
     path = tmp_path / "top.csv"
     assert write_people_csv(frame, path) == 2
+    assert path.read_bytes().startswith(b"\xef\xbb\xbf\"")  # a BOM: Excel reads it as UTF-8, not CP932
     back = pd.read_csv(path)
+    assert back.columns[0] == "ad_group_id"
     assert back["headline_1"].tolist() == ["'=HYPERLINK(\"http://x\")", "普通の見出し"]
     assert pd.isna(back["description_2"][0]) and back["description_2"][1] == "'-3+4"
     assert back["rank"].tolist() == [1, 1]

@@ -40,7 +40,7 @@ def test_insights_come_from_the_same_pass_and_match_the_published_scores(tiny_wo
         assert best == pytest.approx(raw.max(), abs=1e-9)
         # the simulator's pools fit an RSA: nothing to select, no pass spent valuing the pool
         assert ins.selection is None and any("fits a responsive search ad" in n for n in ins.notes)
-        json.dumps({"explanations": ins.explanations, "assets": ins.asset_values}, ensure_ascii=False)
+        json.dumps({"explanations": ins.explanations, "assets": ins.asset_values.rows()}, ensure_ascii=False)
     assert n_history > 0
 
 

@@ -65,7 +65,7 @@ def test_top_writes_csv(demo_home, tmp_path, tiny_world):
     out_file = tmp_path / "top.csv"
     out = subprocess.run([ADCOMBO, "top", "--k", "2", "--out", str(out_file)], env=env, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
-    rows = list(csv.DictReader(out_file.open(encoding="utf-8")))
+    rows = list(csv.DictReader(out_file.open(encoding="utf-8-sig")))
     assert len(rows) == 2 * len(tiny_world.ad_group_ids())
     assert set(rows[0]) >= {
         "ad_group_id", "rank", "h1_asset_id", "h2_asset_id", "h3_asset_id", "d1_asset_id", "d2_asset_id",

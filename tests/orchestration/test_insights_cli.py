@@ -154,7 +154,7 @@ def test_explain_refuses_what_it_cannot_explain(demo_home):
 
 
 def _read_csv(path):
-    with open(path, encoding="utf-8", newline="") as f:
+    with open(path, encoding="utf-8-sig", newline="") as f:  # written with a BOM, for Excel
         return list(csv.DictReader(f))
 
 

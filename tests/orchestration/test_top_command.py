@@ -73,7 +73,7 @@ def test_top_out_neutralises_formula_texts(tmp_path):
     out = tmp_path / "top.csv"
     result = _top(home, "--k", "1", "--out", str(out))
     assert result.exit_code == 0, result.output
-    with out.open(encoding="utf-8") as f:
+    with out.open(encoding="utf-8-sig") as f:
         written = list(csv.DictReader(f))
     assert [r["headline_1"] for r in written] == ["'" + p for p in PAYLOADS]
     assert written[0]["headline_2"] == "【公式】B" and written[0]["description_1"] == 'say "hi", ok'

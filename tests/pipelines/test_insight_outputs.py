@@ -144,6 +144,36 @@ def test_served_impressions_come_from_the_history_the_model_was_fitted_on(tiny_w
     assert {r["history_effect"] for r in unknown.insights.asset_values} == {None}
 
 
+def test_insight_tables_buffer_rows_over_ad_groups(model, tiny_world, monkeypatch):
+    """The DoFn gathers rows over ad groups and emits a table whenever FLUSH_ROWS are held, the rest
+    at the end of the bundle: every row exactly once, in order, each table one chunk per column
+    (a table that crosses a stage boundary is pickled chunk by chunk)."""
+    from apache_beam.ml.inference.base import PredictionResult
+    from apache_beam.utils.windowed_value import WindowedValue
+
+    from pipelines.insight_outputs import InsightTables
+
+    opts = insight_options(MIN_DIFF, asset_values=True, explain_every=1)
+    outs = [(p.ad_group_id, PredictionResult(p, score_pool(model, p, K, insights=opts), "v1"))
+            for p in _pools(tiny_world.asset_pools(), tiny_world.ads())[:6]]
+    outs = [(ag, r) for ag, r in outs if r.inference.ok]
+    want = pa.concat_tables([asset_values_table(ag, r.inference.insights.asset_values, "v1") for ag, r in outs])
+    monkeypatch.setattr(InsightTables, "FLUSH_ROWS", 25)
+    dofn = InsightTables()
+    dofn.start_bundle()
+    emitted = [o for element in outs for o in dofn.process(element)] + list(dofn.finish_bundle())
+
+    def tables_of(tag):  # finish_bundle's outputs carry their window
+        return [o.value.value if isinstance(o.value, WindowedValue) else o.value for o in emitted if o.tag == tag]
+
+    tables = tables_of("asset_values")
+    assert len(tables) > 1 and all(t.num_rows >= 25 for t in tables[:-1])
+    assert all(c.num_chunks == 1 for t in tables for c in t.columns)
+    assert pa.concat_tables(tables).equals(want)
+    assert pa.concat_tables(tables_of("explanations")).equals(
+        pa.concat_tables([explanations_table(r.inference.insights.explanations, "v1") for _, r in outs]))
+
+
 def _big_pool_files(tmp_path, n_headlines=17, n_descriptions=5, seed=3):
     """One generated pool larger than an RSA, and a plain one, as Parquet inputs."""
     from admedia import textgen
