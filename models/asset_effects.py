@@ -7,9 +7,14 @@ For each ad group with served history we fit, on top of the model's raw scores,
 
     logit(CTR of served ad i) = raw_i + o + sum over the slots p of ad i: s_p * e_a(i,p)
 
-with a Normal(0, ASSET_PRIOR_SD) prior on every e_a (shrunk to 0 unless the asset's own delivery
-says otherwise: the less an asset was shown, the closer to 0) and a wide prior on the ad-group
-offset o. A few Newton steps on a handful of unknowns per ad group.
+with a Normal(0, prior sd) prior on every e_a (shrunk to 0 unless the asset's own delivery says
+otherwise: the less an asset was shown, the closer to 0) and a wide prior on the ad-group offset o.
+A few Newton steps on a handful of unknowns per ad group.
+
+How much hidden quality assets have differs between markets, so the prior sd is learnt from the
+delivery too (prior_sd): the value of PRIOR_SD_GRID under which each served ad is best predicted
+from the effects its assets earned in the group's other ads (the same cross-fitting as the slot
+scales).
 
 Slots are not equal (headline 1 is always read, headline 3 often not shown, description 2 often
 cut), so an asset's effect counts with its slot's scale s_p (H1, H2, H3, D1, D2; the mean is 1
@@ -38,9 +43,12 @@ import pandas as pd
 
 from transforms.text import normalize
 
-# Chosen with the tuning worlds (docs/model.md, "What was chosen where"); the prior is per
-# impression-weighted evidence, so a short history shrinks more by itself.
+# The prior sd of the effects is chosen from this grid by cross-fitted predictive likelihood
+# (prior_sd); ASSET_PRIOR_SD when the data cannot tell (too few ad groups with 3+ served ads) and
+# while the slot scales are learnt. The prior is per impression-weighted evidence, so a short
+# history shrinks more by itself. Both chosen with the tuning worlds (docs/model.md).
 ASSET_PRIOR_SD = 0.07
+PRIOR_SD_GRID = (0.04, 0.05, 0.06, 0.07, 0.085, 0.1, 0.12, 0.15, 0.2)
 GROUP_PRIOR_SD = 0.5
 HEADLINE, DESCRIPTION = "H", "D"
 HEADLINE_COLUMNS = ("headline_1", "headline_2", "headline_3")
@@ -170,6 +178,35 @@ def _groups(ads: Sequence[Mapping], impressions: np.ndarray) -> list[_Group]:
     return out
 
 
+def _sample_groups(ads: Sequence[Mapping], imp: np.ndarray, max_groups: int) -> list[_Group]:
+    """Ad groups with 3+ served ads (one ad left out still leaves two), at most max_groups of them
+    picked by a stable hash; [] when fewer than MIN_SCALE_AD_GROUPS (the data cannot tell)."""
+    groups = [g for g in _groups(ads, imp) if len(g.rows) >= 3]
+    groups.sort(key=lambda g: zlib.crc32(f"slot-scales|{g.ad_group_id}".encode("utf-8")))
+    groups = groups[:max_groups]
+    return groups if len(groups) >= min(MIN_SCALE_AD_GROUPS, max_groups) else []
+
+
+def _left_out(groups: list[_Group], raw, imp, clk, scales, asset_prior_sd: float):
+    """Cross-fitting: for every served ad of every group, (ad group, its row, theta) with theta the
+    offset and effects fitted on the group's *other* served ads (a few Newton steps from the fit on
+    all of them)."""
+    for g in groups:
+        A = _design(g.slots, len(g.index), scales)
+        prec = _priors(len(g.index), asset_prior_sd, GROUP_PRIOR_SD)
+        r, ii, cc = raw[g.rows], imp[g.rows], clk[g.rows]
+        full, _ = _newton(A, r, ii, cc, prec)
+        for i in range(len(g.rows)):
+            others = np.arange(len(g.rows)) != i
+            theta, _ = _newton(A[others], r[others], ii[others], cc[others], prec, theta=full, iterations=8, tol=1e-8)
+            yield g, A, i, theta
+
+
+def _arrays(raw, impressions, clicks) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    imp = np.asarray(impressions, dtype=np.float64)
+    return np.asarray(raw, dtype=np.float64), imp, np.minimum(np.asarray(clicks, dtype=np.float64), imp)
+
+
 def position_scales(ads: Sequence[Mapping], raw: np.ndarray, impressions: np.ndarray, clicks: np.ndarray,
                     asset_prior_sd: float = ASSET_PRIOR_SD, max_groups: int = SCALE_AD_GROUPS,
                     rounds: int = SCALE_ROUNDS) -> np.ndarray:
@@ -181,30 +218,18 @@ def position_scales(ads: Sequence[Mapping], raw: np.ndarray, impressions: np.nda
     over the headline slots and over the description slots (the prior sets the overall size).
     Equal scales when the data cannot tell (too few ads, no asset seen in two slots).
     """
-    raw = np.asarray(raw, dtype=np.float64)
-    imp = np.asarray(impressions, dtype=np.float64)
-    clk = np.minimum(np.asarray(clicks, dtype=np.float64), imp)
-    groups = [g for g in _groups(ads, imp) if len(g.rows) >= 3]
-    groups.sort(key=lambda g: zlib.crc32(f"slot-scales|{g.ad_group_id}".encode("utf-8")))
-    groups = groups[:max_groups]
+    raw, imp, clk = _arrays(raw, impressions, clicks)
+    groups = _sample_groups(ads, imp, max_groups)
     scales = np.ones(5)
-    if len(groups) < min(MIN_SCALE_AD_GROUPS, max_groups):
+    if not groups:
         return scales
     for _ in range(rounds):
         X, base, n, k = [], [], [], []
-        for g in groups:
-            A = _design(g.slots, len(g.index), scales)
-            prec = _priors(len(g.index), asset_prior_sd, GROUP_PRIOR_SD)
-            r, ii, cc = raw[g.rows], imp[g.rows], clk[g.rows]
-            full, _ = _newton(A, r, ii, cc, prec)
-            for i in range(len(g.rows)):
-                others = np.arange(len(g.rows)) != i
-                theta, _ = _newton(A[others], r[others], ii[others], cc[others], prec, theta=full, iterations=8,
-                                   tol=1e-8)
-                X.append([theta[1 + g.slots[i, p]] if g.slots[i, p] >= 0 else 0.0 for p in range(5)])
-                base.append(r[i] + theta[0])
-                n.append(ii[i])
-                k.append(cc[i])
+        for g, _A, i, theta in _left_out(groups, raw, imp, clk, scales, asset_prior_sd):
+            X.append([theta[1 + g.slots[i, p]] if g.slots[i, p] >= 0 else 0.0 for p in range(5)])
+            base.append(raw[g.rows[i]] + theta[0])
+            n.append(imp[g.rows[i]])
+            k.append(clk[g.rows[i]])
         X, base, n, k = (np.asarray(v, dtype=np.float64) for v in (X, base, n, k))
         if np.count_nonzero(np.abs(X).sum(0) > 0) < 5:
             return np.ones(5)
@@ -215,17 +240,62 @@ def position_scales(ads: Sequence[Mapping], raw: np.ndarray, impressions: np.nda
     return scales
 
 
+def prior_sd_likelihoods(ads: Sequence[Mapping], raw: np.ndarray, impressions: np.ndarray, clicks: np.ndarray,
+                         scales: Sequence[float] = UNIT_SCALES, grid: Sequence[float] = PRIOR_SD_GRID,
+                         max_groups: int = SCALE_AD_GROUPS) -> dict[float, float]:
+    """{prior sd: cross-fitted log-likelihood of the served ads' clicks}; {} when the data cannot tell.
+
+    Each served ad of a sample of ad groups is predicted with the offset and asset effects fitted
+    on its group's other ads under that prior; its clicks' binomial log-likelihood is summed. A
+    prior too tight throws away what an asset's delivery says; too loose, the effects chase the
+    noise of the ads they were fitted on, and the left-out ads show it.
+    """
+    raw, imp, clk = _arrays(raw, impressions, clicks)
+    groups = _sample_groups(ads, imp, max_groups)
+    out: dict[float, float] = {}
+    if not groups:
+        return out
+    for sd in grid:
+        total = 0.0
+        for g, A, i, theta in _left_out(groups, raw, imp, clk, scales, sd):
+            z = raw[g.rows[i]] + A[i] @ theta
+            total += float(clk[g.rows[i]] * z - imp[g.rows[i]] * np.logaddexp(0.0, z))
+        out[float(sd)] = total
+    return out
+
+
+def prior_sd(ads: Sequence[Mapping], raw: np.ndarray, impressions: np.ndarray, clicks: np.ndarray,
+             scales: Sequence[float] = UNIT_SCALES, grid: Sequence[float] = PRIOR_SD_GRID,
+             max_groups: int = SCALE_AD_GROUPS) -> float:
+    """The prior sd of the asset effects that predicts left-out served ads best (prior_sd_likelihoods);
+    ASSET_PRIOR_SD when the data cannot tell."""
+    ll = prior_sd_likelihoods(ads, raw, impressions, clicks, scales, grid, max_groups)
+    return max(ll, key=ll.get) if ll else ASSET_PRIOR_SD
+
+
+def effect_priors(ads: Sequence[Mapping], raw: np.ndarray, impressions: np.ndarray,
+                  clicks: np.ndarray) -> tuple[float, np.ndarray]:
+    """(prior sd, slot scales) learnt from the delivery: the scales first (under ASSET_PRIOR_SD:
+    they are ratios between slots, the prior sets the overall size), then the prior sd under them."""
+    scales = position_scales(ads, raw, impressions, clicks)
+    return prior_sd(ads, raw, impressions, clicks, scales), scales
+
+
 def asset_effects(ads: Sequence[Mapping], raw: np.ndarray, impressions: np.ndarray, clicks: np.ndarray,
-                  asset_prior_sd: float = ASSET_PRIOR_SD, scales: Sequence[float] | None = None) -> pd.DataFrame:
+                  asset_prior_sd: float | None = ASSET_PRIOR_SD, scales: Sequence[float] | None = None) -> pd.DataFrame:
     """Effects of every served asset: one row per (ad_group_id, kind, text), EFFECT_COLUMNS.
 
     ads[i] is a served ad (ad_group_id and the five text columns) with the model's raw score
     raw[i] and its delivery (impressions[i], clicks[i], summed over whatever days are history).
     Rows of one ad may repeat (one per split); they are fitted as they come. scales: the slots'
     weights; None learns them from these ads (position_scales), UNIT_SCALES counts slots alike.
+    asset_prior_sd None learns it from these ads (prior_sd, after the scales; effect_priors).
     """
     if scales is None:
-        scales = position_scales(ads, raw, impressions, clicks, asset_prior_sd=asset_prior_sd)
+        scales = position_scales(ads, raw, impressions, clicks,
+                                 asset_prior_sd=ASSET_PRIOR_SD if asset_prior_sd is None else asset_prior_sd)
+    if asset_prior_sd is None:
+        asset_prior_sd = prior_sd(ads, raw, impressions, clicks, scales)
     scales = np.asarray(scales, dtype=np.float64)
     raw = np.asarray(raw, dtype=np.float64)
     imp_all = np.asarray(impressions, dtype=np.float64)

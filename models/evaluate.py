@@ -48,7 +48,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from models.asset_effects import ASSET_PRIOR_SD, UNIT_SCALES, AssetEffects, asset_effects, position_scales
+from models.asset_effects import UNIT_SCALES, AssetEffects, asset_effects, position_scales, prior_sd
 from models.baselines import AssetMeanCTR, LogisticCTR
 from models.scoring import PoolInput, ScoringModel, score_pool
 from models.train import evaluate as observed_metrics
@@ -174,7 +174,7 @@ def summarise_truth(rows: list[dict]) -> dict:
 
 def run_evaluation(world, workdir: str, params: dict | None = None, holdout_share: float = 0.2,
                    valid_days: int | None = None, max_truth_groups: int | None = None, log=print,
-                   asset_prior_sd: float = ASSET_PRIOR_SD) -> dict:
+                   asset_prior_sd: float | None = None) -> dict:
     from transforms.combinations import ad_group_keywords
     from transforms.features import COMBINATION_FEATURE_NAMES
 
@@ -209,11 +209,16 @@ def run_evaluation(world, workdir: str, params: dict | None = None, holdout_shar
     asset_mean = AssetMeanCTR().fit([prep.ads[a] for a in hold_hist.ad_id], hold_hist.impressions.to_numpy(),
                                     hold_hist.clicks.to_numpy())
 
-    # Slot scales from the training groups' delivery, as ctr_model learns them from its groups.
+    # Slot scales and the prior sd from the training groups' delivery, as ctr_model learns them
+    # from its groups (models.asset_effects.effect_priors); a given asset_prior_sd is kept.
     t2 = time.perf_counter()
     train_ads = [prep.ads[a] for a in train.ad_id]
-    scales = position_scales(train_ads, result.booster.predict(_arrays(prep, train)[0], raw_score=True),
-                             train.impressions.to_numpy(), train.clicks.to_numpy(), asset_prior_sd=asset_prior_sd)
+    train_raw = result.booster.predict(_arrays(prep, train)[0], raw_score=True)
+    train_delivery = (train_ads, train_raw, train.impressions.to_numpy(), train.clicks.to_numpy())
+    scales = position_scales(*train_delivery, **({} if asset_prior_sd is None else {"asset_prior_sd": asset_prior_sd}))
+    learnt_sd = asset_prior_sd is None
+    if learnt_sd:
+        asset_prior_sd = prior_sd(*train_delivery, scales)
     # The shipped scorer adds per-asset history effects (models.asset_effects) fitted on each
     # ad group's served history; here the held-out groups' training days, as for asset_mean_ctr.
     Xh, imp_h, clk_h = _arrays(prep, hold_valid)
@@ -225,7 +230,8 @@ def run_evaluation(world, workdir: str, params: dict | None = None, holdout_shar
         "lightgbm_equal_slots": AssetEffects(asset_effects(hist_ads, hist_raw, hist[1], hist[2], asset_prior_sd,
                                                            UNIT_SCALES)),
     }
-    log(f"slot scales {np.round(scales, 2).tolist()}; history effects in {time.perf_counter() - t2:.1f}s")
+    log(f"slot scales {np.round(scales, 2).tolist()}, prior sd {asset_prior_sd:g} ({'learnt' if learnt_sd else 'given'}); "
+        f"history effects in {time.perf_counter() - t2:.1f}s")
     valid_ads = [prep.ads[a] for a in hold_valid.ad_id]
 
     def with_history(raw_fn, hist_add=0.0, valid_add=0.0):
@@ -305,7 +311,7 @@ def run_evaluation(world, workdir: str, params: dict | None = None, holdout_shar
                      "params": {k: v for k, v in result.params.items() if k != "interaction_constraints"},
                      "valid_same_groups": result.metrics["valid"]},
         "logistic_regression": {"C": best_c},
-        "asset_effects": {"prior_sd": asset_prior_sd, "slot_scales": [round(float(s), 4) for s in scales],
+        "asset_effects": {"prior_sd": asset_prior_sd, "prior_sd_learnt": learnt_sd, "slot_scales": [round(float(s), 4) for s in scales],
                           "assets": len(effects["lightgbm"])},
         "observed_holdout_valid": observed,
         "ground_truth_holdout": truth,
@@ -455,7 +461,7 @@ def summary_plot(summary: dict) -> bytes:
 
 
 def evaluate_worlds(worlds: list[str], seeds: list[int], params: dict | None = None, holdout_share: float = 0.2,
-                    valid_days: int | None = None, asset_prior_sd: float = ASSET_PRIOR_SD, log=print,
+                    valid_days: int | None = None, asset_prior_sd: float | None = None, log=print,
                     max_truth_groups: int | None = None) -> dict:
     from admedia.world import World
 
@@ -497,8 +503,9 @@ def main(argv=None) -> int:
                     help="the last days validate (default: what models.split plans for the history)")
     ap.add_argument("--out", default="evaluation.json", help="JSON report path")
     ap.add_argument("--params", default="", help="JSON object of LightGBM params overriding the defaults")
-    ap.add_argument("--asset_prior_sd", type=float, default=ASSET_PRIOR_SD,
-                    help="prior sd of the per-asset history effects (log-odds)")
+    ap.add_argument("--asset_prior_sd", type=float, default=None,
+                    help="prior sd of the per-asset history effects (log-odds); default: learnt from the "
+                         "training groups' delivery, as ctr_model learns it (models.asset_effects.prior_sd)")
     ap.add_argument("--max_truth_groups", type=int, default=None, help="score at most this many held-out groups")
     ap.add_argument("--plot", default="", help="also write the summary plot (PNG) here")
     args = ap.parse_args(argv)

@@ -67,17 +67,24 @@ class FittedModel:
         return pd.DataFrame([{"split": s, **{k: v[k] for k in keys}} for s, v in rows])
 
 
-def history_effects(booster, train: pd.DataFrame, valid: pd.DataFrame, ads_rows) -> pd.DataFrame:
+def history_effects(booster, train: pd.DataFrame, valid: pd.DataFrame, ads_rows,
+                    priors: dict | None = None) -> pd.DataFrame:
     """Per-asset history effects (models.asset_effects) from every served day of the training set:
-    each example's ad texts from raw.ads, its raw score from the new booster."""
-    from models.asset_effects import asset_effects
+    each example's ad texts from raw.ads, its raw score from the new booster. The prior sd and the
+    slot scales are learnt from the same delivery; `priors`, when given, receives them
+    ({"prior_sd", "slot_scales"}, for the bundle's metrics)."""
+    from models.asset_effects import asset_effects, effect_priors
 
     examples = pd.concat([train, valid], ignore_index=True)
     by_id = {str(r["ad_id"]): r for r in ads_rows}
     examples = examples[examples["ad_id"].astype(str).isin(by_id)]
     X, imp, clk, _ = arrays(examples)
     ads = [by_id[str(a)] for a in examples["ad_id"]]
-    return asset_effects(ads, booster.predict(X, raw_score=True), imp, clk)
+    raw = booster.predict(X, raw_score=True)
+    sd, scales = effect_priors(ads, raw, imp, clk)
+    if priors is not None:
+        priors.update(prior_sd=float(sd), slot_scales=[round(float(x), 4) for x in scales])
+    return asset_effects(ads, raw, imp, clk, sd, scales)
 
 
 def fit_ctr_model(train: pd.DataFrame, valid: pd.DataFrame, ads_rows, data_fingerprint: str = "",
@@ -109,7 +116,9 @@ def fit_ctr_model(train: pd.DataFrame, valid: pd.DataFrame, ads_rows, data_finge
     calibration = calibration_table(result.valid_pred, iv, cv)
     importance = (pd.DataFrame({"feature": COMBINATION_FEATURE_NAMES, "gain": result.booster.feature_importance("gain")})
                   .sort_values("gain", ascending=False))
-    effects = history_effects(result.booster, train, valid, ads_rows)
+    priors: dict = {}
+    effects = history_effects(result.booster, train, valid, ads_rows, priors)
+    result.metrics["asset_effects"] = priors  # the learnt prior sd and slot scales of the shipped effects
     return FittedModel(result, calibration, importance, effects, model_plots(calibration, importance), seconds,
                        data_fingerprint)
 

@@ -347,30 +347,32 @@ def _base_raw(base, X, groups, offsets_default: float | None = None):
 
 def _fit_base(X, imp, clk, groups, l2: float, feature_names, ads=None):
     """The linear base, fitted alongside the training ads' own asset effects when their texts are
-    given (ads[i]: the served ad of row i). Returns (base, margin, slot scales): margin[i] is the
-    asset effects' part of row i's log-odds (zeros without ads).
+    given (ads[i]: the served ad of row i). Returns (base, margin, slot scales, prior sd): margin[i]
+    is the asset effects' part of row i's log-odds (zeros without ads).
 
     Why: an ad's clicks carry its assets' hidden quality (what no text feature sees). Fitted
     alone, the base explains part of that quality with whatever features happen to go with it;
     fitted with per-asset effects beside it (backfitting: base, effects, base, effects, base),
-    the quality goes to the effects and the base keeps the text rules. The effects are dropped
-    afterwards: the bundle's effects are fitted on the final model (models.asset_effects).
+    the quality goes to the effects and the base keeps the text rules. The effects' slot scales
+    and prior sd are learnt from the delivery as for the shipped ones (effect_priors), so where
+    assets differ more, more of it goes to the effects. The effects are dropped afterwards: the
+    bundle's effects are fitted on the final model (models.asset_effects).
     """
     from models.linear_base import fit_linear_base
 
     base = fit_linear_base(X, imp, clk, groups, l2, feature_names)
-    margin, scales = np.zeros(len(imp)), None
+    margin, scales, sd = np.zeros(len(imp)), None, None
     if ads is None or ASSET_BACKFIT_ROUNDS <= 0:
-        return base, margin, scales
-    from models.asset_effects import AssetEffects, asset_effects, position_scales
+        return base, margin, scales, sd
+    from models.asset_effects import AssetEffects, asset_effects, effect_priors
 
     raw = base.raw(X)
-    scales = position_scales(ads, raw, imp, clk)
+    sd, scales = effect_priors(ads, raw, imp, clk)
     for _ in range(ASSET_BACKFIT_ROUNDS):
-        margin = AssetEffects(asset_effects(ads, raw, imp, clk, scales=scales)).for_ads(ads)
+        margin = AssetEffects(asset_effects(ads, raw, imp, clk, sd, scales)).for_ads(ads)
         base = fit_linear_base(X, imp, clk, groups, l2, feature_names, margin=margin)
         raw = base.raw(X)
-    return base, margin, scales
+    return base, margin, scales, sd
 
 
 def train_ctr_model(
@@ -427,7 +429,7 @@ def train_ctr_model(
                  "linear_l2": l2, "linear_logloss": {str(k): v for k, v in scores.items()}}
         if not fixed and NUM_BOOST_ROUND > 0:
             ads_fit = None if ads_train is None else [a for a, h in zip(ads_train, held) if not h]
-            base_fit, margin_fit, _ = _fit_base(*fit_rows, g_train[~held], l2, feature_names, ads_fit)
+            base_fit, margin_fit, _, _ = _fit_base(*fit_rows, g_train[~held], l2, feature_names, ads_fit)
             held_base = base_fit.raw(held_rows[0])
             stop = HeldOutGroupStopping(held_rows, held_base, start_logloss=held_out_logloss(held_base, *held_rows[1:]))
             _, rounds = _residual_stumps(params, feature_names, *fit_rows,
@@ -436,7 +438,7 @@ def train_ctr_model(
                                          phase="choosing the number of stumps on held-out ad groups")
             fixed = True
             early.update(best_iteration=rounds, logloss=stop.best_logloss)
-    base, margin, scales = _fit_base(X_train, imp_train, clk_train, g_train, l2, feature_names, ads_train)
+    base, margin, scales, prior_sd = _fit_base(X_train, imp_train, clk_train, g_train, l2, feature_names, ads_train)
     raw_base = _base_raw(base, X_train, g_train) + margin
     stumps = None
     if not fixed and not len(imp_valid):
@@ -467,7 +469,8 @@ def train_ctr_model(
         "residual_stumps": int(stumps.num_trees()) if stumps is not None else 0,
         "linear_l2": l2,
         "asset_backfit": {"rounds": ASSET_BACKFIT_ROUNDS if ads_train is not None else 0,
-                          "slot_scales": None if scales is None else [round(float(x), 4) for x in scales]},
+                          "slot_scales": None if scales is None else [round(float(x), 4) for x in scales],
+                          "prior_sd": prior_sd},
         "num_features": len(feature_names),
         "intercept": intercept,
         "early_stopping": early,

@@ -56,6 +56,8 @@ def ctr_model(context: AssetExecutionContext, paths: LocalPaths, model_store: Mo
             "linear_l2": m.get("linear_l2"),
             "slot_scales": MetadataValue.json(dict(zip(("H1", "H2", "H3", "D1", "D2"),
                                                        (m.get("asset_backfit") or {}).get("slot_scales") or []))),
+            # the prior sd of the shipped history effects, learnt from the delivery (models.asset_effects.prior_sd)
+            "asset_prior_sd": (m.get("asset_effects") or {}).get("prior_sd"),
             "early_stopping": MetadataValue.json(m["early_stopping"]),
             "validation_split": MetadataValue.json(m.get("split", {})),
             "assets_with_history_effects": len(effects),

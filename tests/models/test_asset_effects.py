@@ -129,3 +129,23 @@ def test_scaled_effects_count_an_asset_by_its_slot():
         combos.append([heads.index(a["headline_1"]), heads.index(a["headline_2"]), heads.index(a["headline_3"]),
                        descs.index(a["description_1"]), descs.index(a["description_2"])])
     np.testing.assert_allclose(effects.for_ads(ads[:5]), combination_effects(per_slot, np.array(combos)))
+
+
+def test_the_prior_sd_is_learnt_larger_where_assets_differ_more_and_smallest_on_pure_noise():
+    from models.asset_effects import PRIOR_SD_GRID, prior_sd, prior_sd_likelihoods
+
+    scales = (1.0,) * 5
+    got = {}
+    for sd in (0.0, 0.06, 0.2):
+        ads, raw, imp, clk = _slotted_history(scales, n_groups=60, seed=3, sd=sd)
+        got[sd] = prior_sd(ads, raw, imp, clk, scales)
+    assert got[0.0] == PRIOR_SD_GRID[0]  # nothing to find: the tightest prior predicts left-out ads best
+    assert 0.05 <= got[0.06] <= 0.1  # 60 groups of 11 assets: their spread is known to about ±30%
+    assert got[0.2] >= 0.15
+    # asset_effects learns it when not given: effects of strong assets shrink less than under 0.07
+    ads, raw, imp, clk = _slotted_history(scales, n_groups=60, seed=3, sd=0.2)
+    learnt, fixed = asset_effects(ads, raw, imp, clk, None, scales), asset_effects(ads, raw, imp, clk, 0.07, scales)
+    assert learnt.effect.std() > 1.05 * fixed.effect.std()
+    # too few ad groups with 3+ served ads: nothing to choose from, the default
+    ads, raw, imp, clk = _slotted_history(scales, n_groups=3, sd=0.2)
+    assert prior_sd_likelihoods(ads, raw, imp, clk, scales) == {} and prior_sd(ads, raw, imp, clk, scales) == 0.07

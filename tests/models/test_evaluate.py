@@ -5,6 +5,7 @@ import json
 import numpy as np
 import pytest
 
+from models.asset_effects import ASSET_PRIOR_SD
 from models.evaluate import (MODELS, format_summary, format_table, is_holdout, main, ordered_best, summarise,
                              summarise_truth, summary_plot, world_config)
 
@@ -33,6 +34,8 @@ def test_evaluate_command_on_the_tiny_world(tmp_path, capsys):
     assert set(run["observed_holdout_valid"]["lightgbm"]) >= {"auc", "logloss", "calibration"}
     assert run["world"]["name"] == "tiny" and run["world"]["seed"] == 7
     assert len(run["asset_effects"]["slot_scales"]) == 5
+    # the prior sd is learnt from the training groups unless given; too few of them here: the default
+    assert run["asset_effects"]["prior_sd_learnt"] and run["asset_effects"]["prior_sd"] == ASSET_PRIOR_SD
     w = report["summary"]["worlds"]["tiny"]
     assert w["seeds"] == [7] and set(w["models"]["lightgbm"]) >= {"top1_share_of_oracle_lift", "order_loss"}
 

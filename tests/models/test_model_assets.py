@@ -9,6 +9,7 @@ from dagster import materialize
 from dagster_project.assets.model import ctr_model, production_model
 from dagster_project.checks.model_checks import ctr_model_not_worse_than_production
 from dagster_project.resources import LocalPaths, ModelStoreResource, WarehouseResource
+from models.asset_effects import ASSET_PRIOR_SD, PRIOR_SD_GRID
 
 
 @pytest.fixture(scope="module")
@@ -64,6 +65,7 @@ def test_promotes_only_after_the_check(home):
     assert meta["linear_trees"].value > 0 and meta["residual_stumps"].value >= 0
     assert meta["linear_trees"].value + meta["residual_stumps"].value == meta["num_trees"].value
     assert list(meta["slot_scales"].value) == ["H1", "H2", "H3", "D1", "D2"]
+    assert meta["asset_prior_sd"].value in PRIOR_SD_GRID + (ASSET_PRIOR_SD,)
     assert _current(home) == first
 
     # Same data, deterministic training: not worse, promoted again.

@@ -2,6 +2,7 @@
 import numpy as np
 import pytest
 
+from models.asset_effects import ASSET_PRIOR_SD, PRIOR_SD_GRID
 from models.baselines import AssetMeanCTR, LogisticCTR
 from models.train import (evaluate, evaluate_with_offsets, fit_group_offsets, interaction_groups,
                           shift_booster, train_ctr_model)
@@ -169,8 +170,9 @@ def test_the_base_can_learn_beside_the_training_ads_own_asset_effects():
     plain = train_ctr_model(*tr[:3], *tr[:3], NAMES, groups_train=tr[3], groups_valid=tr[3], num_boost_round=5)
     backfit = train_ctr_model(*tr[:3], *tr[:3], NAMES, groups_train=tr[3], groups_valid=tr[3], num_boost_round=5,
                               ads_train=ads)
-    assert plain.metrics["asset_backfit"] == {"rounds": 0, "slot_scales": None}
+    assert plain.metrics["asset_backfit"] == {"rounds": 0, "slot_scales": None, "prior_sd": None}
     assert backfit.metrics["asset_backfit"]["rounds"] == 2 and len(backfit.metrics["asset_backfit"]["slot_scales"]) == 5
+    assert backfit.metrics["asset_backfit"]["prior_sd"] in (*PRIOR_SD_GRID, ASSET_PRIOR_SD)  # learnt, as for the shipped effects
     X = tr[0][:50]
     assert not np.allclose(plain.booster.predict(X, raw_score=True), backfit.booster.predict(X, raw_score=True))
     # the text effects are still learnt
