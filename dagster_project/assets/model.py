@@ -54,9 +54,9 @@ def ctr_model(context: AssetExecutionContext, paths: LocalPaths, model_store: Mo
             "linear_trees": m.get("linear_trees", 0),
             "residual_stumps": m.get("residual_stumps", m["num_trees"]),
             "linear_l2": m.get("linear_l2"),
+            # the slot scales and prior sd the shipped history effects were fitted with
             "slot_scales": MetadataValue.json(dict(zip(("H1", "H2", "H3", "D1", "D2"),
-                                                       (m.get("asset_backfit") or {}).get("slot_scales") or []))),
-            # the prior sd of the shipped history effects, learnt from the delivery (models.asset_effects.prior_sd)
+                                                       (m.get("asset_effects") or {}).get("slot_scales") or []))),
             "asset_prior_sd": (m.get("asset_effects") or {}).get("prior_sd"),
             "early_stopping": MetadataValue.json(m["early_stopping"]),
             "validation_split": MetadataValue.json(m.get("split", {})),
