@@ -48,7 +48,8 @@ class DeliveryConfig(Config):
     days: int = Field(default=14, description="days of delivery to ingest from the experiment's start")
 
 
-def _latest_experiment(wh):
+def latest_experiment(wh):
+    """The rows of the latest experiment: the latest start day, then the newest model version."""
     if not wh.table_exists(ASSIGNMENTS_TABLE):
         raise FileNotFoundError("no assignments yet: materialise ab_assignments first")
     return wh.query(
@@ -119,7 +120,7 @@ def build_api_loop_assets() -> list:
         from experiments.launch import creatives_to_submit
 
         with warehouse.open() as wh:
-            assignments = _latest_experiment(wh)
+            assignments = latest_experiment(wh)
         creatives = creatives_to_submit(frame_rows(assignments))
         with admedia.connect(context.log) as (client, _start, _end):
             answer = client.submit_creatives(creatives)
@@ -140,7 +141,7 @@ def build_api_loop_assets() -> list:
         from experiments.launch import delivery_frame
 
         with warehouse.open() as wh:
-            assignments = _latest_experiment(wh)
+            assignments = latest_experiment(wh)
         start = pd.Timestamp(assignments["start_date"].min()).date()
         end = start + dt.timedelta(days=config.days - 1)
         with admedia.connect(context.log) as (client, _s, _e):
@@ -159,7 +160,7 @@ def build_api_loop_assets() -> list:
         from experiments.analysis import arm_results, join_delivery
 
         with warehouse.open() as wh:
-            assignments = _latest_experiment(wh)
+            assignments = latest_experiment(wh)
             # this experiment's delivery, and rows of no experiment at all (labels lost on the way)
             delivery = wh.query(f"SELECT tracking_id, impressions, clicks FROM `{DELIVERY_TABLE}` WHERE tracking_id "
                                 f"NOT IN (SELECT tracking_id FROM `{ASSIGNMENTS_TABLE}` WHERE experiment_id != @e)",

@@ -13,6 +13,7 @@ import datetime as dt
 from dagster import (AssetCheckResult, AssetCheckSeverity, AssetCheckSpec, AssetExecutionContext, MaterializeResult,
                      MetadataValue, asset)
 
+from dagster_project.assets.experiments import ASSIGNMENTS_TABLE, DELIVERY_TABLE, latest_experiment
 from dagster_project.metadata import rounded, table
 from dagster_project.resources import ModelStoreResource, WarehouseResource
 from monitoring.live_history import HISTORY_SCHEMA, HISTORY_TABLE, as_dates, last_performance_day, read_history
@@ -22,8 +23,6 @@ from warehouse.schemas import TOP_COMBINATIONS_TABLE
 GROUP = "monitoring"
 CHECK = "live_accuracy_within_bounds"
 LOG_CHECK = "production_arm_is_the_published_score"
-ASSIGNMENTS_TABLE = "experiments.assignments"
-DELIVERY_TABLE = "raw.creative_daily_performance"
 # Days measured again on every run: the schedule restates the last 3 days of performance.
 RECOMPUTE_DAYS = 3
 PLOT_DAYS = 90
@@ -64,9 +63,7 @@ def prediction_log(context: AssetExecutionContext, warehouse: WarehouseResource,
         ads = frame_rows(wh.query("SELECT * FROM `raw.ads`"))
         arms = []
         if wh.table_exists(ASSIGNMENTS_TABLE):
-            arms = frame_rows(wh.query(
-                f"SELECT * FROM `{ASSIGNMENTS_TABLE}` WHERE experiment_id = (SELECT experiment_id FROM "
-                f"`{ASSIGNMENTS_TABLE}` ORDER BY start_date DESC, model_version DESC, experiment_id DESC LIMIT 1)"))
+            arms = frame_rows(latest_experiment(wh))
     if pd.isna(version) or last is None:
         raise ValueError("nothing published yet: materialise top_combinations first")
     valid_from = last + dt.timedelta(days=1)  # scores published today apply from today on
