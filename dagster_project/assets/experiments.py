@@ -70,7 +70,7 @@ def ab_assignments(context: AssetExecutionContext, config: ExperimentConfig, pat
 
     from experiments.assign import ArmShares, challenger_best, default_experiment_id, experiment_rows
     from experiments.launch import write_google_ads_editor_csv
-    from models.bundle import scoring_digest
+    from models.bundle import read_manifest, scoring_digest
     from models.scoring import ScoringModel, pool_inputs
     from transforms.features import feature_spec
 
@@ -85,7 +85,8 @@ def ab_assignments(context: AssetExecutionContext, config: ExperimentConfig, pat
         # Experiments start the day after the last day of performance data.
         last = pd.Timestamp(wh.query("SELECT MAX(date) AS d FROM `raw.ad_daily_performance`")["d"].iloc[0]).date()
     start = last + dt.timedelta(days=1)
-    experiment = config.experiment_id or default_experiment_id(start, scoring_digest(store.load(model_version).manifest))
+    experiment = config.experiment_id or default_experiment_id(
+        start, scoring_digest(read_manifest(store.local_path(model_version))))
     pools = {}
     for row in pool_rows:
         pools.setdefault(row["ad_group_id"], []).append(row)
