@@ -48,7 +48,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from models.asset_effects import UNIT_SCALES, AssetEffects, asset_effects, position_scales, prior_sd
+from models.asset_effects import UNIT_SCALES, AssetEffects, asset_effects, effect_priors, position_scales
 from models.baselines import AssetMeanCTR, LogisticCTR
 from models.scoring import PoolInput, ScoringModel, score_pool
 from models.train import evaluate as observed_metrics
@@ -215,10 +215,11 @@ def run_evaluation(world, workdir: str, params: dict | None = None, holdout_shar
     train_ads = [prep.ads[a] for a in train.ad_id]
     train_raw = result.booster.predict(_arrays(prep, train)[0], raw_score=True)
     train_delivery = (train_ads, train_raw, train.impressions.to_numpy(), train.clicks.to_numpy())
-    scales = position_scales(*train_delivery, **({} if asset_prior_sd is None else {"asset_prior_sd": asset_prior_sd}))
     learnt_sd = asset_prior_sd is None
     if learnt_sd:
-        asset_prior_sd = prior_sd(*train_delivery, scales)
+        asset_prior_sd, scales = effect_priors(*train_delivery)
+    else:
+        scales = position_scales(*train_delivery, asset_prior_sd=asset_prior_sd)
     # The shipped scorer adds per-asset history effects (models.asset_effects) fitted on each
     # ad group's served history; here the held-out groups' training days, as for asset_mean_ctr.
     Xh, imp_h, clk_h = _arrays(prep, hold_valid)
