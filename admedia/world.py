@@ -794,6 +794,18 @@ class World:
         # Same assembly code as the vectorised path, so both agree bit for bit.
         return float(t.ctr(np.array([[0, 1, 2, 0, 1]]))[0])
 
+    def hidden_quality_terms(self, ad_group_id: str, text: str, positions: Sequence[int],
+                             on: dt.date | None = None) -> tuple[float, ...]:
+        """The log-odds the hidden per-asset quality of `text` adds in each of `positions`
+        (0-2 headlines, 3-4 descriptions) under the rules in force on day ``on``: what no text
+        feature can see and only delivery tells. For evaluation (how much of the gap the served
+        history could close), never for a model."""
+        rules = self._rules[self.rules_epoch(on)]
+        if text == "":
+            return tuple(0.0 for _ in positions)
+        q = _quality(self.config.seed, ad_group_id, text, rules.quality_sd)
+        return tuple(_TERM_SCALE * _QUALITY_SCALE[p] * q * rules.visibility[p] for p in positions)
+
     def true_ctr_combinations(self, ad_group_id: str, combos: np.ndarray, on: dt.date | None = None) -> np.ndarray:
         """True CTR of (N, 5) pool-index combinations (H1, H2, H3 into headlines, D1, D2 into
         descriptions, in ``pool()`` order) on day ``on`` (None: the day after end_date). An H3 of

@@ -17,7 +17,8 @@ of models.world_variants. One run, one world, one split, everything compared on 
    its per-asset history effects from it, counted per slot with the slot scales learnt from the
    training groups' delivery (models.asset_effects), and the asset-mean baseline its means.
    `lightgbm_equal_slots` is the same with every slot counting alike; `lightgbm_text_only` is the
-   booster alone.
+   booster alone; `known_quality` (a reference, not a model) is the booster plus the simulator's
+   true hidden quality of every asset the group served: the most any history effects could add.
 3. Observed metrics (log loss, AUC, calibration) on the held-out groups' validation days.
 4. Ground truth on the held-out groups (the rules in force when recommendations are served): every
    valid combination of each pool is scored the way production scores it
@@ -56,7 +57,12 @@ from models.train import fit_group_offsets
 from models.train import train_ctr_model
 
 TEXT_COLUMNS = ("headline_1", "headline_2", "headline_3", "description_1", "description_2")
-MODELS = ("lightgbm", "lightgbm_equal_slots", "lightgbm_text_only", "logistic_regression", "asset_mean_ctr")
+MODELS = ("lightgbm", "lightgbm_equal_slots", "lightgbm_text_only", "known_quality", "logistic_regression",
+          "asset_mean_ctr")
+# A reference, not a model: the booster plus the true hidden quality of every asset the ad group
+# served (simulator only). What perfect history effects would reach with this text model: the gap
+# from `lightgbm` to it is what the served history cannot tell about its assets.
+REFERENCES = ("known_quality",)
 BASELINES = ("logistic_regression", "asset_mean_ctr")
 
 
@@ -123,6 +129,25 @@ def prepare(world, workdir: str, holdout_share: float = 0.2, valid_days: int | N
 def _arrays(prep: Prepared, part: pd.DataFrame):
     X = prep.X[[prep.X_by_ad[a] for a in part.ad_id]]
     return X, part.impressions.to_numpy(), part.clicks.to_numpy()
+
+
+def known_quality(world, ad_group_id: str, served: set, heads: list[dict], descs: list[dict], group) -> np.ndarray:
+    """Per enumerated combination: the true hidden-quality log-odds of the assets that were served
+    in the ad group's history (in any slot of their kind), counted in the slots they take here."""
+    texts = {a["asset_id"]: a["text"] for a in heads + descs}
+    seen_h = {t for c, t in served if c.startswith("headline")}
+    seen_d = {t for c, t in served if c.startswith("description")}
+
+    def terms(ids, seen, positions):
+        out = np.zeros((len(positions), len(ids) + 1))  # a last column of zeros for index -1 (no asset)
+        for i, asset_id in enumerate(ids):
+            if texts[asset_id] in seen:
+                out[:, i] = world.hidden_quality_terms(ad_group_id, texts[asset_id], positions)
+        return out
+
+    h, d = terms(group.headline_ids, seen_h, (0, 1, 2)), terms(group.description_ids, seen_d, (3, 4))
+    c = group.combos
+    return h[0, c[:, 0]] + h[1, c[:, 1]] + h[2, c[:, 2]] + d[0, c[:, 3]] + d[1, c[:, 4]]
 
 
 def ordered_best(group, row: int, true: np.ndarray) -> float:
@@ -263,6 +288,9 @@ def run_evaluation(world, workdir: str, params: dict | None = None, holdout_shar
     scorers = {k: ScoringModel.from_booster(result.booster, prep.sp, e) for k, e in effects.items()}
     text_only = ScoringModel.from_booster(result.booster, prep.sp, None)
     keywords = ad_group_keywords(prep.ads.values())
+    served: dict[str, set] = {}
+    for a in hist_ads:
+        served.setdefault(a["ad_group_id"], set()).update((c, a.get(c) or "") for c in TEXT_COLUMNS)
     truth_rows: dict[str, list] = {k: [] for k in MODELS}
     n_combos = 0
     for g in served_groups:
@@ -273,6 +301,7 @@ def run_evaluation(world, workdir: str, params: dict | None = None, holdout_shar
         if not out.ok or len(out.group) < 2:
             continue
         group = out.group
+        text_only_raw = score_pool(text_only, pool, 1, keep_all=True).scored.all_raw
         # the enumeration indexes the pool in asset_id order; the world's truth takes its own order
         h_index = {a["asset_id"]: i for i, a in enumerate(heads)}
         d_index = {a["asset_id"]: i for i, a in enumerate(descs)}
@@ -285,7 +314,8 @@ def run_evaluation(world, workdir: str, params: dict | None = None, holdout_shar
         preds = {
             "lightgbm": out.scored.all_raw,
             "lightgbm_equal_slots": score_pool(scorers["lightgbm_equal_slots"], pool, 1, keep_all=True).scored.all_raw,
-            "lightgbm_text_only": score_pool(text_only, pool, 1, keep_all=True).scored.all_raw,
+            "lightgbm_text_only": text_only_raw,
+            "known_quality": text_only_raw + known_quality(world, g, served.get(g, set()), heads, descs, group),
             "logistic_regression": lr.decision_function(group.X),
             "asset_mean_ctr": asset_mean.predict_combinations(g, group.headline_texts, group.description_texts, combos),
         }
@@ -399,8 +429,8 @@ def format_summary(summary: dict) -> str:
 
     lines = [
         "| world | days | seeds | lightgbm top-1 share | ordered share | order loss | asset-choice loss | Spearman "
-        "| equal slots | text only | logistic | asset mean | beats both every seed |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| equal slots | text only | known quality | logistic | asset mean | beats both every seed |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for name, w in summary["worlds"].items():
         m = w["models"]
@@ -413,12 +443,14 @@ def format_summary(summary: dict) -> str:
             f"| {name} | {w['days']} | {','.join(map(str, w['seeds']))} | {ms(s['top1_share_of_oracle_lift'])} | "
             f"{ms(s['ordered_share_of_oracle_lift'])} | {s['order_loss']['mean']:.1%} | "
             f"{s['asset_choice_loss']['mean']:.1%} | {s['spearman_mean']['mean']:.3f} | "
-            f"{other('lightgbm_equal_slots')} | {other('lightgbm_text_only')} | {other('logistic_regression')} | "
+            f"{other('lightgbm_equal_slots')} | {other('lightgbm_text_only')} | {other('known_quality')} | "
+            f"{other('logistic_regression')} | "
             f"{other('asset_mean_ctr')} | {'yes' if w['beats_baselines_every_seed'] else 'NO'} |")
     if "market_variants_mean" in summary:
         mv = summary["market_variants_mean"]
         lines.append(f"\nmean over the reported market variants ({', '.join(mv['worlds'])}): "
                      f"lightgbm {mv['lightgbm']:.1%}, text only {mv.get('lightgbm_text_only', float('nan')):.1%}, "
+                     f"known quality {mv.get('known_quality', float('nan')):.1%}, "
                      f"logistic {mv.get('logistic_regression', float('nan')):.1%}, "
                      f"asset mean {mv.get('asset_mean_ctr', float('nan')):.1%}")
     return "\n".join(lines)
@@ -445,8 +477,8 @@ def summary_plot(summary: dict) -> bytes:
     ax.bar(x, share, yerr=sd, color="#3b6ea5", label="top-1 share (lightgbm)", capsize=3)
     ax.bar(x, order, bottom=share, color="#f0a35e", label="order loss")
     ax.bar(x, 100 - share - order, bottom=share + order, color="#dddddd", label="asset-choice loss")
-    for key, marker, label in (("lightgbm_text_only", "o", "text only"), ("logistic_regression", "s", "logistic"),
-                               ("asset_mean_ctr", "^", "asset mean")):
+    for key, marker, label in (("known_quality", "_", "known quality (reference)"), ("lightgbm_text_only", "o", "text only"),
+                               ("logistic_regression", "s", "logistic"), ("asset_mean_ctr", "^", "asset mean")):
         ys = [m[key]["top1_share_of_oracle_lift"]["mean"] * 100 if key in m else np.nan for m in w]
         ax.scatter(x, ys, marker=marker, color="black", s=18, zorder=3, label=label)
     ax.axhline(85, color="#a33", lw=1, ls="--")
