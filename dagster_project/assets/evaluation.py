@@ -45,6 +45,7 @@ def summary_frame(summary: dict):
             "ordered_share_%": percent(s["ordered_share_of_oracle_lift"]["mean"]),
             "order_loss_%": percent(s["order_loss"]["mean"]), "asset_choice_loss_%": percent(s["asset_choice_loss"]["mean"]),
             "spearman": rounded(s["spearman_mean"]["mean"], 3), "text_only_%": share("lightgbm_text_only"),
+            "known_quality_%": share("known_quality"),
             "logistic_%": share("logistic_regression"), "asset_mean_%": share("asset_mean_ctr"),
             "beats_both_every_seed": bool(w["beats_baselines_every_seed"]),
         })
@@ -79,7 +80,9 @@ def model_evaluation(context: AssetExecutionContext, config: EvaluationConfig, p
         "summary": table(summary_frame(summary), descriptions={
             "top1_share_%": "the model's top-1: its true CTR lift over a random valid ad, as a share of the best ad's",
             "order_loss_%": "what putting the same five assets in their best slots would add",
-            "asset_choice_loss_%": "what the choice of assets loses (100 − ordered share)"}),
+            "asset_choice_loss_%": "what the choice of assets loses (100 − ordered share)",
+            "known_quality_%": "reference: the booster plus the true hidden quality of the assets each ad group "
+                               "served; the most history effects could reach"}),
         "plot": png_markdown(summary_plot(summary), "top-1 share of the oracle's lift by world"),
         "worlds": len(worlds), "seeds": len(seeds), "report": MetadataValue.path(out),
     }
