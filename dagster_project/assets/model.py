@@ -30,7 +30,7 @@ def ctr_model(context: AssetExecutionContext, paths: LocalPaths, model_store: Mo
     with warehouse.open() as wh:
         ads = wh.query("SELECT * FROM `raw.ads`")
     ads = frame_rows(ads)
-    fitted = fit_ctr_model(train, valid, ads, fingerprint(files), split=paths.training_split(),
+    fitted = fit_ctr_model(train, valid, ads, fingerprint(train, valid), split=paths.training_split(),
                            progress=context.log.info)
     store = model_store.store()
     version = store.add(save_fitted(fitted, store.build_dir(), paths.tokenizer))
