@@ -111,6 +111,20 @@ def test_quality_sd_scales_the_hidden_quality():
     assert np.abs(q_tuned).max() > 0.01
 
 
+def test_hidden_quality_terms_are_what_quality_adds_in_each_slot():
+    config = WorldConfig.preset("tiny", slot_visibility=(1.0, 0.8, 0.5, 0.9, 0.6))
+    world, flat = World.generate(config), World.generate(dataclasses.replace(config, quality_sd=0.0))
+    ag = world.ad_group_ids()[2]
+    heads, descs = world.pool(ag)
+    added_h = _terms(world, ag).h_terms - _terms(flat, ag).h_terms  # (3 slots, headlines + "none")
+    added_d = _terms(world, ag).d_terms - _terms(flat, ag).d_terms
+    for i, a in enumerate(heads):
+        np.testing.assert_allclose(world.hidden_quality_terms(ag, a["text"], (0, 1, 2)), added_h[:, i], atol=1e-12)
+    for i, a in enumerate(descs):
+        np.testing.assert_allclose(world.hidden_quality_terms(ag, a["text"], (3, 4)), added_d[:, i], atol=1e-12)
+    assert world.hidden_quality_terms(ag, "", (0, 1)) == (0.0, 0.0)
+
+
 def test_ctr_noise_changes_clicks_not_impressions():
     plain = World.generate(WorldConfig.preset("small"))
     noisy = World.generate(WorldConfig.preset("small", ctr_noise_sd=0.5))
