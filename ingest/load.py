@@ -1,8 +1,9 @@
 """Write validated rows and their rejects to the warehouse, idempotently.
 
 Each load is one MERGE per table (warehouse.sql): re-running the same partition leaves the same
-table, and a failure part-way leaves the previous partition whole. Dead letters of a scope are
-replaced the same way, so their counts describe the latest load, not the sum of all retries.
+table. Dead letters of a scope are replaced the same way, so their counts describe the latest load,
+not the sum of all retries. The rows and their dead letters are written in one transaction
+(Warehouse.merge_all): a failure part-way leaves the previous partition and its rejects whole.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import pandas as pd
 from ingest.validate import Rejected, Validated
 from warehouse.schemas import (ALL_SCHEMAS, DEAD_LETTERS_SCHEMA, DEAD_LETTERS_TABLE, RAW_CLUSTER_FIELDS,
                                RAW_KEYS, RAW_PARTITION_FIELD, RAW_SCHEMAS)
-from warehouse.sql import Scope
+from warehouse.sql import Load, Scope
 
 MAX_PAYLOAD_CHARS = 20_000
 
@@ -51,12 +52,16 @@ def dead_letter_frame(source: str, table: str, rejected: list[Rejected], partiti
 def load(wh, v: Validated, *, source: str, scope: Scope | None, partition_lo: str, partition_hi: str,
          partition_of) -> None:
     """Merge good rows of `v` into its table within `scope`, and replace the dead letters of
-    (source, table, partitions lo..hi) with this load's rejects."""
-    wh.merge(v.table, v.frame, RAW_KEYS[v.table], scope)
+    (source, table, partitions lo..hi) with this load's rejects: both or neither."""
     dead = dead_letter_frame(source, v.table, v.rejected, partition_of)
     dead_scope = Scope(equals={"source": source, "table_name": v.table},
                        between={"partition_key": (partition_lo, partition_hi)})
-    wh.merge(DEAD_LETTERS_TABLE, dead, [], dead_scope)
+    wh.merge_all([
+        Load(v.table, v.frame, tuple(RAW_KEYS[v.table]), scope, tuple(RAW_SCHEMAS[v.table]),
+             RAW_PARTITION_FIELD[v.table], tuple(RAW_CLUSTER_FIELDS[v.table])),
+        Load(DEAD_LETTERS_TABLE, dead, (), dead_scope, tuple(DEAD_LETTERS_SCHEMA), None,
+             ("table_name", "partition_key")),
+    ])
 
 
 def day_scope(start: dt.date, end: dt.date) -> Scope:

@@ -120,3 +120,24 @@ def test_a_page_that_fails_for_good_is_resumed_not_refetched(small_world, monkey
         rows = api.fetch_performance(client, small_world.start_date, small_world.end_date)
     assert rows == small_world.daily_performance(small_world.start_date, small_world.end_date)
     assert sum(1 for c in calls if c == "/v1/reports/jobs") == 1  # resumed the same job
+
+
+def test_a_partition_and_its_dead_letters_are_written_together_or_not_at_all(small_world, duck, monkeypatch):
+    import warehouse.duckdb_warehouse as dw
+
+    faults = FaultConfig(malformed_rate=0.08, seed=11)
+    day = small_world.end_date
+    with serve_in_background(small_world, TOKEN, faults=faults) as url:
+        client = fast_client(url)
+        ingest_performance(client, duck, day - dt.timedelta(days=1), day - dt.timedelta(days=1))
+        before = {t: table_checksum(t, _table(duck, t)) if t == PERF else len(_table(duck, t))
+                  for t in (PERF, DEAD_LETTERS_TABLE)}
+        # the dead letters' statement fails after the rows' MERGE ran in the same transaction
+        real = dw.merge_sql
+        monkeypatch.setattr(dw, "merge_sql", lambda t, *a, **k: ("SELECT ERROR('injected failure')", {})
+                            if t == DEAD_LETTERS_TABLE else real(t, *a, **k))
+        with pytest.raises(Exception, match="injected failure"):
+            ingest_performance(client, duck, day, day)
+    after = {t: table_checksum(t, _table(duck, t)) if t == PERF else len(_table(duck, t))
+             for t in (PERF, DEAD_LETTERS_TABLE)}
+    assert after == before and before[DEAD_LETTERS_TABLE] > 0
