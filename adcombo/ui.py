@@ -3,7 +3,9 @@
 Started as two documented commands (`dagster-webserver`, `dagster-daemon run`) rather than the
 superseded `dagster dev`. The daemon runs the sensors (alerts), takes runs off the queue one at
 a time and fails runs whose process died. Each is started in its own process group, so on Ctrl-C
-or SIGTERM everything they started (code servers, run workers) is stopped with them.
+or SIGTERM everything they started (code servers, run workers) is stopped with them. On Linux each
+also gets SIGTERM from the kernel if `adcombo ui` itself dies without cleaning up (SIGKILL, OOM
+killer), so no webserver is left holding the port.
 """
 
 from __future__ import annotations
@@ -32,6 +34,16 @@ def _raise_stop(signum, frame):
     raise _Stop(signal.Signals(signum).name)
 
 
+def _terminate_with_parent() -> None:
+    """In the child before exec: ask the kernel for SIGTERM when the parent dies (Linux prctl
+    PR_SET_PDEATHSIG). Elsewhere nothing: Ctrl-C and SIGTERM still stop everything."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        PR_SET_PDEATHSIG = 1
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 def start(env: dict, host: str, port: int, log_level: str = "warning") -> list[subprocess.Popen]:
     bin_dir = Path(sys.executable).parent
     commands = [
@@ -39,7 +51,8 @@ def start(env: dict, host: str, port: int, log_level: str = "warning") -> list[s
          "--dagster-log-level", log_level, "--log-level", log_level],
         [str(bin_dir / "dagster-daemon"), "run", *TARGET, "--log-level", log_level],
     ]
-    return [subprocess.Popen(cmd, env=env, start_new_session=True) for cmd in commands]
+    return [subprocess.Popen(cmd, env=env, start_new_session=True, preexec_fn=_terminate_with_parent)
+            for cmd in commands]
 
 
 def stop(procs: list[subprocess.Popen]) -> None:

@@ -50,3 +50,24 @@ def test_ui_starts_the_webserver_and_daemon_and_sigterm_stops_all_of_it(tmp_path
                 p.kill()
             except (ProcessLookupError, psutil.NoSuchProcess):
                 pass
+
+
+def test_ui_killed_outright_leaves_no_webserver_or_daemon_behind(tmp_path):
+    port = free_port()
+    env = {**os.environ, "ADCOMBO_WORLD": "tiny"}
+    proc = subprocess.Popen([ADCOMBO, "ui", "--home", str(tmp_path / "home"), "--port", str(port)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    started = []
+    try:
+        wait_for(lambda: len(psutil.Process(proc.pid).children(recursive=True)) >= 4, 120, "all processes started")
+        started = psutil.Process(proc.pid).children(recursive=True)
+        proc.kill()  # no handler runs: only the kernel can tell the children (SIGKILL, OOM killer)
+        proc.wait(timeout=10)
+        gone, alive = psutil.wait_procs(started, timeout=60)
+        assert alive == [], [" ".join(p.cmdline()) for p in alive]
+    finally:
+        for p in [proc, *started]:
+            try:
+                p.kill()
+            except (ProcessLookupError, psutil.NoSuchProcess):
+                pass
