@@ -90,14 +90,15 @@ mutation($params: ExecutionParams!) { launchRun(executionParams: $params) {
 """
 
 
-def launch_job(url: str, job: str, extra: dict | None = None) -> str:
-    """Launch a job as the UI's Materialize / Launch button does; returns the run id."""
+def launch_job(url: str, job: str, extra: dict | None = None, selector: dict | None = None) -> str:
+    """Launch a job as the UI's Materialize / Launch button does; returns the run id. `selector`
+    adds to the job selector (e.g. an assetSelection), `extra` to the execution params."""
     entry = graphql(url, LOCATIONS)["workspaceOrError"]["locationEntries"][0]
     location = entry["locationOrLoadError"]
     assert location["__typename"] == "RepositoryLocation", location
     params = {
         "selector": {"repositoryLocationName": entry["name"], "repositoryName": location["repositories"][0]["name"],
-                     "jobName": job},
+                     "jobName": job, **(selector or {})},
         "mode": "default",
         **(extra or {}),
     }
