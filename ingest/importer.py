@@ -23,11 +23,9 @@ from dataclasses import dataclass, field
 from ingest.columns import MappingError, find_mapping, load_mapping
 from ingest.files import (FILE_TABLES, FileRefused, ImportFormatError, Refusal, TableFile, find_files,
                           open_table_file)
-from ingest.load import dead_letter_frame
+from ingest.load import dead_letter_frame, dead_letters_load, raw_load
 from ingest.bulk import validate_performance_chunks
 from ingest.validate import Validated, reject_unknown_ads, rule, validate
-from warehouse.schemas import (DEAD_LETTERS_SCHEMA, DEAD_LETTERS_TABLE, RAW_CLUSTER_FIELDS, RAW_KEYS,
-                               RAW_PARTITION_FIELD, RAW_SCHEMAS)
 from warehouse.sql import Load, Scope
 
 SOURCE = "files"
@@ -175,14 +173,12 @@ def read_folder(folder: str, options: ImportOptions = ImportOptions()) -> tuple[
 def loads(validated: dict[str, Validated]) -> list[Load]:
     """The four replacements an import makes: each raw table, and the dead letters (the warehouse
     then holds the files' rows and their rejects alone)."""
-    out = [Load(t, v.frame, tuple(RAW_KEYS[t]), Scope.everything(), tuple(RAW_SCHEMAS[t]), RAW_PARTITION_FIELD[t],
-                tuple(RAW_CLUSTER_FIELDS[t])) for t, v in validated.items()]
+    out = [raw_load(t, v.frame, Scope.everything()) for t, v in validated.items()]
     dead = [dead_letter_frame(SOURCE, t, v.rejected, lambda r: "all") for t, v in validated.items()]
     import pandas as pd
 
     frame = pd.concat(dead, ignore_index=True) if dead else dead_letter_frame(SOURCE, "", [], lambda r: "all")
-    out.append(Load(DEAD_LETTERS_TABLE, frame, (), Scope.everything(), tuple(DEAD_LETTERS_SCHEMA), None,
-                    ("table_name", "partition_key")))
+    out.append(dead_letters_load(frame, Scope.everything()))
     return out
 
 

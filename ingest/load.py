@@ -19,12 +19,25 @@ from warehouse.schemas import (ALL_SCHEMAS, DEAD_LETTERS_SCHEMA, DEAD_LETTERS_TA
 from warehouse.sql import Load, Scope
 
 MAX_PAYLOAD_CHARS = 20_000
+DEAD_LETTERS_CLUSTER = ("table_name", "partition_key")
 
 
 def ensure_tables(wh) -> None:
     for table in RAW_SCHEMAS:
         wh.ensure_table(table, RAW_SCHEMAS[table], RAW_PARTITION_FIELD[table], RAW_CLUSTER_FIELDS[table])
-    wh.ensure_table(DEAD_LETTERS_TABLE, DEAD_LETTERS_SCHEMA, None, ["table_name", "partition_key"])
+    wh.ensure_table(DEAD_LETTERS_TABLE, DEAD_LETTERS_SCHEMA, None, list(DEAD_LETTERS_CLUSTER))
+
+
+def raw_load(table: str, frame: pd.DataFrame, scope: Scope | None) -> Load:
+    """A raw table's part of a transaction (Warehouse.merge_all): its rows merged on its keys
+    within `scope`, the table created with its schema, partitioning and clustering if missing."""
+    return Load(table, frame, tuple(RAW_KEYS[table]), scope, tuple(RAW_SCHEMAS[table]), RAW_PARTITION_FIELD[table],
+                tuple(RAW_CLUSTER_FIELDS[table]))
+
+
+def dead_letters_load(frame: pd.DataFrame, scope: Scope | None) -> Load:
+    """The dead letters' part of a transaction: `frame` replaces the rows within `scope`."""
+    return Load(DEAD_LETTERS_TABLE, frame, (), scope, tuple(DEAD_LETTERS_SCHEMA), None, DEAD_LETTERS_CLUSTER)
 
 
 def payload_json(payload: dict) -> str:
@@ -56,16 +69,11 @@ def load(wh, v: Validated, *, source: str, scope: Scope | None, partition_lo: st
     dead = dead_letter_frame(source, v.table, v.rejected, partition_of)
     dead_scope = Scope(equals={"source": source, "table_name": v.table},
                        between={"partition_key": (partition_lo, partition_hi)})
-    wh.merge_all([
-        Load(v.table, v.frame, tuple(RAW_KEYS[v.table]), scope, tuple(RAW_SCHEMAS[v.table]),
-             RAW_PARTITION_FIELD[v.table], tuple(RAW_CLUSTER_FIELDS[v.table])),
-        Load(DEAD_LETTERS_TABLE, dead, (), dead_scope, tuple(DEAD_LETTERS_SCHEMA), None,
-             ("table_name", "partition_key")),
-    ])
+    wh.merge_all([raw_load(v.table, v.frame, scope), dead_letters_load(dead, dead_scope)])
 
 
 def day_scope(start: dt.date, end: dt.date) -> Scope:
     return Scope(between={"date": (start, end)})
 
 
-__all__ = ["ensure_tables", "load", "day_scope", "ALL_SCHEMAS"]
+__all__ = ["ensure_tables", "load", "raw_load", "dead_letters_load", "day_scope", "ALL_SCHEMAS"]
