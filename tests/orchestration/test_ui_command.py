@@ -15,13 +15,26 @@ from _dagster_processes import free_port, wait_for
 ADCOMBO = str(Path(sys.executable).with_name("adcombo"))
 
 
+def _start_ui(home: Path, port: int, out) -> subprocess.Popen:
+    """`adcombo ui` as typed, on the tiny world."""
+    return subprocess.Popen([ADCOMBO, "ui", "--home", str(home), "--port", str(port)],
+                            env={**os.environ, "ADCOMBO_WORLD": "tiny"}, stdout=out, stderr=subprocess.STDOUT)
+
+
+def _kill(procs) -> None:
+    """Whatever a failed test left running."""
+    for p in procs:
+        try:
+            p.kill()
+        except (ProcessLookupError, psutil.NoSuchProcess):
+            pass
+
+
 def test_ui_starts_the_webserver_and_daemon_and_sigterm_stops_all_of_it(tmp_path):
     port = free_port()
-    env = {**os.environ, "ADCOMBO_WORLD": "tiny"}
     log = tmp_path / "ui.log"
     with log.open("wb") as out:
-        proc = subprocess.Popen([ADCOMBO, "ui", "--home", str(tmp_path / "home"), "--port", str(port)], env=env,
-                                stdout=out, stderr=subprocess.STDOUT)
+        proc = _start_ui(tmp_path / "home", port, out)
     started = []
     try:
         def serving():
@@ -45,18 +58,11 @@ def test_ui_starts_the_webserver_and_daemon_and_sigterm_stops_all_of_it(tmp_path
         assert "SupersessionWarning" not in text and "dev_command" not in text
         assert f"Dagster UI on http://127.0.0.1:{port}" in text and "stopping the Dagster UI (SIGTERM)" in text
     finally:
-        for p in [proc, *started]:
-            try:
-                p.kill()
-            except (ProcessLookupError, psutil.NoSuchProcess):
-                pass
+        _kill([proc, *started])
 
 
 def test_ui_killed_outright_leaves_no_webserver_or_daemon_behind(tmp_path):
-    port = free_port()
-    env = {**os.environ, "ADCOMBO_WORLD": "tiny"}
-    proc = subprocess.Popen([ADCOMBO, "ui", "--home", str(tmp_path / "home"), "--port", str(port)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = _start_ui(tmp_path / "home", free_port(), subprocess.DEVNULL)
     started = []
     try:
         wait_for(lambda: len(psutil.Process(proc.pid).children(recursive=True)) >= 4, 120, "all processes started")
@@ -66,8 +72,4 @@ def test_ui_killed_outright_leaves_no_webserver_or_daemon_behind(tmp_path):
         gone, alive = psutil.wait_procs(started, timeout=60)
         assert alive == [], [" ".join(p.cmdline()) for p in alive]
     finally:
-        for p in [proc, *started]:
-            try:
-                p.kill()
-            except (ProcessLookupError, psutil.NoSuchProcess):
-                pass
+        _kill([proc, *started])
