@@ -90,11 +90,11 @@ def history_effects(booster, train: pd.DataFrame, valid: pd.DataFrame, ads_rows,
     return asset_effects(ads, raw, imp, clk, sd, scales)
 
 
-def fit_ctr_model(train: pd.DataFrame, valid: pd.DataFrame, ads_rows, data_fingerprint: str = "",
-                  split: dict | None = None, progress=None) -> FittedModel:
-    """Train, calibrate, fit history effects and draw the plots. `split` (models.split's record of
-    how validation rows were chosen) goes into the metrics, hence into the bundle's manifest;
-    progress(line) hears how far training is."""
+def fit_ctr_model(train: pd.DataFrame, valid: pd.DataFrame, ads_rows, split: dict | None = None,
+                  progress=None) -> FittedModel:
+    """Train, calibrate, fit history effects and draw the plots; the training set's fingerprint
+    goes with them. `split` (models.split's record of how validation rows were chosen) goes into
+    the metrics, hence into the bundle's manifest; progress(line) hears how far training is."""
     from models.plots import model_plots
     from models.train import calibration_table, train_ctr_model
     from transforms.features import COMBINATION_FEATURE_NAMES
@@ -123,7 +123,7 @@ def fit_ctr_model(train: pd.DataFrame, valid: pd.DataFrame, ads_rows, data_finge
     effects = history_effects(result.booster, train, valid, ads_rows, priors)
     result.metrics["asset_effects"] = priors  # the learnt prior sd and slot scales of the shipped effects
     return FittedModel(result, calibration, importance, effects, model_plots(calibration, importance), seconds,
-                       data_fingerprint)
+                       fingerprint(train, valid))
 
 
 def save_fitted(fitted: FittedModel, bundle_root: str, tokenizer_path: str) -> str:

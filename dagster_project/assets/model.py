@@ -22,7 +22,7 @@ GROUP = "model"
 )
 def ctr_model(context: AssetExecutionContext, paths: LocalPaths, model_store: ModelStoreResource,
               warehouse: WarehouseResource):
-    from models.fit import fingerprint, fit_ctr_model, read_training_set, save_fitted
+    from models.fit import fit_ctr_model, read_training_set, save_fitted
 
     files = paths.training_files()
     train, valid = read_training_set(files)
@@ -30,8 +30,7 @@ def ctr_model(context: AssetExecutionContext, paths: LocalPaths, model_store: Mo
     with warehouse.open() as wh:
         ads = wh.query("SELECT * FROM `raw.ads`")
     ads = frame_rows(ads)
-    fitted = fit_ctr_model(train, valid, ads, fingerprint(train, valid), split=paths.training_split(),
-                           progress=context.log.info)
+    fitted = fit_ctr_model(train, valid, ads, split=paths.training_split(), progress=context.log.info)
     store = model_store.store()
     version = store.add(save_fitted(fitted, store.build_dir(), paths.tokenizer))
     m, effects = fitted.metrics, fitted.effects
