@@ -56,6 +56,30 @@ def test_recovers_effects_and_repetition_can_only_lower_the_score():
     assert abs(strong.coef[1]) < abs(base.coef[1])
 
 
+def test_a_rule_that_rises_and_falls_over_a_width_is_learnt_in_its_bins():
+    # Too short says too little, at the limit risks truncation: no straight line fits that.
+    X, imp, _, g = data(seed=4, n_groups=300)
+    rng = np.random.default_rng(4)
+
+    def rule(width):
+        return np.select([width < 10, width < 14, width <= 24], [-0.25, -0.10, 0.04], -0.06)
+
+    logit = np.repeat(rng.normal(-3.0, 0.3, 300), 8) + rule(X[:, 0]) + 0.25 * X[:, 1]
+    clk = rng.binomial(imp, 1 / (1 + np.exp(-logit)))
+    base = fit_linear_base(X, imp, clk, g, l2=1.0, feature_names=NAMES)
+    assert 0 in base.deviations and 1 not in base.deviations  # two values: a line is every shape
+    grid = np.zeros((25, X.shape[1]), dtype=np.float32)
+    widths = grid[:, 0] = np.arange(5, 30)
+    learnt, truth = base.raw(grid), rule(widths)
+    learnt, truth = learnt - learnt.mean(), truth - truth.mean()
+    middle = learnt[(widths >= 14) & (widths <= 24)].mean()
+    assert learnt[widths < 10].mean() < middle - 0.15 and learnt[widths > 24].mean() < middle - 0.01
+    # much closer than the best straight line through the truth itself
+    line = np.polyval(np.polyfit(widths, truth, 1), widths)
+    rms = lambda e: float(np.sqrt(np.mean(e * e)))  # noqa: E731
+    assert rms(learnt - truth) < 0.6 * rms(line - truth)
+
+
 def test_shrinkage_follows_the_number_of_served_ads_not_the_days():
     X, imp, clk, g = data(seed=3, n_groups=300)
     many = fit_linear_base(X, imp, clk, g, l2=300.0, feature_names=NAMES)
@@ -76,7 +100,8 @@ def test_the_booster_is_exactly_the_fitted_model_and_decomposes():
     for rows in (X, new):
         np.testing.assert_allclose(booster.predict(rows, raw_score=True), base.raw(rows), atol=1e-9)
     trees = booster.dump_model()["tree_info"]
-    assert len(trees) == int(np.count_nonzero(base.coef))
+    assert base.deviations  # the shaped features' trees hold line + deviation
+    assert len(trees) == len(set(np.flatnonzero(base.coef).tolist()) | set(base.deviations))
 
     def features(node, acc):
         if "split_feature" in node:
@@ -98,7 +123,7 @@ def test_extra_trees_are_appended_and_add_up():
     both = to_booster(base, NAMES, booster_tree_blocks(stumps))
     np.testing.assert_allclose(both.predict(X, raw_score=True),
                                base.raw(X) + stumps.predict(X, raw_score=True), atol=1e-9)
-    assert both.num_trees() == int(np.count_nonzero(base.coef)) + 7
+    assert both.num_trees() == len(set(np.flatnonzero(base.coef).tolist()) | set(base.deviations)) + 7
     # the model text round-trips through LightGBM's own writer
     again = lgb.Booster(model_str=both.model_to_string())
     np.testing.assert_array_equal(again.predict(X, raw_score=True), both.predict(X, raw_score=True))
