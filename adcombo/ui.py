@@ -48,8 +48,9 @@ def start(env: dict, host: str, port: int, log_level: str = "warning") -> list[s
     bin_dir = Path(sys.executable).parent
     commands = [
         [str(bin_dir / "dagster-webserver"), *TARGET, "-h", host, "-p", str(port),
-         "--dagster-log-level", log_level, "--log-level", log_level],
-        [str(bin_dir / "dagster-daemon"), "run", *TARGET, "--log-level", log_level],
+         "--dagster-log-level", log_level, "--log-level", log_level, "--code-server-log-level", log_level],
+        [str(bin_dir / "dagster-daemon"), "run", *TARGET, "--log-level", log_level,
+         "--code-server-log-level", log_level],
     ]
     return [subprocess.Popen(cmd, env=env, start_new_session=True, preexec_fn=_terminate_with_parent)
             for cmd in commands]

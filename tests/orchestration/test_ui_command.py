@@ -56,6 +56,7 @@ def test_ui_starts_the_webserver_and_daemon_and_sigterm_stops_all_of_it(tmp_path
         assert alive == [], [" ".join(p.cmdline()) for p in alive]
         text = log.read_text()
         assert "SupersessionWarning" not in text and "dev_command" not in text
+        assert "dagster.code_server" not in text, text  # Dagster's own info lines only with --verbose
         assert f"Dagster UI on http://127.0.0.1:{port}" in text and "stopping the Dagster UI (SIGTERM)" in text
     finally:
         _kill([proc, *started])
