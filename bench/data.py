@@ -98,9 +98,8 @@ def default_bundle(workdir: str, world: str = "default", seed: int = 7) -> str:
     import hashlib
 
     from models import bundle as bundle_mod
-    from transforms import tokenizer as tokenizer_mod
-
     from models import linear_base
+    from transforms import tokenizer as tokenizer_mod
 
     spec = feature_spec()
     # The training recipe's knobs are in the key, so a changed model is never measured from cache.

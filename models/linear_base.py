@@ -85,10 +85,10 @@ class Binning:
 
     def transform(self, X: np.ndarray) -> np.ndarray:
         """Each value replaced by its bin's mean (what the compiled trees see)."""
-        X = np.asarray(X, dtype=np.float32).astype(np.float64)
-        out = np.empty_like(X)
-        for j, (thr, val) in enumerate(zip(self.thresholds, self.values)):
-            out[:, j] = val[np.searchsorted(thr, X[:, j], side="left")]
+        X = np.asarray(X, dtype=np.float32)
+        out = np.empty(X.shape, dtype=np.float64)
+        for j, val in enumerate(self.values):
+            out[:, j] = val[self.index(X, j)]
         return out
 
 
