@@ -216,7 +216,8 @@ def run_evaluation(world, workdir: str, params: dict | None = None, holdout_shar
     result = train_ctr_model(*_arrays(prep, train), *_arrays(prep, valid), COMBINATION_FEATURE_NAMES, params=params,
                              groups_train=train.ad_group_id.to_numpy(), groups_valid=valid.ad_group_id.to_numpy(),
                              ads_train=[prep.ads[a] for a in train.ad_id])
-    log(f"model: {result.metrics['linear_trees']} linear trees (penalty {result.metrics['linear_l2']:g}) + "
+    log(f"model: {result.metrics['linear_trees']} linear trees (penalty {result.metrics['linear_l2']:g}, "
+        f"between-ad sd {result.metrics['between_ad_sd']:.3f}) + "
         f"{result.metrics['residual_stumps']} stumps in {time.perf_counter() - t1:.1f}s")
     logit_models = {}
     best_c, best_ll = None, np.inf
@@ -338,6 +339,7 @@ def run_evaluation(world, workdir: str, params: dict | None = None, holdout_shar
                   "truth_combinations": n_combos},
         "lightgbm": {"num_trees": result.metrics["num_trees"], "linear_trees": result.metrics["linear_trees"],
                      "residual_stumps": result.metrics["residual_stumps"], "linear_l2": result.metrics["linear_l2"],
+                     "between_ad_sd": result.metrics["between_ad_sd"],
                      "early_stopping": result.metrics["early_stopping"],
                      "params": {k: v for k, v in result.params.items() if k != "interaction_constraints"},
                      "valid_same_groups": result.metrics["valid"]},

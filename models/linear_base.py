@@ -47,6 +47,8 @@ REPETITION_FEATURES = ("jaccard", "char_bigram_jaccard", "shared_tokens", "share
 SHAPE_MIN_BINS = 8
 SHAPE_SMOOTHING = 10.0
 SHAPE_RIDGE = 1.0
+# Rounds of measuring the between-ad variance and refitting with its weights (fit_linear_base).
+TAU_ROUNDS = 2
 
 
 @dataclass
@@ -103,6 +105,7 @@ class LinearBase:
     offsets: dict
     l2: float
     deviations: dict[int, np.ndarray] = field(default_factory=dict)  # feature -> one per bin
+    between_ad_var: float = 0.0  # tau^2 the rows were weighted with (between_ad_variance)
 
     def raw(self, X: np.ndarray) -> np.ndarray:
         out = self.intercept + self.binning.transform(X) @ self.coef
@@ -163,9 +166,32 @@ def _profile_offsets(eta, imp, clk, inv, n_groups: int, prec: float, offsets: np
     return offsets
 
 
+def between_ad_variance(impressions, clicks, p) -> float:
+    """tau^2: the variance of a served ad's log-odds around the model that more impressions do not
+    average away (hidden quality the features cannot see, day-to-day audience mix), by the method
+    of moments: Var(clicks) = n p (1 - p) + tau^2 (n p (1 - p))^2 (the delta method), summed over
+    the rows, p each row's fitted CTR. 0 when the clicks scatter no more than binomial."""
+    n = np.asarray(impressions, dtype=np.float64)
+    v = n * p * (1.0 - p)
+    excess = np.sum((np.asarray(clicks, dtype=np.float64) - n * p) ** 2 - v)
+    return float(max(0.0, excess / max(np.sum(v * v), 1e-300)))
+
+
+def ad_weights(impressions, p, between_ad_var: float) -> np.ndarray:
+    """Each row's share of its binomial information that is real: 1 / (1 + tau^2 n p (1 - p)).
+
+    A served ad's clicks estimate its CTR to within the binomial noise *and* tau; once the
+    binomial part is small (many impressions), more impressions add nothing, so an ad with a
+    million impressions must not outweigh a hundred ads with ten thousand each (the inverse-
+    variance weights of a random-effects meta-analysis)."""
+    n = np.asarray(impressions, dtype=np.float64)
+    return 1.0 / (1.0 + between_ad_var * n * p * (1.0 - p))
+
+
 def fit_linear_base(X, impressions, clicks, groups, l2: float, feature_names: Sequence[str],
                     group_sd: float = 0.5, binning: Binning | None = None,
-                    max_iter: int = 1000, margin: np.ndarray | None = None) -> LinearBase:
+                    max_iter: int = 1000, margin: np.ndarray | None = None,
+                    between_ad_var: float | None = None) -> LinearBase:
     """Penalised logistic regression of clicks with an offset per ad group (Normal(0, group_sd)
     prior), on binned, standardised features, with per-bin deviations d for the features that
     have a shape (shape_features). Objective: mean log loss per impression plus
@@ -182,6 +208,14 @@ def fit_linear_base(X, impressions, clicks, groups, l2: float, feature_names: Se
     is the partial one at those offsets. A few hundred coefficients and a few thousand deviations
     (on `base30`: 167 shaped features, 5,517 deviations), instead of one unknown per ad group
     besides them, which the optimiser handles badly.
+
+    Rows are weighted by ad_weights: binomial information per impression, capped by the
+    between-ad variance tau^2 (between_ad_variance), so the largest ads do not drown the rest.
+    between_ad_var None measures tau^2 around the fit and refits with its weights, TAU_ROUNDS
+    times (three fits); a number uses that tau^2 (0: plain binomial weights, one fit; else two,
+    the first for each row's p). Fits beside the training ads' own
+    effects (margin) must be given the tau^2 of the fit without them: those effects absorb each
+    ad's own scatter, so measured there it would always come out 0.
     """
     from scipy.optimize import minimize
 
@@ -220,18 +254,42 @@ def fit_linear_base(X, impressions, clicks, groups, l2: float, feature_names: Se
 
     bounds = [(0.0, 0.0) if not live[j] else (None, 0.0) if nonpositive[j] else (None, None) for j in range(n_f)]
     bounds += [(None, None)] * (1 + n_d)
+
+    def solve(theta):
+        return minimize(objective, theta, jac=True, method="L-BFGS-B", bounds=bounds,
+                        options={"maxiter": max_iter, "maxfun": 2 * max_iter, "gtol": 1e-8, "ftol": 1e-12}).x
+
+    imp_all, clk_all = imp, clk
     theta = np.zeros(n_f + 1 + n_d)
     theta[n_f] = np.log(max(clk.sum(), 0.5) / max(total - clk.sum(), 0.5))
-    res = minimize(objective, theta, jac=True, method="L-BFGS-B", bounds=bounds,
-                   options={"maxiter": max_iter, "maxfun": 2 * max_iter, "gtol": 1e-8, "ftol": 1e-12})
-    w, b = res.x[:n_f], res.x[n_f]
-    objective(res.x)  # the offsets of the returned coefficients
+
+    def fitted_p(theta):
+        objective(theta)  # sets the offsets
+        z = fixed + theta[n_f] + Z @ theta[:n_f] + S @ theta[n_f + 1:] + state["offsets"][inv]
+        return 1.0 / (1.0 + np.exp(-z))
+
+    tau2 = between_ad_var
+    # The weights need each row's p (its own CTR is too noisy): a plain binomial fit first. Then
+    # tau^2 is measured twice: around the plain fit it comes out low (there an ad group's largest
+    # ad pulls the group's offset onto itself and hides its own scatter), around the weighted fit
+    # close to the truth (tests/models/test_linear_base.py); further rounds hardly move it.
+    for _ in range(0 if tau2 == 0 else 1 if tau2 is not None else TAU_ROUNDS):
+        theta = solve(theta)
+        p = fitted_p(theta)
+        if between_ad_var is None:
+            tau2 = between_ad_variance(imp_all, clk_all, p)
+        c = ad_weights(imp_all, p, tau2)
+        imp, clk = imp_all * c, clk_all * c  # the objective reads these
+        total = max(imp.sum(), 1.0)
+    x = solve(theta)
+    w, b = x[:n_f], x[n_f]
+    objective(x)  # the offsets of the returned coefficients
     coef = np.where(live, w / scale, 0.0)
     intercept = float(b - coef @ mean)
     offsets = dict(zip(keys.tolist(), state["offsets"].tolist()))
-    d = res.x[n_f + 1:]
+    d = x[n_f + 1:]
     deviations = {j: d[starts[j]:starts[j] + len(binning.thresholds[j]) + 1].copy() for j in shaped}
-    return LinearBase(binning, coef, intercept, offsets, l2, deviations)
+    return LinearBase(binning, coef, intercept, offsets, l2, deviations, float(tau2))
 
 
 # ---- LightGBM model text ---------------------------------------------------------------------

@@ -370,7 +370,8 @@ def _fit_base(X, imp, clk, groups, l2: float, feature_names, ads=None):
     sd, scales = effect_priors(ads, raw, imp, clk)
     for _ in range(ASSET_BACKFIT_ROUNDS):
         margin = AssetEffects(asset_effects(ads, raw, imp, clk, sd, scales)).for_ads(ads)
-        base = fit_linear_base(X, imp, clk, groups, l2, feature_names, margin=margin)
+        base = fit_linear_base(X, imp, clk, groups, l2, feature_names, margin=margin,
+                               between_ad_var=base.between_ad_var)
         raw = base.raw(X)
     return base, margin, scales, sd
 
@@ -468,6 +469,9 @@ def train_ctr_model(
         "linear_trees": int(booster.num_trees() - (stumps.num_trees() if stumps is not None else 0)),
         "residual_stumps": int(stumps.num_trees()) if stumps is not None else 0,
         "linear_l2": l2,
+        # sd of a served ad's log-odds around the model that impressions do not average away; it
+        # caps each ad's weight in the linear base (models.linear_base.ad_weights)
+        "between_ad_sd": round(float(np.sqrt(base.between_ad_var)), 4),
         "asset_backfit": {"rounds": ASSET_BACKFIT_ROUNDS if ads_train is not None else 0,
                           "slot_scales": None if scales is None else [round(float(x), 4) for x in scales],
                           "prior_sd": prior_sd},

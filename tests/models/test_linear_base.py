@@ -3,8 +3,8 @@ import lightgbm as lgb
 import numpy as np
 import pytest
 
-from models.linear_base import (MAX_BINS, Binning, booster_tree_blocks, fit_linear_base, repetition_mask,
-                                to_booster)
+from models.linear_base import (MAX_BINS, Binning, ad_weights, between_ad_variance, booster_tree_blocks,
+                                fit_linear_base, repetition_mask, to_booster)
 from models.pairwise import check_decomposable
 
 NAMES = ["h1__n_chars", "h1__has_price", "h2__n_chars", "h1_h2__jaccard", "h1_h2__width_sum"]
@@ -134,3 +134,46 @@ def test_nothing_learnt_is_a_constant():
     base = fit_linear_base(X[:, :0], imp, clk, g, l2=1.0, feature_names=[])
     booster = to_booster(base, NAMES)
     assert np.allclose(booster.predict(X, raw_score=True), base.intercept)
+
+
+def scattered(seed, tau=0.3, n_groups=150, per=8):
+    """Served ads whose log-odds scatter by tau around the rule (hidden quality), impressions
+    spread over two orders of magnitude as in real accounts."""
+    rng = np.random.default_rng(seed)
+    n = n_groups * per
+    X = np.column_stack([rng.integers(5, 30, n), rng.integers(0, 2, n)]).astype(np.float32)
+    groups = np.repeat([f"g{i:03d}" for i in range(n_groups)], per)
+    logit = np.repeat(rng.normal(-3.0, 0.3, n_groups), per) + 0.25 * X[:, 1] + rng.normal(0, tau, n)
+    imp = np.round(rng.lognormal(np.log(3000), 1.5, n)).astype(np.int64) + 50
+    return X, imp, rng.binomial(imp, 1 / (1 + np.exp(-logit))), groups
+
+
+def test_the_between_ad_variance_is_measured_from_the_scatter():
+    rng = np.random.default_rng(0)
+    n, p = rng.integers(1000, 50000, 4000), np.full(4000, 0.03)
+    plain = rng.binomial(n, p)
+    assert between_ad_variance(n, plain, p) < 0.002
+    logit = np.log(p / (1 - p)) + rng.normal(0, 0.2, len(n))
+    assert between_ad_variance(n, rng.binomial(n, 1 / (1 + np.exp(-logit))), p) == pytest.approx(0.04, rel=0.25)
+    # weights: 1 without scatter, and an ad's information stops growing with its impressions
+    assert np.all(ad_weights(n, p, 0.0) == 1.0)
+    info = n * ad_weights(n, p, 0.04)
+    assert info.max() < 1 / (0.04 * 0.03 * 0.97) and np.all(np.diff(info[np.argsort(n)]) >= 0)
+
+
+def test_the_largest_ads_do_not_drown_the_rest_when_ads_scatter():
+    # A few ads with most of the impressions each carry their own scatter: weighted by impressions
+    # alone they decide the coefficient; capped by the between-ad variance, every ad counts.
+    errors, measured = {"capped": [], "impressions": []}, []
+    for seed in range(12):
+        X, imp, clk, g = scattered(seed, tau=0.3)
+        capped = fit_linear_base(X, imp, clk, g, l2=1.0, feature_names=NAMES[:2])
+        plain = fit_linear_base(X, imp, clk, g, l2=1.0, feature_names=NAMES[:2], between_ad_var=0.0)
+        assert plain.between_ad_var == 0.0
+        measured.append(capped.between_ad_var)
+        errors["capped"].append(capped.coef[1] - 0.25)
+        errors["impressions"].append(plain.coef[1] - 0.25)
+    # tau^2 measured from the fits (0.09 in truth; one plain fit alone sees a fifth of it)
+    assert np.mean(measured) == pytest.approx(0.09, rel=0.3) and min(measured) > 0.03
+    rms = {k: float(np.sqrt(np.mean(np.square(v)))) for k, v in errors.items()}
+    assert rms["capped"] < 0.7 * rms["impressions"], rms

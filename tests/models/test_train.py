@@ -179,3 +179,24 @@ def test_the_base_can_learn_beside_the_training_ads_own_asset_effects():
     raw = backfit.booster.predict(np.eye(len(NAMES), dtype=np.float32), raw_score=True)
     zero = backfit.booster.predict(np.zeros((1, len(NAMES)), dtype=np.float32), raw_score=True)[0]
     assert raw[0] - zero > 0.15 and raw[2] - zero < -0.1
+
+
+def test_the_fits_beside_the_asset_effects_keep_the_between_ad_variance_of_the_first_fit():
+    """Beside the training ads' own effects every ad's scatter is absorbed, so the backfit must
+    weight the ads with the between-ad variance measured without them, not measure 0 again."""
+    from models.linear_base import fit_linear_base
+    from models.train import _fit_base
+
+    rng = np.random.default_rng(5)
+    X, _, _, groups, logit = grouped(100, 8, 13)
+    imp = np.round(rng.lognormal(np.log(3000), 1.5, len(X))).astype(np.int64) + 50  # big and small ads
+    clk = rng.binomial(imp, 1 / (1 + np.exp(-(logit + rng.normal(0, 0.3, len(X))))))  # each ad scatters
+    texts = [f"見出し{rng.integers(0, 6)}" for _ in range(len(imp))]
+    ads = [{"ad_group_id": g, "headline_1": t, "headline_2": "共通", "headline_3": "", "description_1": "説明",
+            "description_2": "補足"} for g, t in zip(groups, texts)]
+    alone = fit_linear_base(X, imp, clk, groups, 1.0, NAMES)
+    base, margin, _, _ = _fit_base(X, imp, clk, groups, 1.0, NAMES, ads)
+    assert alone.between_ad_var > 0.03 and np.any(margin != 0)
+    assert base.between_ad_var == alone.between_ad_var
+    # measured beside the effects instead, it would be (nearly) nothing
+    assert fit_linear_base(X, imp, clk, groups, 1.0, NAMES, margin=margin).between_ad_var < 0.6 * alone.between_ad_var
