@@ -217,7 +217,8 @@ def run_evaluation(world, workdir: str, params: dict | None = None, holdout_shar
                              groups_train=train.ad_group_id.to_numpy(), groups_valid=valid.ad_group_id.to_numpy(),
                              ads_train=[prep.ads[a] for a in train.ad_id])
     log(f"model: {result.metrics['linear_trees']} linear trees (penalty {result.metrics['linear_l2']:g}, "
-        f"between-ad sd {result.metrics['between_ad_sd']:.3f}) + "
+        f"between-ad sd {result.metrics['between_ad_sd']:.3f}, {result.metrics['between_ad_sd_beside_effects']:.3f} "
+        f"beside the effects) + "
         f"{result.metrics['residual_stumps']} stumps in {time.perf_counter() - t1:.1f}s")
     logit_models = {}
     best_c, best_ll = None, np.inf
@@ -340,6 +341,7 @@ def run_evaluation(world, workdir: str, params: dict | None = None, holdout_shar
         "lightgbm": {"num_trees": result.metrics["num_trees"], "linear_trees": result.metrics["linear_trees"],
                      "residual_stumps": result.metrics["residual_stumps"], "linear_l2": result.metrics["linear_l2"],
                      "between_ad_sd": result.metrics["between_ad_sd"],
+                     "between_ad_sd_beside_effects": result.metrics["between_ad_sd_beside_effects"],
                      "early_stopping": result.metrics["early_stopping"],
                      "params": {k: v for k, v in result.params.items() if k != "interaction_constraints"},
                      "valid_same_groups": result.metrics["valid"]},

@@ -347,8 +347,9 @@ def _base_raw(base, X, groups, offsets_default: float | None = None):
 
 def _fit_base(X, imp, clk, groups, l2: float, feature_names, ads=None):
     """The linear base, fitted alongside the training ads' own asset effects when their texts are
-    given (ads[i]: the served ad of row i). Returns (base, margin, slot scales, prior sd): margin[i]
-    is the asset effects' part of row i's log-odds (zeros without ads).
+    given (ads[i]: the served ad of row i). Returns (base, margin, slot scales, prior sd, tau^2):
+    margin[i] is the asset effects' part of row i's log-odds (zeros without ads), tau^2 the
+    between-ad variance measured by the fit without them (models.linear_base.between_ad_variance).
 
     Why: an ad's clicks carry its assets' hidden quality (what no text feature sees). Fitted
     alone, the base explains part of that quality with whatever features happen to go with it;
@@ -361,19 +362,33 @@ def _fit_base(X, imp, clk, groups, l2: float, feature_names, ads=None):
     from models.linear_base import fit_linear_base
 
     base = fit_linear_base(X, imp, clk, groups, l2, feature_names)
-    margin, scales, sd = np.zeros(len(imp)), None, None
+    margin, scales, sd, tau2 = np.zeros(len(imp)), None, None, base.between_ad_var
     if ads is None or ASSET_BACKFIT_ROUNDS <= 0:
-        return base, margin, scales, sd
+        return base, margin, scales, sd, tau2
     from models.asset_effects import AssetEffects, asset_effects, effect_priors
 
     raw = base.raw(X)
     sd, scales = effect_priors(ads, raw, imp, clk)
+    residual_var = max(0.0, tau2 - effects_variance(ads, sd, scales))
     for _ in range(ASSET_BACKFIT_ROUNDS):
         margin = AssetEffects(asset_effects(ads, raw, imp, clk, sd, scales)).for_ads(ads)
-        base = fit_linear_base(X, imp, clk, groups, l2, feature_names, margin=margin,
-                               between_ad_var=base.between_ad_var)
+        base = fit_linear_base(X, imp, clk, groups, l2, feature_names, margin=margin, between_ad_var=residual_var)
         raw = base.raw(X)
-    return base, margin, scales, sd
+    return base, margin, scales, sd, tau2
+
+
+def effects_variance(ads, prior_sd: float, scales) -> float:
+    """The part of the between-ad variance the assets' effects account for: prior_sd^2 times the
+    sum of the squared scales of the slots an ad shows, averaged over the served ads.
+
+    Beside the training ads' own effects only the rest of an ad's scatter is left (combinations'
+    own quirks, day-to-day mix), so that is what the backfit's fits weight with. It cannot be
+    measured there (those effects are fitted on the same ads and absorb every ad's scatter)."""
+    from models.asset_effects import SLOT_COLUMNS
+
+    s2 = np.square(np.asarray(scales, dtype=np.float64))
+    shown = np.array([[bool((a or {}).get(c)) for c in SLOT_COLUMNS] for a in ads], dtype=bool)
+    return float(prior_sd**2 * np.mean(shown @ s2)) if len(shown) else 0.0
 
 
 def train_ctr_model(
@@ -430,7 +445,7 @@ def train_ctr_model(
                  "linear_l2": l2, "linear_logloss": {str(k): v for k, v in scores.items()}}
         if not fixed and NUM_BOOST_ROUND > 0:
             ads_fit = None if ads_train is None else [a for a, h in zip(ads_train, held) if not h]
-            base_fit, margin_fit, _, _ = _fit_base(*fit_rows, g_train[~held], l2, feature_names, ads_fit)
+            base_fit, margin_fit, *_ = _fit_base(*fit_rows, g_train[~held], l2, feature_names, ads_fit)
             held_base = base_fit.raw(held_rows[0])
             stop = HeldOutGroupStopping(held_rows, held_base, start_logloss=held_out_logloss(held_base, *held_rows[1:]))
             _, rounds = _residual_stumps(params, feature_names, *fit_rows,
@@ -439,7 +454,7 @@ def train_ctr_model(
                                          phase="choosing the number of stumps on held-out ad groups")
             fixed = True
             early.update(best_iteration=rounds, logloss=stop.best_logloss)
-    base, margin, scales, prior_sd = _fit_base(X_train, imp_train, clk_train, g_train, l2, feature_names, ads_train)
+    base, margin, scales, prior_sd, tau2 = _fit_base(X_train, imp_train, clk_train, g_train, l2, feature_names, ads_train)
     raw_base = _base_raw(base, X_train, g_train) + margin
     stumps = None
     if not fixed and not len(imp_valid):
@@ -471,7 +486,8 @@ def train_ctr_model(
         "linear_l2": l2,
         # sd of a served ad's log-odds around the model that impressions do not average away; it
         # caps each ad's weight in the linear base (models.linear_base.ad_weights)
-        "between_ad_sd": round(float(np.sqrt(base.between_ad_var)), 4),
+        "between_ad_sd": round(float(np.sqrt(tau2)), 4),
+        "between_ad_sd_beside_effects": round(float(np.sqrt(base.between_ad_var)), 4),
         "asset_backfit": {"rounds": ASSET_BACKFIT_ROUNDS if ads_train is not None else 0,
                           "slot_scales": None if scales is None else [round(float(x), 4) for x in scales],
                           "prior_sd": prior_sd},

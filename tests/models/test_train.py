@@ -181,22 +181,35 @@ def test_the_base_can_learn_beside_the_training_ads_own_asset_effects():
     assert raw[0] - zero > 0.15 and raw[2] - zero < -0.1
 
 
-def test_the_fits_beside_the_asset_effects_keep_the_between_ad_variance_of_the_first_fit():
-    """Beside the training ads' own effects every ad's scatter is absorbed, so the backfit must
-    weight the ads with the between-ad variance measured without them, not measure 0 again."""
+def test_the_fits_beside_the_asset_effects_weight_the_ads_with_the_scatter_the_effects_leave():
+    """Beside the training ads' own effects, each ad is weighted with the between-ad variance the
+    fit without them measured, less what the effects account for: not measured again there (the
+    effects are fitted on the same ads and absorb every ad's scatter)."""
     from models.linear_base import fit_linear_base
-    from models.train import _fit_base
+    from models.train import _fit_base, effects_variance
 
     rng = np.random.default_rng(5)
     X, _, _, groups, logit = grouped(100, 8, 13)
     imp = np.round(rng.lognormal(np.log(3000), 1.5, len(X))).astype(np.int64) + 50  # big and small ads
     clk = rng.binomial(imp, 1 / (1 + np.exp(-(logit + rng.normal(0, 0.3, len(X))))))  # each ad scatters
-    texts = [f"見出し{rng.integers(0, 6)}" for _ in range(len(imp))]
+    texts = [f"見出し{rng.integers(0, 6)}" for _ in range(len(imp))]  # assets without a quality of their own
     ads = [{"ad_group_id": g, "headline_1": t, "headline_2": "共通", "headline_3": "", "description_1": "説明",
             "description_2": "補足"} for g, t in zip(groups, texts)]
     alone = fit_linear_base(X, imp, clk, groups, 1.0, NAMES)
-    base, margin, _, _ = _fit_base(X, imp, clk, groups, 1.0, NAMES, ads)
-    assert alone.between_ad_var > 0.03 and np.any(margin != 0)
-    assert base.between_ad_var == alone.between_ad_var
-    # measured beside the effects instead, it would be (nearly) nothing
-    assert fit_linear_base(X, imp, clk, groups, 1.0, NAMES, margin=margin).between_ad_var < 0.6 * alone.between_ad_var
+    base, margin, scales, sd, tau2 = _fit_base(X, imp, clk, groups, 1.0, NAMES, ads)
+    assert tau2 == alone.between_ad_var > 0.03 and np.any(margin != 0)
+    explained = effects_variance(ads, sd, scales)
+    assert 0 < explained < tau2 and base.between_ad_var == pytest.approx(tau2 - explained)
+    # measured beside the effects instead, most of the scatter would have gone
+    assert fit_linear_base(X, imp, clk, groups, 1.0, NAMES, margin=margin).between_ad_var < 0.6 * tau2
+
+
+def test_the_effects_account_for_the_prior_variance_of_the_slots_an_ad_shows():
+    from models.train import effects_variance
+
+    full = {"headline_1": "a", "headline_2": "b", "headline_3": "c", "description_1": "d", "description_2": "e"}
+    no_h3 = {**full, "headline_3": ""}
+    scales = [1.2, 1.0, 0.8, 1.1, 0.9]
+    assert effects_variance([full], 0.1, scales) == pytest.approx(0.01 * sum(s * s for s in scales))
+    assert effects_variance([full, no_h3, None], 0.1, scales) == pytest.approx(
+        0.01 * (2 * sum(s * s for s in scales) - 0.64) / 3)
