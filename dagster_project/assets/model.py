@@ -53,7 +53,10 @@ def ctr_model(context: AssetExecutionContext, paths: LocalPaths, model_store: Mo
             "linear_trees": m.get("linear_trees", 0),
             "residual_stumps": m.get("residual_stumps", m["num_trees"]),
             "linear_l2": m.get("linear_l2"),
+            # log-odds sd of an ad around its texts that impressions do not average away; what the
+            # assets' effects leave of it weights the base beside them (docs/model.md, Training)
             "between_ad_sd": m.get("between_ad_sd"),
+            "between_ad_sd_beside_effects": m.get("between_ad_sd_beside_effects"),
             # the slot scales and prior sd the shipped history effects were fitted with
             "slot_scales": MetadataValue.json(dict(zip(("H1", "H2", "H3", "D1", "D2"),
                                                        (m.get("asset_effects") or {}).get("slot_scales") or []))),
