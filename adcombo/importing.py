@@ -2,7 +2,7 @@
 
 An import is all or nothing (ingest.importer): every file is read and validated before the
 warehouse is touched, the tables are replaced in one transaction, and the source switches to the
-folder only after that succeeded. When the source changes (another folder, or files after the
+folder only after that succeeded. When the kind of source changes (files after the
 API), what the runs learnt about the previous data goes in that transaction too, and its production
 model is retired (ingest/source.py); one line says what went. `adcombo source api` does the same.
 Exit codes: 0 imported; 2 refused (the files or the options must change: every problem is listed,

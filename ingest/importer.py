@@ -6,7 +6,7 @@
     3. cross-file rules (performance rows need their ad),
     4. refuse empty tables unless the caller allows them,
     5. only then write: the three raw tables and the dead-letter table in one transaction
-       (Warehouse.merge_all); when the warehouse held another source's data (another folder, the
+       (Warehouse.merge_all); when the warehouse held another kind of source's data (the
        API), the same transaction empties the monitoring and experiment tables (ingest/source.py).
 A refusal at any step returns before anything is written; a failure while writing is rolled back
 by the warehouse. The caller switches its source only when `result.ok`.

@@ -82,10 +82,13 @@ def empty_loads(wh, tables) -> list[Load]:
 
 
 def switch_loads(wh, previous: Source | None, new: Source, tables) -> tuple[list[Load], dict[str, int] | None]:
-    """(loads, what they empty) for the switching transaction: none when the warehouse already
-    records `new`; else empty `tables` and record `new`, and say what the tables held."""
-    if previous == new:
-        return [], None
+    """(loads, what they empty) for the switching transaction. The same kind of source keeps the
+    tables: the same folder read again, or another folder of files (next week's export of the same
+    account; another account belongs in another data folder), whose record is updated. Another
+    kind (files after the API, the API after files) empties `tables` and records `new`, and says
+    what they held."""
+    if previous is not None and previous.kind == new.kind:
+        return ([] if previous == new else [record_load(new)]), None
     found = present(wh, tables)
     return [*empty_loads(wh, found), record_load(new)], counts(wh, found)
 

@@ -118,7 +118,7 @@ def _files_assets(import_path: str, options: dict):
             raise Failure(description="\n".join(lines), allow_retries=False)
         for line in lines:
             context.log.info(line)
-        if result.cleared is not None:  # another folder than the warehouse held: its state went with it
+        if result.cleared is not None:  # the warehouse held the API's data: its state went with it
             retired = model_store.store().retire()
             if line := reset_line(result.previous, result.cleared, retired):
                 context.log.info(line)

@@ -74,18 +74,19 @@ def test_import_after_the_api_clears_its_history_and_retires_its_model(api_home)
                              f"1 experiment; model api-model is no longer production {PROMOTED}"]
 
 
-def test_the_same_folder_keeps_its_history_another_folder_clears_it(api_home, tmp_path):
+def test_files_keep_their_history_from_the_same_folder_and_from_next_weeks_export(api_home, tmp_path):
     assert _adcombo(api_home, "import", str(BYOD)).returncode == 0
     ran = _ran(api_home, "files-model")  # a run on the imported files
     again = _adcombo(api_home, "import", str(BYOD))  # the same export, read again (as every run does)
     assert again.returncode == 0 and not _cleared(again), again.stdout
     assert _counts(api_home) == ran and (api_home / "models" / "CURRENT").exists()
 
-    other = copy(BYOD, tmp_path / "other")
+    other = copy(BYOD, tmp_path / "export-next-week")  # a newer export of the same account
     out = _adcombo(api_home, "import", str(other))
-    assert _counts(api_home) == EMPTY
-    assert _cleared(out) == [f"previous source (files {BYOD}) cleared: 12 predictions, 3 days of live accuracy, "
-                             f"2 drift checks, 1 experiment; model files-model is no longer production {PROMOTED}"]
+    assert out.returncode == 0 and not _cleared(out), out.stdout
+    assert _counts(api_home) == ran and (api_home / "models" / "CURRENT").read_text().strip() == "files-model"
+    with _warehouse(api_home, read_only=True) as wh:  # the record follows the folder
+        assert wh.query("SELECT path FROM raw.source")["path"].tolist() == [str(other)]
 
 
 def test_switching_back_to_the_api_clears_the_files_rows_and_history_once(api_home):
