@@ -2,9 +2,12 @@
 
 An import is all or nothing (ingest.importer): every file is read and validated before the
 warehouse is touched, the tables are replaced in one transaction, and the source switches to the
-folder only after that succeeded. Exit codes: 0 imported; 2 refused (the files or the options must
-change: every problem is listed, one line each); 1 the warehouse failed while writing (nothing
-was imported; `--verbose` shows the trace).
+folder only after that succeeded. When the kind of source changes (files after the
+API), what the runs learnt about the previous data goes in that transaction too, and its production
+model is retired (ingest/source.py); one line says what went. `adcombo source api` does the same.
+Exit codes: 0 imported; 2 refused (the files or the options must change: every problem is listed,
+one line each); 1 the warehouse failed while writing (nothing was imported; `--verbose` shows the
+trace).
 """
 
 from __future__ import annotations
@@ -36,6 +39,17 @@ def record_source(home: Path, folder: str, options) -> None:
     from dagster_project.settings import write_source_file
 
     write_source_file(home, "files", folder, options.to_json())
+
+
+def retire_previous_model(settings, previous, cleared) -> Optional[str]:
+    """After a change of source (`cleared` is not None): retire the previous data's production model
+    (models/store.py). Returns the one line saying what the switch cleared, or None."""
+    from ingest.source import reset_line
+    from models.store import ModelStore
+
+    if cleared is None:
+        return None
+    return reset_line(previous, cleared, ModelStore(settings.model_store_root).retire())
 
 
 def import_(
@@ -79,6 +93,8 @@ def import_(
     if not result.ok:
         raise typer.Exit(EXIT_REFUSED)
     record_source(settings.home, folder, options)  # only now: the import succeeded
+    if line := retire_previous_model(settings, result.previous, result.cleared):
+        typer.echo(line)
     from adcombo.hints import command
 
     typer.echo(f"source is now files ({folder}); `{command()} run` trains and scores on them, "
@@ -90,12 +106,50 @@ def source(
     home: Optional[Path] = HOME,
 ):
     """Show where raw data comes from (api or files), or switch back to the API."""
-    from dagster_project.settings import write_source_file
-
     settings = load_settings(home)
     if use is not None:
         if use != "api":
             raise typer.BadParameter("only 'api' here; use `adcombo import PATH` for files")
-        write_source_file(settings.home, "api")
-        settings = load_settings(home)
+        settings = switch_to_api(settings, home)
     typer.echo(f"source: {settings.source}" + (f" ({settings.import_path})" if settings.source == "files" else ""))
+
+
+def switch_to_api(before, home: Optional[Path]):
+    """Record the API as the source. When that changes the source the warehouse holds, one
+    transaction empties the previous data's raw rows (the API's loads would only add to them) and
+    its state, and the production model is retired; if it fails, the source is restored."""
+    from adcombo.runs import hold_data_folder
+    from dagster_project.settings import read_source_file, write_source_file
+
+    with hold_data_folder(before):
+        recorded = read_source_file(before.home)
+        write_source_file(before.home, "api")
+        after = load_settings(home)  # ADCOMBO_SOURCE may still say files: then nothing changes
+        try:
+            previous, cleared = _empty_previous_source(before, after) if after.source == "api" else (None, None)
+        except Exception as exc:
+            write_source_file(before.home, recorded.get("source", "api"), recorded.get("path", ""),
+                              recorded.get("options"))
+            first = (str(exc).strip().splitlines() or [""])[0]
+            typer.echo(f"switch failed while writing to the warehouse: {type(exc).__name__}: {first}", err=True)
+            typer.echo("the warehouse and the source are as they were", err=True)
+            raise typer.Exit(EXIT_FAILED)
+        if line := retire_previous_model(after, previous, cleared):
+            typer.echo(line)
+    return after
+
+
+def _empty_previous_source(before, after):
+    """(previous source, what was emptied or None when the warehouse already held the API's data).
+    Without a record in the warehouse, the data folder's source before the switch says what it holds."""
+    from dagster_project.resources import warehouse_resource
+    from ingest.source import RAW_TABLES, STATE_TABLES, Source, recorded_source, switch_loads
+
+    if after.warehouse == "duckdb" and not after.duckdb_path.exists():
+        return None, None  # nothing stored yet
+    with warehouse_resource(after).open() as wh:
+        previous = recorded_source(wh) or Source(before.source, before.import_path if before.source == "files" else "")
+        loads, cleared = switch_loads(wh, previous, Source("api"), STATE_TABLES + RAW_TABLES)
+        if cleared is not None:
+            wh.merge_all(loads)
+    return previous, cleared

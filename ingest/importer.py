@@ -6,7 +6,8 @@
     3. cross-file rules (performance rows need their ad),
     4. refuse empty tables unless the caller allows them,
     5. only then write: the three raw tables and the dead-letter table in one transaction
-       (Warehouse.merge_all).
+       (Warehouse.merge_all); when the warehouse held another kind of source's data (the
+       API), the same transaction empties the monitoring and experiment tables (ingest/source.py).
 A refusal at any step returns before anything is written; a failure while writing is rolled back
 by the warehouse. The caller switches its source only when `result.ok`.
 """
@@ -78,6 +79,8 @@ class ImportResult:
     refusals: list[Refusal] = field(default_factory=list)
     written: bool = False
     seconds: float = 0.0
+    previous: object = None                  # ingest.source.Source the warehouse recorded, if any
+    cleared: dict[str, int] | None = None   # table → what it held, when the source changed (else None)
 
     @property
     def ok(self) -> bool:
@@ -184,11 +187,17 @@ def loads(validated: dict[str, Validated]) -> list[Load]:
 
 def write(wh, result: ImportResult, validated: dict[str, Validated]) -> ImportResult:
     """Step 5: replace the raw tables and the dead letters in one transaction (only for a result
-    without refusals). Warehouse errors propagate; the transaction is then rolled back."""
+    without refusals), emptying the state of another source's data in it (ingest/source.py: a
+    warehouse without a record counts as another source). Warehouse errors propagate; the
+    transaction is then rolled back."""
+    from ingest.source import STATE_TABLES, Source, recorded_source, switch_loads
+
     if result.refusals:
         raise ValueError("a refused import cannot be written")
     started = time.perf_counter()
-    wh.merge_all(loads(validated))
+    result.previous = recorded_source(wh)
+    switch, result.cleared = switch_loads(wh, result.previous, Source(SOURCE, result.folder), STATE_TABLES)
+    wh.merge_all(loads(validated) + switch)
     result.written = True
     result.seconds += time.perf_counter() - started
     return result

@@ -96,6 +96,15 @@ class ModelStore:
         self._write(CURRENT, version)
         return previous
 
+    def retire(self) -> str | None:
+        """Clear both pointers (the bundles stay): after the source changed, a model of the other
+        data is no baseline, so the first model trained on the new data is promoted without
+        comparison. Returns the production version retired, if any."""
+        previous = self.current()
+        for name in (CURRENT, CANDIDATE):
+            self._remove(name)
+        return previous
+
     # --- bundles -----------------------------------------------------------------------------------
 
     def uri(self, version: str) -> str:
@@ -139,6 +148,19 @@ class ModelStore:
                 return f.read().strip() or None
         except FileNotFoundError:
             return None
+
+    def _remove(self, name: str) -> None:
+        path = _join(self.root, name)
+        if self.remote:
+            from apache_beam.io.filesystems import FileSystems
+
+            if FileSystems.exists(path):
+                FileSystems.delete([path])
+            return
+        try:
+            os.remove(path)
+        except FileNotFoundError:
+            pass
 
     def _write(self, name: str, version: str) -> None:
         path = _join(self.root, name)

@@ -109,19 +109,20 @@ class DuckDBWarehouse:
     def table_exists(self, table: str) -> bool:
         dataset, name = validate_table_name(table)
         with self._lock:
-            row = self._con.execute(
+            # fetchall, not fetchone: DuckDB 2 refuses register() on a connection with rows unread
+            rows = self._con.execute(
                 "SELECT count(*) FROM information_schema.tables "
                 "WHERE table_schema = ? AND table_name = ?",
                 [dataset, name],
-            ).fetchone()
-        return bool(row and row[0])
+            ).fetchall()
+        return bool(rows and rows[0][0])
 
     def row_count(self, table: str) -> int:
         dataset, name = validate_table_name(table)
         if not self.table_exists(table):
             return 0
         with self._lock:
-            return int(self._con.execute(f'SELECT count(*) FROM "{dataset}"."{name}"').fetchone()[0])
+            return int(self._con.execute(f'SELECT count(*) FROM "{dataset}"."{name}"').fetchall()[0][0])
 
     def export_parquet(self, table: str, path: str) -> int:
         dataset, name = validate_table_name(table)

@@ -40,6 +40,13 @@ RAW_SCHEMAS: dict[str, list[tuple[str, str]]] = {
 
 TOP_COMBINATIONS_TABLE = "serving.top_combinations"
 
+# ---- monitoring and experiments (written by the Dagster assets; named here so that the core can
+# empty them when the source changes, ingest/source.py) ------------------------------------------
+DRIFT_RUNS_TABLE = "monitoring.drift_runs"
+ASSIGNMENTS_TABLE = "experiments.assignments"
+RESULTS_TABLE = "experiments.results"
+DELIVERY_TABLE = "raw.creative_daily_performance"  # the experiment's delivery by tracking id
+
 # ---- creative insights (docs/insights.md): written by the scoring job from the same pass -------
 # Columns as models.insight_rows writes them (a test keeps the two in step).
 ASSET_VALUES_TABLE = "serving.asset_values"  # one row per asset of every scored ad group

@@ -17,13 +17,10 @@ from dagster_project.metadata import percent, table
 from dagster_project.plots import ctr_by_arm_plot
 from dagster_project.resources import AdMediaApiResource, LocalPaths, ModelStoreResource, WarehouseResource
 from warehouse.base import frame_rows
-from warehouse.schemas import TOP_COMBINATIONS_TABLE
+from warehouse.schemas import ASSIGNMENTS_TABLE, DELIVERY_TABLE, RESULTS_TABLE, TOP_COMBINATIONS_TABLE
 from warehouse.sql import Scope
 
 GROUP = "experiments"
-ASSIGNMENTS_TABLE = "experiments.assignments"
-DELIVERY_TABLE = "raw.creative_daily_performance"
-RESULTS_TABLE = "experiments.results"
 DELIVERY_SCHEMA = [("date", "DATE"), ("tracking_id", "STRING"), ("ad_group_id", "STRING"), ("impressions", "INT64"),
                    ("clicks", "INT64")]
 ASSIGNMENTS_SCHEMA = [("experiment_id", "STRING"), ("ad_group_id", "STRING"), ("arm", "STRING"),

@@ -17,7 +17,7 @@ from pydantic import Field
 
 from dagster import BetaWarning
 
-from dagster_project.resources import AdMediaApiResource, WarehouseResource
+from dagster_project.resources import AdMediaApiResource, ModelStoreResource, WarehouseResource
 
 warnings.filterwarnings("ignore", category=BetaWarning, message=".*backfill_policy.*")
 
@@ -101,9 +101,11 @@ def _files_assets(import_path: str, options: dict):
                for k, t in zip(RAW_ASSETS, RAW_TABLES)],
         name="imported_files",
     )
-    def imported_files(context: AssetExecutionContext, config: ImportConfig, warehouse: WarehouseResource):
+    def imported_files(context: AssetExecutionContext, config: ImportConfig, warehouse: WarehouseResource,
+                       model_store: ModelStoreResource):
         from ingest.importer import ImportOptions, import_files
         from ingest.report import format_import
+        from ingest.source import reset_line
 
         if not config.path:
             raise Failure("no import folder: run `adcombo import PATH`, or set `path` in this asset's config")
@@ -116,6 +118,10 @@ def _files_assets(import_path: str, options: dict):
             raise Failure(description="\n".join(lines), allow_retries=False)
         for line in lines:
             context.log.info(line)
+        if result.cleared is not None:  # the warehouse held the API's data: its state went with it
+            retired = model_store.store().retire()
+            if line := reset_line(result.previous, result.cleared, retired):
+                context.log.info(line)
         reports = result.ingest_reports()
         for key, table in zip(RAW_ASSETS, RAW_TABLES):
             yield _result(reports[table], asset_key=key)

@@ -16,9 +16,9 @@ from dagster_project.metadata import rounded, table
 from dagster_project.plots import psi_plot
 from dagster_project.resources import LocalPaths, ModelStoreResource, WarehouseResource
 from warehouse.base import frame_rows
+from warehouse.schemas import DRIFT_RUNS_TABLE as HISTORY_TABLE
 
 GROUP = "monitoring"
-HISTORY_TABLE = "monitoring.drift_runs"
 HISTORY_SCHEMA = [("checked_at", "TIMESTAMP"), ("model_version", "STRING"), ("status", "STRING"),
                   ("feature_error_share", "FLOAT64"), ("oov_score", "FLOAT64"), ("score_psi", "FLOAT64"),
                   ("score_ks", "FLOAT64")]

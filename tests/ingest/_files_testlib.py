@@ -40,9 +40,13 @@ def write_folder(folder: Path, encoding: str = "utf-8", delimiter: str = ",", ne
 
 
 def state(wh) -> dict:
-    """Every raw table and the dead letters, exactly (sorted rows): equal means untouched."""
+    """Every table an import writes, exactly (sorted rows): equal means untouched. An import writes
+    the raw tables, the dead letters and its source, and empties a previous source's run state."""
+    from dagster_project.assets.experiments import RESULTS_TABLE
+
     out = {}
-    for t in ("raw.ads", "raw.ad_daily_performance", "raw.asset_pools", "raw.dead_letters"):
+    for t in ("raw.ads", "raw.ad_daily_performance", "raw.asset_pools", "raw.dead_letters", "raw.source",
+              *run_state_tables(), RESULTS_TABLE):
         if not wh.table_exists(t):
             out[t] = None
             continue
@@ -58,3 +62,62 @@ def copy(src: Path, dst: Path) -> Path:
 
 def files(folder: Path) -> list[str]:
     return sorted(os.listdir(folder))
+
+
+# ---- what a run leaves behind: monitoring and experiment state of the data it ran on ----------
+
+_VALUES = {"STRING": "x", "INT64": 1, "FLOAT64": 1.0, "BOOL": True}
+
+
+def _frame(schema, n: int, **columns):
+    """n rows with the table's columns: the given values, else one plain value per type (days and
+    timestamps counting up, so each row is its own day)."""
+    import pandas as pd
+
+    now = pd.Timestamp("2026-01-01", tz="UTC")
+    step = {"DATE": lambda i: dt.date(2026, 1, 1) + dt.timedelta(days=i),
+            "TIMESTAMP": lambda i: now + pd.Timedelta(seconds=i)}
+    return pd.DataFrame({c: columns[c] if c in columns else [step[k](i) if k in step else _VALUES[k] for i in range(n)]
+                         for c, k in schema})
+
+
+def run_state_tables():
+    """table → schema of every table a run writes about its data, as the assets define them."""
+    from dagster_project.assets.experiments import (ASSIGNMENTS_SCHEMA, ASSIGNMENTS_TABLE, DELIVERY_SCHEMA,
+                                                    DELIVERY_TABLE)
+    from dagster_project.assets.monitoring import HISTORY_SCHEMA as DRIFT_SCHEMA
+    from dagster_project.assets.monitoring import HISTORY_TABLE as DRIFT_RUNS_TABLE
+    from monitoring.live_history import HISTORY_SCHEMA, HISTORY_TABLE
+    from monitoring.prediction_log import PREDICTION_LOG_SCHEMA, PREDICTION_LOG_TABLE
+
+    return {PREDICTION_LOG_TABLE: PREDICTION_LOG_SCHEMA, HISTORY_TABLE: HISTORY_SCHEMA, DRIFT_RUNS_TABLE: DRIFT_SCHEMA,
+            ASSIGNMENTS_TABLE: ASSIGNMENTS_SCHEMA, DELIVERY_TABLE: DELIVERY_SCHEMA}
+
+
+def add_run_state(wh, model: str = "m1", days: int = 3) -> None:
+    """What a run of `model` leaves, written as the assets write it: 4 predictions and 1 live-accuracy
+    row per day (`adcombo monitor` shows them), 2 drift checks, 1 experiment of 3 arms with its
+    delivery and its results."""
+    import pandas as pd
+
+    from dagster_project.assets.experiments import RESULTS_TABLE
+
+    rows = {"monitoring.prediction_log": dict(n=4 * days, creative_id=[f"c{i}" for i in range(4 * days)],
+                                              model_version=[model] * 4 * days),
+            "monitoring.live_accuracy": dict(n=days, source=["all"] * days, status=["ok"] * days,
+                                             model_version=[model] * days),
+            "monitoring.drift_runs": dict(n=2),
+            "experiments.assignments": dict(n=3, experiment_id=["exp-old"] * 3),
+            "raw.creative_daily_performance": dict(n=3)}
+    for table, schema in run_state_tables().items():
+        wh.ensure_table(table, schema)
+        wh.merge(table, _frame(schema, **rows[table]), keys=[], scope=None)
+    wh.replace_table(RESULTS_TABLE, pd.DataFrame({"experiment_id": ["exp-old"] * 2, "arm": ["production", "control"],
+                                                  "lift": [0.1, 0.0]}))
+
+
+def state_counts(wh) -> dict:
+    """Rows of every run-state table (None: no table)."""
+    from dagster_project.assets.experiments import RESULTS_TABLE
+
+    return {t: wh.row_count(t) if wh.table_exists(t) else None for t in [*run_state_tables(), RESULTS_TABLE]}

@@ -2,18 +2,23 @@
 
 import pytest
 
-from _files_testlib import BYOD_JA, TODAY, state, write_folder
+from _files_testlib import BYOD_JA, TODAY, add_run_state, state, write_folder
 from ingest.importer import ImportOptions, import_files
+from ingest.source import SOURCE_TABLE, STATE_TABLES, Source, record_load
 
-TABLES = ("raw.ads", "raw.ad_daily_performance", "raw.asset_pools", "raw.dead_letters")
+# what the second import (files after the API) writes: its tables, its source, and the run state emptied
+TABLES = ("raw.ads", "raw.ad_daily_performance", "raw.asset_pools", "raw.dead_letters", SOURCE_TABLE, *STATE_TABLES)
 
 
 @pytest.fixture
 def before(duck, tmp_path):
-    """A warehouse holding a first import (with a dead letter), and its exact state."""
+    """A warehouse holding data (a first import, with a dead letter) recorded as the API's and a run
+    on it, and its exact state: the second import switches the kind of source."""
     folder = write_folder(tmp_path / "first", transform=lambda n, t: t + "2099-01-01,ad00001-01,1,0,0,0\n"
                           if n == "ad_daily_performance" else t)
     assert import_files(duck, str(folder), ImportOptions(today=TODAY)).ok
+    add_run_state(duck)
+    duck.merge_all([record_load(Source("api"))])
     s = state(duck)
     assert all(s[t] for t in TABLES)
     return s

@@ -77,3 +77,24 @@ def test_daily_schedule_requests_yesterday_and_restated_days(settings):
     assert requests[0].partition_key == last.isoformat() and not requests[0].asset_selection
     assert [r.partition_key for r in requests[1:]] == [
         (last - dt.timedelta(days=d)).isoformat() for d in range(1, RESTATEMENT_DAYS + 1)]
+
+
+def test_files_asset_after_the_api_clears_the_previous_run_state(tmp_path):
+    """The UI's import (the files asset, its folder in the launchpad config) switches like the CLI."""
+    from _files_testlib import BYOD, add_run_state, copy, state_counts
+    from dagster_project.resources import ModelStoreResource
+
+    settings = Settings.load(home=tmp_path, world="tiny", source="files", import_path=str(BYOD))
+    (asset,) = ingestion.build_assets(settings)
+    res = {"warehouse": WarehouseResource(duckdb_path=str(tmp_path / "w.duckdb")),
+           "model_store": ModelStoreResource(root=str(tmp_path / "models"))}
+    with DuckDBWarehouse(str(tmp_path / "w.duckdb")) as wh:  # a folder after runs on the API
+        add_run_state(wh)
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "CURRENT").write_text("m1\n")
+    other = copy(BYOD, tmp_path / "export")
+    config = {"ops": {"imported_files": {"config": {"path": str(other)}}}}
+    assert materialize([asset], resources=res, instance=DagsterInstance.ephemeral(), run_config=config).success
+    with DuckDBWarehouse(str(tmp_path / "w.duckdb")) as wh:
+        assert set(state_counts(wh).values()) == {0}
+    assert not (tmp_path / "models" / "CURRENT").exists()

@@ -60,3 +60,30 @@ def test_split_plan_queries_run_on_both_warehouses(bigquery_wh, duckdb_wh):
     on_bigquery, on_duckdb = plan_from_warehouse(bigquery_wh), plan_from_warehouse(duckdb_wh)
     assert on_bigquery == on_duckdb
     assert on_duckdb.method == "last_days" and on_duckdb.days == 5 and on_duckdb.served_ads == 96
+
+
+def test_an_import_after_the_api_empties_the_run_state_on_bigquery(bigquery_wh):
+    """The switch's empty loads and the source record go through BigQuery's staged transaction too."""
+    import pandas as pd
+
+    from ingest.source import Source, recorded_source
+    from monitoring.prediction_log import PREDICTION_LOG_SCHEMA, PREDICTION_LOG_TABLE
+    from warehouse.schemas import RESULTS_TABLE
+
+    def run_state():
+        now = pd.Timestamp.now(tz="UTC")
+        log = pd.DataFrame([{"valid_from": pd.Timestamp("2025-07-01").date(), "predicted_at": now,
+                             "model_version": "m1", "source": "served_ad", "creative_id": c, "ad_group_id": "ag",
+                             "arm": "", "predicted_ctr": 0.01} for c in ("a", "b")])
+        bigquery_wh.ensure_table(PREDICTION_LOG_TABLE, PREDICTION_LOG_SCHEMA)
+        bigquery_wh.merge(PREDICTION_LOG_TABLE, log, keys=[], scope=None)
+        bigquery_wh.replace_table(RESULTS_TABLE, pd.DataFrame({"experiment_id": ["e"], "lift": [0.1]}))
+
+    run_state()  # runs on the API: no source recorded
+    first = _import(bigquery_wh, "byod")
+    assert first.ok and first.cleared == {PREDICTION_LOG_TABLE: 2, RESULTS_TABLE: 1}
+    assert bigquery_wh.row_count(PREDICTION_LOG_TABLE) == bigquery_wh.row_count(RESULTS_TABLE) == 0
+    run_state()  # runs on the files
+    again = _import(bigquery_wh, "byod_ja", encoding="cp932")  # files again (another export): kept
+    assert again.ok and again.cleared is None and bigquery_wh.row_count(PREDICTION_LOG_TABLE) == 2
+    assert recorded_source(bigquery_wh) == Source("files", str(ROOT / "examples" / "byod_ja"))
