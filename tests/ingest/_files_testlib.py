@@ -55,6 +55,16 @@ def state(wh) -> dict:
     return out
 
 
+def without_source(tables: dict) -> dict:
+    """A state() without the record of which folder the rows came from: what two imports of the
+    same data from different folders (encodings, separators, header names) must load alike."""
+    return {t: v for t, v in tables.items() if t != "raw.source"}
+
+
+def rows(wh) -> dict:
+    return without_source(state(wh))
+
+
 def copy(src: Path, dst: Path) -> Path:
     shutil.copytree(src, dst)
     return dst

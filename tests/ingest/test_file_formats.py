@@ -5,7 +5,8 @@ import json
 
 import pytest
 
-from _files_testlib import BYOD_JA, NAMES, TABLES, TODAY, byod_text, copy, state, write_folder
+from _files_testlib import (BYOD_JA, NAMES, TABLES, TODAY, byod_text, copy, rows, state, without_source,
+                            write_folder)
 from ingest.importer import ImportOptions, import_files
 from ingest.report import format_import
 
@@ -38,7 +39,7 @@ def test_detected_encodings_and_separators_load_the_same_rows(duck, tmp_path, pl
             p.write_bytes(b"\xfe\xff" + p.read_bytes())
     result = _import(duck, folder)
     assert result.ok, format_import(result)
-    assert state(duck) == plain
+    assert rows(duck) == without_source(plain)
     f = result.files["raw.ads"]
     assert f.format == ("tsv" if delimiter == "\t" else "csv")
     assert f.encoding == {"utf-8-sig": "utf-8-sig", "utf-16": "utf-16", "utf-16-be": "utf-16", "utf-8": "utf-8"}[encoding]
@@ -57,7 +58,7 @@ def test_cp932_is_refused_whole_then_loads_exactly_with_its_encoding(duck, tmp_p
     assert "\ufffd" not in "".join(lines)
     result = _import(duck, folder, encoding="cp932")
     assert result.ok, format_import(result)
-    assert state(duck) == plain  # exactly the same rows as the UTF-8 files
+    assert rows(duck) == without_source(plain)  # exactly the same rows as the UTF-8 files
 
 
 @pytest.mark.parametrize("codec", ["euc_jp", "shift_jis", "ms932"])
@@ -66,10 +67,10 @@ def test_any_python_codec_name(duck, tmp_path, codec):
     jis = (lambda n, t: t.replace("～", "〜")) if codec != "ms932" else None
     reference = _import(duck, write_folder(tmp_path / "ref", transform=jis))
     assert reference.ok
-    expected = state(duck)
+    expected = rows(duck)
     result = _import(duck, write_folder(tmp_path / codec, codec, transform=jis), encoding=codec)
     assert result.ok, format_import(result)
-    assert state(duck) == expected
+    assert rows(duck) == expected
 
 
 def test_wrong_or_unknown_encoding_is_refused(duck, tmp_path, plain):
@@ -184,7 +185,7 @@ def test_japanese_headers_load_with_a_mapping_beside_the_data(duck, tmp_path, pl
     (folder / "columns.yaml").write_text(MAPPING, encoding="utf-8")
     result = _import(duck, folder, encoding="cp932")
     assert result.ok, format_import(result)
-    assert state(duck) == plain
+    assert rows(duck) == without_source(plain)
     # the same mapping as JSON, given explicitly from elsewhere
     (folder / "columns.yaml").unlink()
     import yaml
