@@ -213,9 +213,9 @@ def fit_linear_base(X, impressions, clicks, groups, l2: float, feature_names: Se
     between-ad variance tau^2 (between_ad_variance), so the largest ads do not drown the rest.
     between_ad_var None measures tau^2 around the fit and refits with its weights, TAU_ROUNDS
     times (three fits); a number uses that tau^2 (0: plain binomial weights, one fit; else two,
-    the first for each row's p). Fits beside the training ads' own
-    effects (margin) must be given the tau^2 of the fit without them: those effects absorb each
-    ad's own scatter, so measured there it would always come out 0.
+    the first for each row's p). Fits beside the training ads' own effects (margin) are given
+    what those effects leave of the tau^2 measured without them (models.train.effects_variance):
+    measured there it would come out ~0, the effects being fitted on the same ads.
     """
     from scipy.optimize import minimize
 
