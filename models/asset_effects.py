@@ -281,6 +281,18 @@ def effect_priors(ads: Sequence[Mapping], raw: np.ndarray, impressions: np.ndarr
     return prior_sd(ads, raw, impressions, clicks, scales), scales
 
 
+def effects_variance(ads: Sequence[Mapping], prior_sd: float, scales: Sequence[float]) -> float:
+    """The part of a served ad's scatter around the text model that its assets' effects account
+    for: prior_sd^2 times the sum of the squared scales of the slots it shows, averaged over the ads.
+
+    Fits beside the training ads' own effects weight the ads with the rest only (models.train:
+    combinations' own quirks, the day's mix); it cannot be measured there, the effects being
+    fitted on the same ads and absorbing every ad's scatter."""
+    s2 = np.square(np.asarray(scales, dtype=np.float64))
+    shown = np.array([[k is not None for k in _slot_keys(a)] for a in ads], dtype=bool).reshape(-1, 5)
+    return float(prior_sd**2 * np.mean(shown @ s2)) if len(shown) else 0.0
+
+
 def asset_effects(ads: Sequence[Mapping], raw: np.ndarray, impressions: np.ndarray, clicks: np.ndarray,
                   asset_prior_sd: float | None = ASSET_PRIOR_SD, scales: Sequence[float] | None = None) -> pd.DataFrame:
     """Effects of every served asset: one row per (ad_group_id, kind, text), EFFECT_COLUMNS.

@@ -214,8 +214,9 @@ def fit_linear_base(X, impressions, clicks, groups, l2: float, feature_names: Se
     between_ad_var None measures tau^2 around the fit and refits with its weights, TAU_ROUNDS
     times (three fits); a number uses that tau^2 (0: plain binomial weights, one fit; else two,
     the first for each row's p). Fits beside the training ads' own effects (margin) are given
-    what those effects leave of the tau^2 measured without them (models.train.effects_variance):
-    measured there it would come out ~0, the effects being fitted on the same ads.
+    what those effects leave of the tau^2 measured without them
+    (models.asset_effects.effects_variance): measured there it would come out ~0, the effects
+    being fitted on the same ads.
     """
     from scipy.optimize import minimize
 
@@ -244,7 +245,7 @@ def fit_linear_base(X, impressions, clicks, groups, l2: float, feature_names: Se
         w, b, d = theta[:n_f], theta[n_f], theta[n_f + 1:]
         eta = fixed + b + Z @ w + S @ d
         o = state["offsets"] = _profile_offsets(eta, imp, clk, inv, n_g, prec_g, state["offsets"])
-        z = eta + o[inv]
+        z = state["z"] = eta + o[inv]
         r = clk - imp / (1.0 + np.exp(-z))
         Pd = P @ d
         loss = ((-np.sum(clk * z - imp * np.logaddexp(0.0, z)) + 0.5 * prec_g * (o @ o)) / total
@@ -264,9 +265,8 @@ def fit_linear_base(X, impressions, clicks, groups, l2: float, feature_names: Se
     theta[n_f] = np.log(max(clk.sum(), 0.5) / max(total - clk.sum(), 0.5))
 
     def fitted_p(theta):
-        objective(theta)  # sets the offsets
-        z = fixed + theta[n_f] + Z @ theta[:n_f] + S @ theta[n_f + 1:] + state["offsets"][inv]
-        return 1.0 / (1.0 + np.exp(-z))
+        objective(theta)  # sets the offsets and the rows' log-odds
+        return 1.0 / (1.0 + np.exp(-state["z"]))
 
     tau2 = between_ad_var
     # The weights need each row's p (its own CTR is too noisy): a plain binomial fit first. Then

@@ -345,11 +345,12 @@ def _base_raw(base, X, groups, offsets_default: float | None = None):
                            for g in groups])
 
 
-def _fit_base(X, imp, clk, groups, l2: float, feature_names, ads=None):
+def _fit_base(X, imp, clk, groups, l2: float, feature_names, ads=None, first=None):
     """The linear base, fitted alongside the training ads' own asset effects when their texts are
     given (ads[i]: the served ad of row i). Returns (base, margin, slot scales, prior sd, tau^2):
     margin[i] is the asset effects' part of row i's log-odds (zeros without ads), tau^2 the
     between-ad variance measured by the fit without them (models.linear_base.between_ad_variance).
+    first: that fit when the caller has it already (the held-out penalty grid fitted it).
 
     Why: an ad's clicks carry its assets' hidden quality (what no text feature sees). Fitted
     alone, the base explains part of that quality with whatever features happen to go with it;
@@ -361,11 +362,11 @@ def _fit_base(X, imp, clk, groups, l2: float, feature_names, ads=None):
     """
     from models.linear_base import fit_linear_base
 
-    base = fit_linear_base(X, imp, clk, groups, l2, feature_names)
+    base = first if first is not None else fit_linear_base(X, imp, clk, groups, l2, feature_names)
     margin, scales, sd, tau2 = np.zeros(len(imp)), None, None, base.between_ad_var
     if ads is None or ASSET_BACKFIT_ROUNDS <= 0:
         return base, margin, scales, sd, tau2
-    from models.asset_effects import AssetEffects, asset_effects, effect_priors
+    from models.asset_effects import AssetEffects, asset_effects, effect_priors, effects_variance
 
     raw = base.raw(X)
     sd, scales = effect_priors(ads, raw, imp, clk)
@@ -375,20 +376,6 @@ def _fit_base(X, imp, clk, groups, l2: float, feature_names, ads=None):
         base = fit_linear_base(X, imp, clk, groups, l2, feature_names, margin=margin, between_ad_var=residual_var)
         raw = base.raw(X)
     return base, margin, scales, sd, tau2
-
-
-def effects_variance(ads, prior_sd: float, scales) -> float:
-    """The part of the between-ad variance the assets' effects account for: prior_sd^2 times the
-    sum of the squared scales of the slots an ad shows, averaged over the served ads.
-
-    Beside the training ads' own effects only the rest of an ad's scatter is left (combinations'
-    own quirks, day-to-day mix), so that is what the backfit's fits weight with. It cannot be
-    measured there (those effects are fitted on the same ads and absorb every ad's scatter)."""
-    from models.asset_effects import SLOT_COLUMNS
-
-    s2 = np.square(np.asarray(scales, dtype=np.float64))
-    shown = np.array([[bool((a or {}).get(c)) for c in SLOT_COLUMNS] for a in ads], dtype=bool)
-    return float(prior_sd**2 * np.mean(shown @ s2)) if len(shown) else 0.0
 
 
 def train_ctr_model(
@@ -445,7 +432,8 @@ def train_ctr_model(
                  "linear_l2": l2, "linear_logloss": {str(k): v for k, v in scores.items()}}
         if not fixed and NUM_BOOST_ROUND > 0:
             ads_fit = None if ads_train is None else [a for a, h in zip(ads_train, held) if not h]
-            base_fit, margin_fit, *_ = _fit_base(*fit_rows, g_train[~held], l2, feature_names, ads_fit)
+            base_fit, margin_fit, *_ = _fit_base(*fit_rows, g_train[~held], l2, feature_names, ads_fit,
+                                                 first=bases[l2])
             held_base = base_fit.raw(held_rows[0])
             stop = HeldOutGroupStopping(held_rows, held_base, start_logloss=held_out_logloss(held_base, *held_rows[1:]))
             _, rounds = _residual_stumps(params, feature_names, *fit_rows,

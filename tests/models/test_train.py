@@ -186,7 +186,8 @@ def test_the_fits_beside_the_asset_effects_weight_the_ads_with_the_scatter_the_e
     fit without them measured, less what the effects account for: not measured again there (the
     effects are fitted on the same ads and absorb every ad's scatter)."""
     from models.linear_base import fit_linear_base
-    from models.train import _fit_base, effects_variance
+    from models.asset_effects import effects_variance
+    from models.train import _fit_base
 
     rng = np.random.default_rng(5)
     X, _, _, groups, logit = grouped(100, 8, 13)
@@ -205,7 +206,7 @@ def test_the_fits_beside_the_asset_effects_weight_the_ads_with_the_scatter_the_e
 
 
 def test_the_effects_account_for_the_prior_variance_of_the_slots_an_ad_shows():
-    from models.train import effects_variance
+    from models.asset_effects import effects_variance
 
     full = {"headline_1": "a", "headline_2": "b", "headline_3": "c", "description_1": "d", "description_2": "e"}
     no_h3 = {**full, "headline_3": ""}
