@@ -41,6 +41,12 @@ def record_source(home: Path, folder: str, options) -> None:
     write_source_file(home, "files", folder, options.to_json())
 
 
+def _failed_writing(what: str, exc: Exception) -> str:
+    """One line for a warehouse failure: the error's type and its first line (the trace is long)."""
+    first = (str(exc).strip().splitlines() or [""])[0]
+    return f"{what} failed while writing to the warehouse: {type(exc).__name__}: {first}"
+
+
 def retire_previous_model(settings, previous, cleared) -> Optional[str]:
     """After a change of source (`cleared` is not None): retire the previous data's production model
     (models/store.py). Returns the one line saying what the switch cleared, or None."""
@@ -83,8 +89,7 @@ def import_(
     except Exception as exc:  # the warehouse failed while writing: the transaction was rolled back
         if verbose:
             typer.echo(traceback.format_exc(), err=True)
-        first = (str(exc).strip().splitlines() or [""])[0]
-        typer.echo(f"import failed while writing to the warehouse: {type(exc).__name__}: {first}", err=True)
+        typer.echo(_failed_writing("import", exc), err=True)
         typer.echo("nothing was imported: the warehouse and the source are as they were"
                    + ("" if verbose else " (--verbose shows the trace)"), err=True)
         raise typer.Exit(EXIT_FAILED)
@@ -130,8 +135,7 @@ def switch_to_api(before, home: Optional[Path]):
         except Exception as exc:
             write_source_file(before.home, recorded.get("source", "api"), recorded.get("path", ""),
                               recorded.get("options"))
-            first = (str(exc).strip().splitlines() or [""])[0]
-            typer.echo(f"switch failed while writing to the warehouse: {type(exc).__name__}: {first}", err=True)
+            typer.echo(_failed_writing("switch", exc), err=True)
             typer.echo("the warehouse and the source are as they were", err=True)
             raise typer.Exit(EXIT_FAILED)
         if line := retire_previous_model(after, previous, cleared):
