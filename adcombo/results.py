@@ -23,8 +23,10 @@ def top_frame(settings: Settings, ad_group: Optional[str], k: int):
     from warehouse.schemas import TOP_COMBINATIONS_TABLE
 
     with warehouse_resource(settings).open() as wh:  # the warehouse the definitions use
-        if not wh.table_exists(TOP_COMBINATIONS_TABLE):
-            raise typer.BadParameter(f"no results in {settings.home}: run `{command()} run` (or `{command()} demo`) first")
+        # absent before the first run; empty after a change of source (ingest/source.py)
+        if not wh.table_exists(TOP_COMBINATIONS_TABLE) or wh.row_count(TOP_COMBINATIONS_TABLE) == 0:
+            typer.echo(f"adcombo: no results in {settings.home}: run `{command()} run` (or `{command()} demo`) first", err=True)
+            raise typer.Exit(1)
         sql = (f"SELECT {TOP_COLUMNS} FROM `{TOP_COMBINATIONS_TABLE}` WHERE rank <= @k "
                "AND (@ad_group = '' OR ad_group_id = @ad_group) ORDER BY ad_group_id, rank")
         return wh.query(sql, {"k": k, "ad_group": ad_group or ""})

@@ -1,9 +1,10 @@
 """Which source the warehouse's data came from, and what is emptied when it changes.
 
-The monitoring and experiment tables describe the data of one source: its ads, its days, the
-models trained on it. Mixed with another source's they mislead: the live-accuracy history and
-`adcombo monitor` would show the old days and model, the change day found in that history would
-cut the new training set, and an old experiment could stay the "latest". So whoever brings another
+The monitoring, experiment and serving tables describe the data of one source: its ads, its days,
+the models trained on it and their scores. Mixed with another source's they mislead: the
+live-accuracy history and `adcombo monitor` would show the old days and model, the change day found
+in that history would cut the new training set, an old experiment could stay the "latest", and
+`adcombo top` would show the old ad groups' winners until the next scoring run. So whoever brings another
 source's data (an import, `adcombo source api`) empties them in the same transaction that writes
 the new data and records the new source in `raw.source`: nothing is ever half switched.
 
@@ -19,20 +20,22 @@ import pandas as pd
 
 from monitoring.live_history import HISTORY_TABLE as LIVE_ACCURACY_TABLE
 from monitoring.prediction_log import PREDICTION_LOG_TABLE
-from warehouse.schemas import (ASSIGNMENTS_TABLE, DELIVERY_TABLE, DRIFT_RUNS_TABLE, RAW_SCHEMAS, RESULTS_TABLE)
+from warehouse.schemas import (ASSIGNMENTS_TABLE, DELIVERY_TABLE, DRIFT_RUNS_TABLE, RAW_SCHEMAS, RESULTS_TABLE,
+                               SERVING_TABLES, TOP_COMBINATIONS_TABLE)
 from warehouse.sql import Load, Scope
 
 SOURCE_TABLE = "raw.source"
 SOURCE_SCHEMA = (("source", "STRING"), ("path", "STRING"), ("recorded_at", "TIMESTAMP"))
 # What the pipeline learnt about one source's data: emptied whenever the source changes.
 STATE_TABLES = (PREDICTION_LOG_TABLE, LIVE_ACCURACY_TABLE, DRIFT_RUNS_TABLE, ASSIGNMENTS_TABLE, RESULTS_TABLE,
-                DELIVERY_TABLE)
+                DELIVERY_TABLE, *SERVING_TABLES)
 RAW_TABLES = tuple(RAW_SCHEMAS)  # an import replaces them itself; a switch to the API empties them
 # How the one-line summary counts a table: (SQL, one, many); tables absent here go unmentioned.
 UNITS = {PREDICTION_LOG_TABLE: ("COUNT(*)", "prediction", "predictions"),
          LIVE_ACCURACY_TABLE: ("COUNT(DISTINCT date)", "day of live accuracy", "days of live accuracy"),
          DRIFT_RUNS_TABLE: ("COUNT(*)", "drift check", "drift checks"),
          ASSIGNMENTS_TABLE: ("COUNT(DISTINCT experiment_id)", "experiment", "experiments"),
+         TOP_COMBINATIONS_TABLE: ("COUNT(DISTINCT ad_group_id)", "scored ad group", "scored ad groups"),
          "raw.ads": ("COUNT(*)", "ad", "ads"),
          "raw.ad_daily_performance": ("COUNT(*)", "performance row", "performance rows"),
          "raw.asset_pools": ("COUNT(*)", "pool asset", "pool assets")}

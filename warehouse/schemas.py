@@ -39,6 +39,8 @@ RAW_SCHEMAS: dict[str, list[tuple[str, str]]] = {
 }
 
 TOP_COMBINATIONS_TABLE = "serving.top_combinations"
+UNSCORED_TABLE = "serving.unscored_ad_groups"
+ALL_SCORES_TABLE = "serving.all_scores"
 
 # ---- monitoring and experiments (written by the Dagster assets; named here so that the core can
 # empty them when the source changes, ingest/source.py) ------------------------------------------
@@ -52,6 +54,9 @@ DELIVERY_TABLE = "raw.creative_daily_performance"  # the experiment's delivery b
 ASSET_VALUES_TABLE = "serving.asset_values"  # one row per asset of every scored ad group
 EXPLANATIONS_TABLE = "serving.explanations"  # one row per term of each explained combination
 SELECTIONS_TABLE = "serving.selections"  # one row per pool larger than an RSA: which 15 + 4 to submit
+# Everything the scoring job writes: the scores of one source's ad groups (emptied with it, ingest/source.py)
+SERVING_TABLES = (TOP_COMBINATIONS_TABLE, UNSCORED_TABLE, ALL_SCORES_TABLE, ASSET_VALUES_TABLE, EXPLANATIONS_TABLE,
+                  SELECTIONS_TABLE)
 _SET_VALUE = [("expected_ctr", "FLOAT64"), ("expected_ctr_uniform", "FLOAT64"), ("best_raw", "FLOAT64"),
               ("n_combinations", "INT64")]
 INSIGHT_SCHEMAS: dict[str, list[tuple[str, str]]] = {

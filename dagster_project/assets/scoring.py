@@ -22,11 +22,10 @@ from pydantic import Field
 
 from dagster_project.metadata import rounded, table
 from dagster_project.resources import BeamRunnerResource, LocalPaths, ModelStoreResource, WarehouseResource
-from warehouse.schemas import ASSET_VALUES_TABLE, EXPLANATIONS_TABLE, SELECTIONS_TABLE, TOP_COMBINATIONS_TABLE
+from warehouse.schemas import (ALL_SCORES_TABLE, ASSET_VALUES_TABLE, EXPLANATIONS_TABLE, SELECTIONS_TABLE,
+                               TOP_COMBINATIONS_TABLE, UNSCORED_TABLE)
 
 GROUP = "scoring"
-UNSCORED_TABLE = "serving.unscored_ad_groups"
-ALL_SCORES_TABLE = "serving.all_scores"
 EXPLAINED_AT_LEAST = 20  # a run explains at least this many ad groups (all of them when fewer)
 SHOWN_EXPLANATIONS = 3  # ad groups whose explanation the materialisation shows
 WEAKEST_SHOWN = 20

@@ -5,6 +5,8 @@ import os
 import shutil
 from pathlib import Path
 
+from warehouse.schemas import TOP_COMBINATIONS_TABLE
+
 ROOT = Path(__file__).resolve().parents[2]
 BYOD = ROOT / "examples" / "byod"
 BYOD_JA = ROOT / "examples" / "byod_ja"
@@ -46,7 +48,7 @@ def state(wh) -> dict:
 
     out = {}
     for t in ("raw.ads", "raw.ad_daily_performance", "raw.asset_pools", "raw.dead_letters", "raw.source",
-              *run_state_tables(), RESULTS_TABLE):
+              *run_state_tables(), RESULTS_TABLE, *serving_tables()):
         if not wh.table_exists(t):
             out[t] = None
             continue
@@ -76,7 +78,7 @@ def files(folder: Path) -> list[str]:
 
 # ---- what a run leaves behind: monitoring and experiment state of the data it ran on ----------
 
-_VALUES = {"STRING": "x", "INT64": 1, "FLOAT64": 1.0, "BOOL": True}
+_VALUES = {"STRING": "x", "INT64": 1, "FLOAT64": 1.0, "BOOL": True, "ARRAY<STRING>": ["x"]}
 
 
 def _frame(schema, n: int, **columns):
@@ -104,10 +106,28 @@ def run_state_tables():
             ASSIGNMENTS_TABLE: ASSIGNMENTS_SCHEMA, DELIVERY_TABLE: DELIVERY_SCHEMA}
 
 
+def serving_tables():
+    """table → schema of every table the scoring job writes, as the pipeline defines them."""
+    import pyarrow as pa
+
+    from pipelines.score import ALL_SCORES_SCHEMA, TOP_K_SCHEMA, UNSCORED_SCHEMA
+    from warehouse.schemas import ALL_SCORES_TABLE, INSIGHT_SCHEMAS, UNSCORED_TABLE
+
+    kinds = {pa.string(): "STRING", pa.int64(): "INT64", pa.int32(): "INT64", pa.float64(): "FLOAT64",
+             pa.timestamp("us", tz="UTC"): "TIMESTAMP"}
+
+    def of(schema):
+        return [(f.name, kinds[f.type]) for f in schema]
+
+    return {TOP_COMBINATIONS_TABLE: of(TOP_K_SCHEMA), UNSCORED_TABLE: of(UNSCORED_SCHEMA),
+            ALL_SCORES_TABLE: of(ALL_SCORES_SCHEMA), **INSIGHT_SCHEMAS}
+
+
 def add_run_state(wh, model: str = "m1", days: int = 3) -> None:
     """What a run of `model` leaves, written as the assets write it: 4 predictions and 1 live-accuracy
     row per day (`adcombo monitor` shows them), 2 drift checks, 1 experiment of 3 arms with its
-    delivery and its results."""
+    delivery and its results, 6 rows of every serving table: 3 top combinations of 2 ad groups
+    (`adcombo top` shows them)."""
     import pandas as pd
 
     from dagster_project.assets.experiments import RESULTS_TABLE
@@ -124,10 +144,14 @@ def add_run_state(wh, model: str = "m1", days: int = 3) -> None:
         wh.merge(table, _frame(schema, **rows[table]), keys=[], scope=None)
     wh.replace_table(RESULTS_TABLE, pd.DataFrame({"experiment_id": ["exp-old"] * 2, "arm": ["production", "control"],
                                                   "lift": [0.1, 0.0]}))
+    for table, schema in serving_tables().items():  # each table's rows of 2 ad groups
+        ranks = {"rank": [1, 2, 3] * 2} if table == TOP_COMBINATIONS_TABLE else {}
+        wh.replace_table(table, _frame(schema, n=6, ad_group_id=["ag-1"] * 3 + ["ag-2"] * 3, **ranks))
 
 
 def state_counts(wh) -> dict:
     """Rows of every run-state table (None: no table)."""
     from dagster_project.assets.experiments import RESULTS_TABLE
 
-    return {t: wh.row_count(t) if wh.table_exists(t) else None for t in [*run_state_tables(), RESULTS_TABLE]}
+    return {t: wh.row_count(t) if wh.table_exists(t) else None
+            for t in [*run_state_tables(), RESULTS_TABLE, *serving_tables()]}

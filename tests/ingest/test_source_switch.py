@@ -1,6 +1,6 @@
 """Switching a data folder's source, as a user types it: what a run learnt about the previous
-source's data (prediction log, live accuracy, drift checks, experiments, the production model) is
-cleared in the switching transaction, and kept while the source stays the same."""
+source's data (prediction log, live accuracy, drift checks, experiments, scores, the production
+model) is cleared in the switching transaction, and kept while the source stays the same."""
 
 import os
 import sys
@@ -10,11 +10,11 @@ import duckdb
 import pytest
 
 from _files_testlib import BYOD, add_run_state, copy, state_counts
+from ingest.source import STATE_TABLES
 from warehouse import DuckDBWarehouse
 
 ADCOMBO = str(Path(sys.executable).with_name("adcombo"))
-EMPTY = {"monitoring.prediction_log": 0, "monitoring.live_accuracy": 0, "monitoring.drift_runs": 0,
-         "experiments.assignments": 0, "raw.creative_daily_performance": 0, "experiments.results": 0}
+EMPTY = dict.fromkeys(STATE_TABLES, 0)
 PROMOTED = "(the next run's model is promoted without comparison)"
 
 
@@ -64,14 +64,20 @@ def test_import_after_the_api_clears_its_history_and_retires_its_model(api_home)
     assert kept.returncode == 0 and kept.stdout == "source: api\n", kept.stdout + kept.stderr
     assert _counts(api_home) == ran
 
+    top = _adcombo(api_home, "top")
+    assert top.returncode == 0 and "ag-1" in top.stdout, top.stdout + top.stderr
+
     out = _adcombo(api_home, "import", str(BYOD))
     assert out.returncode == 0, out.stderr
     monitor = _adcombo(api_home, "monitor")  # was: the API's days and model
     assert monitor.returncode == 1 and "no live accuracy yet" in monitor.stderr, monitor.stdout
+    top = _adcombo(api_home, "top")  # was: the API's ad groups' winners
+    assert (top.returncode, top.stdout) == (1, "") and len(top.stderr.splitlines()) == 1, top.stderr
+    assert top.stderr.startswith(f"adcombo: no results in {api_home}: run `") and "adcombo run` (or" in top.stderr
     assert _counts(api_home) == EMPTY
     assert not (api_home / "models" / "CURRENT").exists()
     assert _cleared(out) == ["previous data cleared: 12 predictions, 3 days of live accuracy, 2 drift checks, "
-                             f"1 experiment; model api-model is no longer production {PROMOTED}"]
+                             f"1 experiment, 2 scored ad groups; model api-model is no longer production {PROMOTED}"]
 
 
 def test_files_keep_their_history_from_the_same_folder_and_from_next_weeks_export(api_home, tmp_path):
@@ -112,7 +118,7 @@ def test_switching_back_to_the_api_clears_the_files_rows_and_history_once(api_ho
         assert wh.row_count("raw.dead_letters") == dead_letters  # each load replaces its own
     assert out.stdout.splitlines() == [
         f"previous source (files {BYOD}) cleared: 12 predictions, 3 days of live accuracy, 2 drift checks, "
-        f"1 experiment, {raw['raw.ads']} ads, {raw['raw.ad_daily_performance']} performance rows, "
+        f"1 experiment, 2 scored ad groups, {raw['raw.ads']} ads, {raw['raw.ad_daily_performance']} performance rows, "
         f"{raw['raw.asset_pools']} pool assets; model files-model is no longer production {PROMOTED}",
         "source: api"]
 
