@@ -35,7 +35,7 @@ def _fail(message: str) -> None:
 
 def _unknown_ad_group(wh, ad_group: str, table: str, what: str) -> None:
     """Exit 1 naming why the ad group has no rows: not scored (with the reason), or unknown."""
-    from dagster_project.assets.scoring import UNSCORED_TABLE
+    from warehouse.schemas import UNSCORED_TABLE
 
     if wh.table_exists(UNSCORED_TABLE):
         unscored = wh.query(f"SELECT reason FROM `{UNSCORED_TABLE}` WHERE ad_group_id = @ag", {"ag": ad_group})
@@ -56,7 +56,8 @@ def _published(settings: Settings, ad_group: str):
     from warehouse.schemas import TOP_COMBINATIONS_TABLE
 
     with warehouse_resource(settings).open() as wh:
-        if not wh.table_exists(TOP_COMBINATIONS_TABLE):
+        # absent before the first run; empty after a change of source (ingest/source.py)
+        if not wh.table_exists(TOP_COMBINATIONS_TABLE) or wh.row_count(TOP_COMBINATIONS_TABLE) == 0:
             _fail(f"no results in {settings.home}: run `{command()} run` (or `{command()} demo`) first")
         top = wh.query(f"SELECT * FROM `{TOP_COMBINATIONS_TABLE}` WHERE ad_group_id = @ag ORDER BY rank",
                        {"ag": ad_group})

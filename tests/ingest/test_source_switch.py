@@ -71,9 +71,10 @@ def test_import_after_the_api_clears_its_history_and_retires_its_model(api_home)
     assert out.returncode == 0, out.stderr
     monitor = _adcombo(api_home, "monitor")  # was: the API's days and model
     assert monitor.returncode == 1 and "no live accuracy yet" in monitor.stderr, monitor.stdout
-    top = _adcombo(api_home, "top")  # was: the API's ad groups' winners
-    assert (top.returncode, top.stdout) == (1, "") and len(top.stderr.splitlines()) == 1, top.stderr
-    assert top.stderr.startswith(f"adcombo: no results in {api_home}: run `") and "adcombo run` (or" in top.stderr
+    for command in (["top"], ["explain", "--ad-group", "ag-1"]):  # were: the API's ad groups' winners
+        shown = _adcombo(api_home, *command)
+        assert (shown.returncode, shown.stdout) == (1, "") and len(shown.stderr.splitlines()) == 1, shown.stderr
+        assert shown.stderr.startswith(f"adcombo: no results in {api_home}: run `") and "adcombo run` (or" in shown.stderr
     assert _counts(api_home) == EMPTY
     assert not (api_home / "models" / "CURRENT").exists()
     assert _cleared(out) == ["previous data cleared: 12 predictions, 3 days of live accuracy, 2 drift checks, "
