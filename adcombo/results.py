@@ -25,7 +25,8 @@ def top_frame(settings: Settings, ad_group: Optional[str], k: int):
     with warehouse_resource(settings).open() as wh:  # the warehouse the definitions use
         # absent before the first run; empty after a change of source (ingest/source.py)
         if not wh.table_exists(TOP_COMBINATIONS_TABLE) or wh.row_count(TOP_COMBINATIONS_TABLE) == 0:
-            typer.echo(f"adcombo: no results in {settings.home}: run `{command()} run` (or `{command()} demo`) first", err=True)
+            typer.echo(f"adcombo: no results in {settings.home}: run `{command()} run` (or `{command()} demo`) first",
+                       err=True)
             raise typer.Exit(1)
         sql = (f"SELECT {TOP_COLUMNS} FROM `{TOP_COMBINATIONS_TABLE}` WHERE rank <= @k "
                "AND (@ad_group = '' OR ad_group_id = @ad_group) ORDER BY ad_group_id, rank")

@@ -74,7 +74,8 @@ def test_import_after_the_api_clears_its_history_and_retires_its_model(api_home)
     for command in (["top"], ["explain", "--ad-group", "ag-1"]):  # were: the API's ad groups' winners
         shown = _adcombo(api_home, *command)
         assert (shown.returncode, shown.stdout) == (1, "") and len(shown.stderr.splitlines()) == 1, shown.stderr
-        assert shown.stderr.startswith(f"adcombo: no results in {api_home}: run `") and "adcombo run` (or" in shown.stderr
+        assert shown.stderr.startswith(f"adcombo: no results in {api_home}: run `")
+        assert "adcombo run` (or" in shown.stderr
     assert _counts(api_home) == EMPTY
     assert not (api_home / "models" / "CURRENT").exists()
     assert _cleared(out) == ["previous data cleared: 12 predictions, 3 days of live accuracy, 2 drift checks, "
