@@ -18,6 +18,7 @@ import typer
 
 from adcombo.common import HOME, load_settings
 from adcombo.hints import command
+from adcombo.results import no_results
 from dagster_project.settings import Settings
 from experiments.csv_safety import write_people_csv
 from warehouse.base import frame_rows
@@ -33,8 +34,9 @@ def _fail(message: str) -> None:
     raise typer.Exit(1)
 
 
-def _unknown_ad_group(wh, ad_group: str, table: str, what: str) -> None:
-    """Exit 1 naming why the ad group has no rows: not scored (with the reason), or unknown."""
+def _unknown_ad_group(wh, ad_group: str, table: str, what: str, nothing: str | None = None) -> None:
+    """Exit 1 naming why the ad group has no rows: not scored (with the reason), or unknown; or
+    `nothing` when the table has no ad group at all."""
     from warehouse.schemas import UNSCORED_TABLE
 
     if wh.table_exists(UNSCORED_TABLE):
@@ -42,6 +44,8 @@ def _unknown_ad_group(wh, ad_group: str, table: str, what: str) -> None:
         if len(unscored):
             _fail(f"ad group {ad_group!r} was not scored: {unscored['reason'].iloc[0]}")
     known = [str(g) for g in wh.query(f"SELECT DISTINCT ad_group_id FROM `{table}` ORDER BY ad_group_id")["ad_group_id"]]
+    if not known and nothing:
+        _fail(nothing)
     close = difflib.get_close_matches(ad_group, known, n=3)
     _fail(f"no ad group {ad_group!r} in the {what} ({len(known):,} ad groups"
           + (f"; did you mean {', '.join(close)}?" if close else f", e.g. {', '.join(known[:3])}") + ")")
@@ -56,13 +60,12 @@ def _published(settings: Settings, ad_group: str):
     from warehouse.schemas import TOP_COMBINATIONS_TABLE
 
     with warehouse_resource(settings).open() as wh:
-        # absent before the first run; empty after a change of source (ingest/source.py)
-        if not wh.table_exists(TOP_COMBINATIONS_TABLE) or wh.row_count(TOP_COMBINATIONS_TABLE) == 0:
-            _fail(f"no results in {settings.home}: run `{command()} run` (or `{command()} demo`) first")
+        if not wh.table_exists(TOP_COMBINATIONS_TABLE):
+            _fail(no_results(wh, settings.home))
         top = wh.query(f"SELECT * FROM `{TOP_COMBINATIONS_TABLE}` WHERE ad_group_id = @ag ORDER BY rank",
                        {"ag": ad_group})
-        if top.empty:
-            _unknown_ad_group(wh, ad_group, TOP_COMBINATIONS_TABLE, "results")
+        if top.empty:  # not scored (its reason), unknown, or nothing published at all
+            _unknown_ad_group(wh, ad_group, TOP_COMBINATIONS_TABLE, "results", nothing=no_results(wh, settings.home))
         k = int(wh.query(f"SELECT MAX(rank) AS k FROM `{TOP_COMBINATIONS_TABLE}`")["k"].iloc[0])
         pool = wh.query("SELECT * FROM `raw.asset_pools` WHERE ad_group_id = @ag", {"ag": ad_group})
         ads = wh.query("SELECT ad_group_id, keyword, industry FROM `raw.ads` WHERE ad_group_id = @ag", {"ag": ad_group})

@@ -18,15 +18,29 @@ TOP_COLUMNS = ("ad_group_id, rank, h1_asset_id, h2_asset_id, h3_asset_id, d1_ass
                "headline_1, headline_2, headline_3, description_1, description_2, score, model_version")
 
 
+def no_results(wh, home) -> str | None:
+    """Why there are no published combinations at all, or None when there are. The table is absent
+    before the first run and emptied by a change of source (ingest/source.py); a run whose every
+    pool was unscorable leaves it empty too, with each ad group's reason beside it."""
+    from warehouse.schemas import TOP_COMBINATIONS_TABLE, UNSCORED_TABLE
+
+    if wh.table_exists(TOP_COMBINATIONS_TABLE) and wh.row_count(TOP_COMBINATIONS_TABLE) > 0:
+        return None
+    if wh.table_exists(UNSCORED_TABLE) and (n := wh.row_count(UNSCORED_TABLE)):
+        first = wh.query(f"SELECT ad_group_id, reason FROM `{UNSCORED_TABLE}` ORDER BY ad_group_id LIMIT 1").iloc[0]
+        return (f"the last run scored none of its {n:,} ad groups (e.g. {first['ad_group_id']}: {first['reason']}); "
+                f"each one's reason is in {UNSCORED_TABLE}")
+    return f"no results in {home}: run `{command()} run` (or `{command()} demo`) first"
+
+
 def top_frame(settings: Settings, ad_group: Optional[str], k: int):
     from dagster_project.resources import warehouse_resource
     from warehouse.schemas import TOP_COMBINATIONS_TABLE
 
     with warehouse_resource(settings).open() as wh:  # the warehouse the definitions use
-        # absent before the first run; empty after a change of source (ingest/source.py)
-        if not wh.table_exists(TOP_COMBINATIONS_TABLE) or wh.row_count(TOP_COMBINATIONS_TABLE) == 0:
-            typer.echo(f"adcombo: no results in {settings.home}: run `{command()} run` (or `{command()} demo`) first",
-                       err=True)
+        reason = no_results(wh, settings.home)
+        if reason:
+            typer.echo(f"adcombo: {reason}", err=True)
             raise typer.Exit(1)
         sql = (f"SELECT {TOP_COLUMNS} FROM `{TOP_COMBINATIONS_TABLE}` WHERE rank <= @k "
                "AND (@ad_group = '' OR ad_group_id = @ad_group) ORDER BY ad_group_id, rank")

@@ -21,7 +21,7 @@ import pandas as pd
 from monitoring.live_history import HISTORY_TABLE as LIVE_ACCURACY_TABLE
 from monitoring.prediction_log import PREDICTION_LOG_TABLE
 from warehouse.schemas import (ASSIGNMENTS_TABLE, DELIVERY_TABLE, DRIFT_RUNS_TABLE, RAW_SCHEMAS, RESULTS_TABLE,
-                               SERVING_TABLES, TOP_COMBINATIONS_TABLE)
+                               SERVING_TABLES, TOP_COMBINATIONS_TABLE, UNSCORED_TABLE)
 from warehouse.sql import Load, Scope
 
 SOURCE_TABLE = "raw.source"
@@ -36,6 +36,7 @@ UNITS = {PREDICTION_LOG_TABLE: ("COUNT(*)", "prediction", "predictions"),
          DRIFT_RUNS_TABLE: ("COUNT(*)", "drift check", "drift checks"),
          ASSIGNMENTS_TABLE: ("COUNT(DISTINCT experiment_id)", "experiment", "experiments"),
          TOP_COMBINATIONS_TABLE: ("COUNT(DISTINCT ad_group_id)", "scored ad group", "scored ad groups"),
+         UNSCORED_TABLE: ("COUNT(DISTINCT ad_group_id)", "unscored ad group", "unscored ad groups"),
          "raw.ads": ("COUNT(*)", "ad", "ads"),
          "raw.ad_daily_performance": ("COUNT(*)", "performance row", "performance rows"),
          "raw.asset_pools": ("COUNT(*)", "pool asset", "pool assets")}

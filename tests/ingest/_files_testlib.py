@@ -5,7 +5,7 @@ import os
 import shutil
 from pathlib import Path
 
-from warehouse.schemas import TOP_COMBINATIONS_TABLE
+from warehouse.schemas import TOP_COMBINATIONS_TABLE, UNSCORED_TABLE
 
 ROOT = Path(__file__).resolve().parents[2]
 BYOD = ROOT / "examples" / "byod"
@@ -126,8 +126,8 @@ def serving_tables():
 def add_run_state(wh, model: str = "m1", days: int = 3) -> None:
     """What a run of `model` leaves, written as the assets write it: 4 predictions and 1 live-accuracy
     row per day (`adcombo monitor` shows them), 2 drift checks, 1 experiment of 3 arms with its
-    delivery and its results, 6 rows of every serving table: 3 top combinations of 2 ad groups
-    (`adcombo top` shows them)."""
+    delivery and its results, the scoring job's tables: 3 top combinations of 2 ad groups (`adcombo
+    top` shows them), 6 rows of the others, a third ad group that could not be scored."""
     import pandas as pd
 
     from dagster_project.assets.experiments import RESULTS_TABLE
@@ -144,9 +144,11 @@ def add_run_state(wh, model: str = "m1", days: int = 3) -> None:
         wh.merge(table, _frame(schema, **rows[table]), keys=[], scope=None)
     wh.replace_table(RESULTS_TABLE, pd.DataFrame({"experiment_id": ["exp-old"] * 2, "arm": ["production", "control"],
                                                   "lift": [0.1, 0.0]}))
-    for table, schema in serving_tables().items():  # each table's rows of 2 ad groups
-        ranks = {"rank": [1, 2, 3] * 2} if table == TOP_COMBINATIONS_TABLE else {}
-        wh.replace_table(table, _frame(schema, n=6, ad_group_id=["ag-1"] * 3 + ["ag-2"] * 3, **ranks))
+    for table, schema in serving_tables().items():  # 6 rows of 2 scored ad groups; a third unscored
+        rows = (dict(n=1, ad_group_id=["ag-3"]) if table == UNSCORED_TABLE else
+                dict(n=6, ad_group_id=["ag-1"] * 3 + ["ag-2"] * 3, **({"rank": [1, 2, 3] * 2}
+                                                                     if table == TOP_COMBINATIONS_TABLE else {})))
+        wh.replace_table(table, _frame(schema, **rows))
 
 
 def state_counts(wh) -> dict:

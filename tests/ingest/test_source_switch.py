@@ -79,7 +79,8 @@ def test_import_after_the_api_clears_its_history_and_retires_its_model(api_home)
     assert _counts(api_home) == EMPTY
     assert not (api_home / "models" / "CURRENT").exists()
     assert _cleared(out) == ["previous data cleared: 12 predictions, 3 days of live accuracy, 2 drift checks, "
-                             f"1 experiment, 2 scored ad groups; model api-model is no longer production {PROMOTED}"]
+                             "1 experiment, 2 scored ad groups, 1 unscored ad group; "
+                             f"model api-model is no longer production {PROMOTED}"]
 
 
 def test_files_keep_their_history_from_the_same_folder_and_from_next_weeks_export(api_home, tmp_path):
@@ -120,7 +121,8 @@ def test_switching_back_to_the_api_clears_the_files_rows_and_history_once(api_ho
         assert wh.row_count("raw.dead_letters") == dead_letters  # each load replaces its own
     assert out.stdout.splitlines() == [
         f"previous source (files {BYOD}) cleared: 12 predictions, 3 days of live accuracy, 2 drift checks, "
-        f"1 experiment, 2 scored ad groups, {raw['raw.ads']} ads, {raw['raw.ad_daily_performance']} performance rows, "
+        f"1 experiment, 2 scored ad groups, 1 unscored ad group, {raw['raw.ads']} ads, "
+        f"{raw['raw.ad_daily_performance']} performance rows, "
         f"{raw['raw.asset_pools']} pool assets; model files-model is no longer production {PROMOTED}",
         "source: api"]
 

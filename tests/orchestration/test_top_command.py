@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from adcombo.cli import app
 from adcombo.hints import command
 from warehouse.duckdb_warehouse import DuckDBWarehouse
-from warehouse.schemas import TOP_COMBINATIONS_TABLE
+from warehouse.schemas import TOP_COMBINATIONS_TABLE, UNSCORED_TABLE
 
 PAYLOADS = ["=cmd|' /C calc'!A0", "@SUM(1,2)", "+1+2", "-3+4"]
 
@@ -92,3 +92,20 @@ def test_hints_name_a_command_that_works_from_here(tmp_path, monkeypatch):
     assert command(str(script)) == "adcombo"
     assert command("/somewhere/else/cli.py", python=str(tmp_path / ".venv" / "bin" / "python")) == \
         os.path.join(".venv", "bin", "python") + " -m adcombo.cli"
+
+
+def test_a_run_that_scored_no_ad_group_says_why_instead_of_asking_for_a_run(tmp_path):
+    home = tmp_path / "home"
+    wh = DuckDBWarehouse(str(home / "warehouse.duckdb"))
+    wh.replace_table(TOP_COMBINATIONS_TABLE, pd.DataFrame([_row("ag_0001", 1)]).iloc[:0])  # what such a run writes
+    wh.replace_table(UNSCORED_TABLE, pd.DataFrame({"ad_group_id": ["ag_0002", "ag_0001"],
+                                                   "reason": ["no descriptions in the pool", "only 2 headlines"],
+                                                   "model_version": "v1"}))
+    wh.close()
+    top = _top(home)
+    assert top.exit_code == 1 and top.stdout == ""
+    assert top.stderr == ("adcombo: the last run scored none of its 2 ad groups (e.g. ag_0001: only 2 headlines); "
+                          "each one's reason is in serving.unscored_ad_groups\n")
+    explain = CliRunner().invoke(app, ["explain", "--home", str(home), "--ad-group", "ag_0002"])
+    assert explain.exit_code == 1
+    assert explain.stderr == "adcombo: ad group 'ag_0002' was not scored: no descriptions in the pool\n"
