@@ -17,8 +17,8 @@ from the effects its assets earned in the group's other ads (the same cross-fitt
 scales).
 
 Slots are not equal (headline 1 is always read, headline 3 often not shown, description 2 often
-cut), so an asset's effect counts with its slot's scale s_p (H1, H2, H3, D1, D2; the mean is 1
-over the headline slots and over the description slots). The scales are shared by every ad group
+cut), so an asset's effect counts with its slot's scale s_p (H1, H2, H3, D1, D2; mean 1 over
+the five). The scales are shared by every ad group
 and learnt from the delivery (position_scales): each served ad is predicted from the effects its
 assets earned in the group's *other* ads, where they often sat in other slots, and the scales that
 predict best are kept. Cross-fitting matters: fitted on the same ads, any scales explain them.
@@ -215,7 +215,8 @@ def position_scales(ads: Sequence[Mapping], raw: np.ndarray, impressions: np.nda
     Cross-fitted: every served ad of an ad group is predicted with the effects fitted on the
     group's other ads, and the five scales are fitted to those predictions (a logistic regression
     with the rest as offset). Repeated `rounds` times from equal scales; normalised to mean 1
-    over the headline slots and over the description slots (the prior sets the overall size).
+    over the five slots (the prior sets the overall size; the ratio of descriptions to headlines
+    is kept).
     Equal scales when the data cannot tell (too few ads, no asset seen in two slots).
     """
     raw, imp, clk = _arrays(raw, impressions, clicks)
@@ -236,7 +237,9 @@ def position_scales(ads: Sequence[Mapping], raw: np.ndarray, impressions: np.nda
         # a negligible ridge keeps the 5 x 5 system solvable; what matters is the ratio between slots
         fitted, _ = _newton(X, base, n, k, np.full(5, 1e-3), theta=scales, iterations=30)
         fitted = np.clip(fitted, *SCALE_BOUNDS)
-        scales = np.concatenate([fitted[:3] / fitted[:3].mean(), fitted[3:] / fitted[3:].mean()])
+        # one normalisation over all five slots: how much less descriptions show than headlines is
+        # learnt as well (normalised per kind, both kinds' effects counted alike on average)
+        scales = fitted / fitted.mean()
     return scales
 
 

@@ -90,6 +90,10 @@ def test_slot_scales_are_learnt_from_assets_served_in_different_slots():
     np.testing.assert_allclose(got, truth, atol=0.12)
     # asset_effects learns them itself when not given
     assert slot_scales(asset_effects(ads, raw, imp, clk, asset_prior_sd=0.25)) == pytest.approx(got)
+    # descriptions that count less than headlines come back less (not normalised per kind)
+    truth = (1.4, 1.2, 1.0, 0.8, 0.6)
+    ads, raw, imp, clk = _slotted_history(truth, seed=3)
+    np.testing.assert_allclose(position_scales(ads, raw, imp, clk, asset_prior_sd=0.25), truth, atol=0.12)
     # slots that count alike come back alike
     ads, raw, imp, clk = _slotted_history((1.0,) * 5, n_groups=150, seed=1)
     np.testing.assert_allclose(position_scales(ads, raw, imp, clk, asset_prior_sd=0.25), 1.0, atol=0.15)
