@@ -4,9 +4,9 @@ The monitoring, experiment and serving tables describe the data of one source: i
 the models trained on it and their scores. Mixed with another source's they mislead: the
 live-accuracy history and `adcombo monitor` would show the old days and model, the change day found
 in that history would cut the new training set, an old experiment could stay the "latest", and
-`adcombo top` would show the old ad groups' winners until the next scoring run. So whoever brings another
-source's data (an import, `adcombo source api`) empties them in the same transaction that writes
-the new data and records the new source in `raw.source`: nothing is ever half switched.
+`adcombo top` would show the old ad groups' winners until the next scoring run. So whoever brings
+another source's data (an import, `adcombo source api`) empties them in the same transaction that
+writes the new data and records the new source in `raw.source`: nothing is ever half switched.
 
 A warehouse without a record holds the API's data (API loads write none) or predates the record.
 Dead letters are not touched: every load replaces its own (ingest/load.py, ingest/importer.py).

@@ -17,11 +17,11 @@ from the effects its assets earned in the group's other ads (the same cross-fitt
 scales).
 
 Slots are not equal (headline 1 is always read, headline 3 often not shown, description 2 often
-cut), so an asset's effect counts with its slot's scale s_p (H1, H2, H3, D1, D2; mean 1 over
-the five). The scales are shared by every ad group
-and learnt from the delivery (position_scales): each served ad is predicted from the effects its
-assets earned in the group's *other* ads, where they often sat in other slots, and the scales that
-predict best are kept. Cross-fitting matters: fitted on the same ads, any scales explain them.
+cut), so an asset's effect counts with its slot's scale s_p (H1, H2, H3, D1, D2; mean 1 over the
+five). The scales are shared by every ad group and learnt from the delivery (position_scales):
+each served ad is predicted from the effects its assets earned in the group's *other* ads, where
+they often sat in other slots, and the scales that predict best are kept. Cross-fitting matters:
+fitted on the same ads, any scales explain them.
 
 Scoring adds s_p * e_a for the asset in slot p. That is a per-position term, so the model stays a
 sum of per-position and per-pair terms and the pair-table scorer stays exact (models.pairwise).
