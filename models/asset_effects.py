@@ -332,6 +332,17 @@ def asset_effects(ads: Sequence[Mapping], raw: np.ndarray, impressions: np.ndarr
     return pd.DataFrame(rows, columns=EFFECT_COLUMNS)
 
 
+def strongest(table: pd.DataFrame, n: int = 10) -> pd.DataFrame:
+    """The n assets whose own delivery moves their score most in a slot (the largest |s_p e| over
+    the slots of their kind, `in_best_slot`): a description's effect counts less than a headline's
+    of the same size when its slots are seen less."""
+    slots = table[["effect_1", "effect_2", "effect_3"]].to_numpy()
+    best = slots[np.arange(len(table)), np.abs(slots).argmax(axis=1)] if len(table) else np.empty(0)
+    out = table.assign(in_best_slot=best)
+    order = np.argsort(-np.abs(best), kind="stable")[:n]
+    return out.iloc[order][["ad_group_id", "kind", "text", "effect", "in_best_slot", "impressions"]]
+
+
 def slot_scales(table: pd.DataFrame) -> list[float]:
     """The slot scales (H1, H2, H3, D1, D2) a table of asset_effects was fitted with (for metadata)."""
     out = [1.0] * 5

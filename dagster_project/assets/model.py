@@ -22,6 +22,7 @@ GROUP = "model"
 )
 def ctr_model(context: AssetExecutionContext, paths: LocalPaths, model_store: ModelStoreResource,
               warehouse: WarehouseResource):
+    from models.asset_effects import strongest as strongest_effects
     from models.fit import fit_ctr_model, read_training_set, save_fitted
 
     files = paths.training_files()
@@ -37,8 +38,7 @@ def ctr_model(context: AssetExecutionContext, paths: LocalPaths, model_store: Mo
     context.log.info(f"candidate model {version}: {m['num_trees']} trees in {fitted.seconds:.1f}s; valid AUC "
                      f"{m['valid']['auc']:.4f}, log loss {m['valid']['logloss']:.5f}, calibration "
                      f"{m['valid']['calibration']:.3f}")
-    strongest = effects.loc[effects["effect"].abs().sort_values(ascending=False).index[:10],
-                            ["ad_group_id", "kind", "text", "effect", "impressions"]]
+    strongest = strongest_effects(effects, 10)
     return MaterializeResult(
         metadata={
             "version": version,
@@ -66,7 +66,7 @@ def ctr_model(context: AssetExecutionContext, paths: LocalPaths, model_store: Mo
             "assets_with_history_effects": len(effects),
             "ad_groups_with_history_effects": int(effects["ad_group_id"].nunique()),
             "history_effect_sd": rounded(float(effects["effect"].std()) if len(effects) > 1 else 0.0, 3),
-            # the assets whose own delivery moved their scores most, for a look at what history adds
+            # the assets whose own delivery moves their scores most in a slot: what history adds
             "strongest_history_effects": table(strongest, 3),
             "train_seconds": round(fitted.seconds, 1),
             "metrics": table(fitted.metrics_table()),

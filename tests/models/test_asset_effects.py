@@ -153,3 +153,17 @@ def test_the_prior_sd_is_learnt_larger_where_assets_differ_more_and_smallest_on_
     # too few ad groups with 3+ served ads: nothing to choose from, the default
     ads, raw, imp, clk = _slotted_history(scales, n_groups=3, sd=0.2)
     assert prior_sd_likelihoods(ads, raw, imp, clk, scales) == {} and prior_sd(ads, raw, imp, clk, scales) == 0.07
+
+
+def test_the_strongest_effects_are_ranked_by_what_they_move_in_a_slot():
+    from models.asset_effects import strongest
+
+    # scales (1.4, 1.0, 0.6 / 0.9, 0.5): a description's larger effect moves less than a headline's
+    table = pd.DataFrame({"ad_group_id": ["g"] * 3, "kind": ["H", "D", "H"], "text": ["a", "b", "c"],
+                          "effect": [0.10, 0.12, -0.05], "effect_1": [0.14, 0.108, -0.07],
+                          "effect_2": [0.10, 0.06, -0.05], "effect_3": [0.06, 0.0, -0.03],
+                          "impressions": [1000, 2000, 3000], "ads": [2, 2, 2]})
+    top = strongest(table, 2)
+    assert top["text"].tolist() == ["a", "b"] and top["in_best_slot"].tolist() == [0.14, 0.108]
+    assert strongest(table.iloc[2:], 5)["in_best_slot"].tolist() == [-0.07]  # the sign is kept
+    assert strongest(table.iloc[:0]).empty
