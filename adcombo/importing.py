@@ -48,14 +48,12 @@ def _failed_writing(what: str, exc: Exception) -> str:
 
 
 def retire_previous_model(settings, previous, cleared) -> Optional[str]:
-    """After a change of source (`cleared` is not None): retire the previous data's production model
-    (models/store.py). Returns the one line saying what the switch cleared, or None."""
-    from ingest.source import reset_line
+    """After a change of source: the data folder's model store retires the previous data's
+    production model (ingest.source.retire_after_switch); the one line on what went, or None."""
+    from ingest.source import retire_after_switch
     from models.store import ModelStore
 
-    if cleared is None:
-        return None
-    return reset_line(previous, cleared, ModelStore(settings.model_store_root).retire())
+    return retire_after_switch(ModelStore(settings.model_store_root), previous, cleared)
 
 
 def import_(

@@ -97,6 +97,15 @@ def switch_loads(wh, previous: Source | None, new: Source, tables) -> tuple[list
     return [*empty_loads(wh, found), record_load(new)], counts(wh, found)
 
 
+def retire_after_switch(store, previous: Source | None, cleared: dict[str, int] | None) -> str | None:
+    """After a switch (`cleared` is not None): clear the model store's production and candidate
+    pointers (models.store.ModelStore.retire: a model of the other data is no baseline) and return
+    the one line on what went; None when the source did not change."""
+    if cleared is None:
+        return None
+    return reset_line(previous, cleared, store.retire())
+
+
 def reset_line(previous: Source | None, cleared: dict[str, int] | None, retired: str | None) -> str | None:
     """One line on what the switch emptied and which model stopped being production; None when
     nothing was there (a first import, an unchanged source)."""

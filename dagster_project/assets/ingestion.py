@@ -105,7 +105,7 @@ def _files_assets(import_path: str, options: dict):
                        model_store: ModelStoreResource):
         from ingest.importer import ImportOptions, import_files
         from ingest.report import format_import
-        from ingest.source import reset_line
+        from ingest.source import retire_after_switch
 
         if not config.path:
             raise Failure("no import folder: run `adcombo import PATH`, or set `path` in this asset's config")
@@ -118,10 +118,9 @@ def _files_assets(import_path: str, options: dict):
             raise Failure(description="\n".join(lines), allow_retries=False)
         for line in lines:
             context.log.info(line)
-        if result.cleared is not None:  # the warehouse held the API's data: its state went with it
-            retired = model_store.store().retire()
-            if line := reset_line(result.previous, result.cleared, retired):
-                context.log.info(line)
+        # the warehouse held the API's data: its state went with it, and its production model goes
+        if line := retire_after_switch(model_store.store(), result.previous, result.cleared):
+            context.log.info(line)
         reports = result.ingest_reports()
         for key, table in zip(RAW_ASSETS, RAW_TABLES):
             yield _result(reports[table], asset_key=key)
