@@ -5,7 +5,7 @@ import os
 import shutil
 from pathlib import Path
 
-from warehouse.schemas import TOP_COMBINATIONS_TABLE, UNSCORED_TABLE
+from warehouse.schemas import RESULTS_TABLE, TOP_COMBINATIONS_TABLE, UNSCORED_TABLE
 
 ROOT = Path(__file__).resolve().parents[2]
 BYOD = ROOT / "examples" / "byod"
@@ -44,8 +44,6 @@ def write_folder(folder: Path, encoding: str = "utf-8", delimiter: str = ",", ne
 def state(wh) -> dict:
     """Every table an import writes, exactly (sorted rows): equal means untouched. An import writes
     the raw tables, the dead letters and its source, and empties a previous source's run state."""
-    from dagster_project.assets.experiments import RESULTS_TABLE
-
     out = {}
     for t in ("raw.ads", "raw.ad_daily_performance", "raw.asset_pools", "raw.dead_letters", "raw.source",
               *run_state_tables(), RESULTS_TABLE, *serving_tables()):
@@ -130,8 +128,6 @@ def add_run_state(wh, model: str = "m1", days: int = 3) -> None:
     top` shows them), 6 rows of the others, a third ad group that could not be scored."""
     import pandas as pd
 
-    from dagster_project.assets.experiments import RESULTS_TABLE
-
     rows = {"monitoring.prediction_log": dict(n=4 * days, creative_id=[f"c{i}" for i in range(4 * days)],
                                               model_version=[model] * 4 * days),
             "monitoring.live_accuracy": dict(n=days, source=["all"] * days, status=["ok"] * days,
@@ -153,7 +149,5 @@ def add_run_state(wh, model: str = "m1", days: int = 3) -> None:
 
 def state_counts(wh) -> dict:
     """Rows of every run-state table (None: no table)."""
-    from dagster_project.assets.experiments import RESULTS_TABLE
-
     return {t: wh.row_count(t) if wh.table_exists(t) else None
             for t in [*run_state_tables(), RESULTS_TABLE, *serving_tables()]}
