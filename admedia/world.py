@@ -502,6 +502,7 @@ class World:
         self._ad_groups = ad_groups
         self._ag_by_id = {ag.ad_group_id: ag for ag in ad_groups}
         self._served = served
+        self._served_by_id = {ad.ad_id: ad for ad in served}
         # Rules by epoch: 0 from the first day; 1 from config.drift_date (drifting worlds only).
         self._rules = [Rules.of(config)] + ([Rules.of(config, drifted=True)] if config.drift_day else [])
         self._truth: dict[tuple[str, int], _Truth] = {}
@@ -806,6 +807,33 @@ class World:
         q = _quality(self.config.seed, ad_group_id, text, rules.quality_sd)
         return tuple(_TERM_SCALE * _QUALITY_SCALE[p] * q * rules.visibility[p] for p in positions)
 
+    def text_rules_logit_combinations(self, ad_group_id: str, combos: np.ndarray,
+                                      on: dt.date | None = None) -> np.ndarray:
+        """True log-odds of (N, 5) pool-index combinations (as true_ctr_combinations) without the
+        hidden quality of their assets: what a perfect text model would say, the ad group's level
+        included. For evaluation (how much of the gap is the text model), never for a model."""
+        heads, descs = self.pool(ad_group_id)
+        q_h = np.zeros((3, len(heads) + 1))  # a last column of zeros for index -1 (no third headline)
+        for i, a in enumerate(heads):
+            q_h[:, i] = self.hidden_quality_terms(ad_group_id, a["text"], (0, 1, 2), on)
+        q_d = np.array([self.hidden_quality_terms(ad_group_id, a["text"], (3, 4), on) for a in descs]).T
+        c = np.asarray(combos, dtype=np.intp)
+        quality = q_h[0, c[:, 0]] + q_h[1, c[:, 1]] + q_h[2, c[:, 2]] + q_d[0, c[:, 3]] + q_d[1, c[:, 4]]
+        return self._truth_of(ad_group_id, self.rules_epoch(on)).logit(c) - quality
+
+    def text_rules_logit_ads(self, ad_ids: Sequence[str], on: dt.date | None = None) -> np.ndarray:
+        """The same for served ads (by ad_id): their true log-odds less their texts' hidden quality."""
+        rows = {r["ad_id"]: r for r in self._ads_rows}
+        out = np.empty(len(ad_ids))
+        for k, ad_id in enumerate(ad_ids):
+            row = rows[ad_id]
+            ctr = self.true_ctr_ad(ad_id, on)
+            z = math.log(ctr / (1.0 - ctr))
+            for p, col in enumerate(("headline_1", "headline_2", "headline_3", "description_1", "description_2")):
+                z -= self.hidden_quality_terms(row["ad_group_id"], row[col], (p,), on)[0]
+            out[k] = z
+        return out
+
     def true_ctr_combinations(self, ad_group_id: str, combos: np.ndarray, on: dt.date | None = None) -> np.ndarray:
         """True CTR of (N, 5) pool-index combinations (H1, H2, H3 into headlines, D1, D2 into
         descriptions, in ``pool()`` order) on day ``on`` (None: the day after end_date). An H3 of
@@ -813,10 +841,8 @@ class World:
         return self._truth_of(ad_group_id, self.rules_epoch(on)).ctr(combos)
 
     def true_ctr_ad(self, ad_id: str, on: dt.date | None = None) -> float:
-        for ad in self._served:
-            if ad.ad_id == ad_id:
-                return ad.true_ctr_drifted if self.rules_epoch(on) else ad.true_ctr
-        raise KeyError(ad_id)
+        ad = self._served_by_id[ad_id]
+        return ad.true_ctr_drifted if self.rules_epoch(on) else ad.true_ctr
 
     def valid_combinations(self, ad_group_id: str) -> np.ndarray:
         """All valid (N, 5) int32 combinations of a pool: pins, width limits, distinct assets."""

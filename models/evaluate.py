@@ -19,6 +19,10 @@ of models.world_variants. One run, one world, one split, everything compared on 
    `lightgbm_equal_slots` is the same with every slot counting alike; `lightgbm_text_only` is the
    booster alone; `known_quality` (a reference, not a model) is the booster plus the simulator's
    true hidden quality of every asset the group served: the most any history effects could add.
+   `known_rules` (a reference) puts the simulator's own text rules in place of the booster, and
+   `known_rules_effects` adds history effects fitted around them as the shipped ones are: the
+   shipped model with a perfect text model, so the gap splits into the text model's part
+   (known_rules_effects - lightgbm) and what the served history cannot tell (1 - known_rules_effects).
 3. Observed metrics (log loss, AUC, calibration) on the held-out groups' validation days.
 4. Ground truth on the held-out groups (the rules in force when recommendations are served): every
    valid combination of each pool is scored the way production scores it
@@ -57,12 +61,17 @@ from models.train import fit_group_offsets
 from models.train import train_ctr_model
 
 TEXT_COLUMNS = ("headline_1", "headline_2", "headline_3", "description_1", "description_2")
-MODELS = ("lightgbm", "lightgbm_equal_slots", "lightgbm_text_only", "known_quality", "logistic_regression",
-          "asset_mean_ctr")
-# A reference, not a model: the booster plus the true hidden quality of every asset the ad group
-# served (simulator only). What perfect history effects would reach with this text model: the gap
-# from `lightgbm` to it is what the served history cannot tell about its assets.
-REFERENCES = ("known_quality",)
+MODELS = ("lightgbm", "lightgbm_equal_slots", "lightgbm_text_only", "known_quality", "known_rules",
+          "known_rules_effects", "logistic_regression", "asset_mean_ctr")
+# References, not models (simulator only), that split the gap between the text model and the history:
+# - known_quality: the booster plus the true hidden quality of every asset the ad group served:
+#   what perfect history effects would reach with this text model;
+# - known_rules: the simulator's own text rules (its true log-odds without the hidden quality) in
+#   place of the booster, no history: what a perfect text model would reach alone;
+# - known_rules_effects: those rules plus history effects fitted around them exactly as the shipped
+#   ones are around the booster: `lightgbm` with a perfect text model. The gap from `lightgbm` to
+#   it is the text model's; from it to the oracle, what the served history cannot tell.
+REFERENCES = ("known_quality", "known_rules", "known_rules_effects")
 BASELINES = ("logistic_regression", "asset_mean_ctr")
 
 
@@ -260,6 +269,12 @@ def run_evaluation(world, workdir: str, params: dict | None = None, holdout_shar
     }
     log(f"slot scales {np.round(scales, 2).tolist()}, prior sd {asset_prior_sd:g} ({'learnt' if learnt_sd else 'given'}); "
         f"history effects in {time.perf_counter() - t2:.1f}s")
+    # The same effects around the simulator's own text rules (reference known_rules_effects): their
+    # slot scales and prior sd learnt from the training groups' delivery under those rules.
+    rules_train = world.text_rules_logit_ads(list(train.ad_id))
+    rules_sd, rules_scales = effect_priors(train_ads, rules_train, train.impressions.to_numpy(), train.clicks.to_numpy())
+    rules_effects = AssetEffects(asset_effects(hist_ads, world.text_rules_logit_ads(list(hold_hist.ad_id)),
+                                               hist[1], hist[2], rules_sd, rules_scales))
     valid_ads = [prep.ads[a] for a in hold_valid.ad_id]
 
     def with_history(raw_fn, hist_add=0.0, valid_add=0.0):
@@ -289,6 +304,8 @@ def run_evaluation(world, workdir: str, params: dict | None = None, holdout_shar
     # the baselines on the same enumerated combinations.
     scorers = {k: ScoringModel.from_booster(result.booster, prep.sp, e) for k, e in effects.items()}
     text_only = ScoringModel.from_booster(result.booster, prep.sp, None)
+    # only its effects are used: this scorer's score less the booster's is their sum per combination
+    rules_effects_scorer = ScoringModel.from_booster(result.booster, prep.sp, rules_effects)
     keywords = ad_group_keywords(prep.ads.values())
     served: dict[str, set] = {}
     for a in hist_ads:
@@ -312,12 +329,16 @@ def run_evaluation(world, workdir: str, params: dict | None = None, holdout_shar
         combos = group.combos
         world_combos = np.concatenate([h_world[combos[:, :3]], d_world[combos[:, 3:]]], axis=1)
         true = world.true_ctr_combinations(g, world_combos)
+        rules = world.text_rules_logit_combinations(g, world_combos)
         n_combos += len(combos)
         preds = {
             "lightgbm": out.scored.all_raw,
             "lightgbm_equal_slots": score_pool(scorers["lightgbm_equal_slots"], pool, 1, keep_all=True).scored.all_raw,
             "lightgbm_text_only": text_only_raw,
             "known_quality": text_only_raw + known_quality(world, g, served.get(g, set()), heads, descs, group),
+            "known_rules": rules,
+            "known_rules_effects": rules + score_pool(rules_effects_scorer, pool, 1, keep_all=True).scored.all_raw
+            - text_only_raw,
             "logistic_regression": lr.decision_function(group.X),
             "asset_mean_ctr": asset_mean.predict_combinations(g, group.headline_texts, group.description_texts, combos),
         }
@@ -347,7 +368,8 @@ def run_evaluation(world, workdir: str, params: dict | None = None, holdout_shar
                      "valid_same_groups": result.metrics["valid"]},
         "logistic_regression": {"C": best_c},
         "asset_effects": {"prior_sd": asset_prior_sd, "prior_sd_learnt": learnt_sd, "slot_scales": [round(float(s), 4) for s in scales],
-                          "assets": len(effects["lightgbm"])},
+                          "assets": len(effects["lightgbm"]),
+                          "around_known_rules": {"prior_sd": rules_sd, "slot_scales": [round(float(s), 4) for s in rules_scales]}},
         "observed_holdout_valid": observed,
         "ground_truth_holdout": truth,
         "seconds": round(time.perf_counter() - t0, 1),
@@ -433,8 +455,9 @@ def format_summary(summary: dict) -> str:
 
     lines = [
         "| world | days | seeds | lightgbm top-1 share | ordered share | order loss | asset-choice loss | Spearman "
-        "| equal slots | text only | known quality | logistic | asset mean | beats both every seed |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| equal slots | text only | known quality | known rules | known rules + effects | logistic | asset mean "
+        "| beats both every seed |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for name, w in summary["worlds"].items():
         m = w["models"]
@@ -448,13 +471,15 @@ def format_summary(summary: dict) -> str:
             f"{ms(s['ordered_share_of_oracle_lift'])} | {s['order_loss']['mean']:.1%} | "
             f"{s['asset_choice_loss']['mean']:.1%} | {s['spearman_mean']['mean']:.3f} | "
             f"{other('lightgbm_equal_slots')} | {other('lightgbm_text_only')} | {other('known_quality')} | "
-            f"{other('logistic_regression')} | "
+            f"{other('known_rules')} | {other('known_rules_effects')} | {other('logistic_regression')} | "
             f"{other('asset_mean_ctr')} | {'yes' if w['beats_baselines_every_seed'] else 'NO'} |")
     if "market_variants_mean" in summary:
         mv = summary["market_variants_mean"]
         lines.append(f"\nmean over the reported market variants ({', '.join(mv['worlds'])}): "
                      f"lightgbm {mv['lightgbm']:.1%}, text only {mv.get('lightgbm_text_only', float('nan')):.1%}, "
                      f"known quality {mv.get('known_quality', float('nan')):.1%}, "
+                     f"known rules {mv.get('known_rules', float('nan')):.1%} "
+                     f"(+ effects {mv.get('known_rules_effects', float('nan')):.1%}), "
                      f"logistic {mv.get('logistic_regression', float('nan')):.1%}, "
                      f"asset mean {mv.get('asset_mean_ctr', float('nan')):.1%}")
     return "\n".join(lines)
@@ -481,7 +506,9 @@ def summary_plot(summary: dict) -> bytes:
     ax.bar(x, share, yerr=sd, color="#3b6ea5", label="top-1 share (lightgbm)", capsize=3)
     ax.bar(x, order, bottom=share, color="#f0a35e", label="order loss")
     ax.bar(x, 100 - share - order, bottom=share + order, color="#dddddd", label="asset-choice loss")
-    for key, marker, label in (("known_quality", "_", "known quality (reference)"), ("lightgbm_text_only", "o", "text only"),
+    for key, marker, label in (("known_quality", "_", "known quality (reference)"),
+                               ("known_rules_effects", "x", "known rules + effects (reference)"),
+                               ("lightgbm_text_only", "o", "text only"),
                                ("logistic_regression", "s", "logistic"), ("asset_mean_ctr", "^", "asset mean")):
         ys = [m[key]["top1_share_of_oracle_lift"]["mean"] * 100 if key in m else np.nan for m in w]
         ax.scatter(x, ys, marker=marker, color="black", s=18, zorder=3, label=label)

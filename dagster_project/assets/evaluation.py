@@ -45,7 +45,8 @@ def summary_frame(summary: dict):
             "ordered_share_%": percent(s["ordered_share_of_oracle_lift"]["mean"]),
             "order_loss_%": percent(s["order_loss"]["mean"]), "asset_choice_loss_%": percent(s["asset_choice_loss"]["mean"]),
             "spearman": rounded(s["spearman_mean"]["mean"], 3), "text_only_%": share("lightgbm_text_only"),
-            "known_quality_%": share("known_quality"),
+            "known_quality_%": share("known_quality"), "known_rules_%": share("known_rules"),
+            "known_rules_effects_%": share("known_rules_effects"),
             "logistic_%": share("logistic_regression"), "asset_mean_%": share("asset_mean_ctr"),
             "beats_both_every_seed": bool(w["beats_baselines_every_seed"]),
         })
@@ -82,7 +83,10 @@ def model_evaluation(context: AssetExecutionContext, config: EvaluationConfig, p
             "order_loss_%": "what putting the same five assets in their best slots would add",
             "asset_choice_loss_%": "what the choice of assets loses (100 − ordered share)",
             "known_quality_%": "reference: the booster plus the true hidden quality of the assets each ad group "
-                               "served; the most history effects could reach"}),
+                               "served; the most history effects could reach",
+            "known_rules_%": "reference: the simulator's own text rules in place of the booster, no history",
+            "known_rules_effects_%": "reference: those rules plus history effects fitted as the shipped ones: "
+                                     "the model with a perfect text model"}),
         "plot": png_markdown(summary_plot(summary), "top-1 share of the oracle's lift by world"),
         "worlds": len(worlds), "seeds": len(seeds), "report": MetadataValue.path(out),
     }

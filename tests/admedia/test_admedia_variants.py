@@ -125,6 +125,20 @@ def test_hidden_quality_terms_are_what_quality_adds_in_each_slot():
     assert world.hidden_quality_terms(ag, "", (0, 1)) == (0.0, 0.0)
 
 
+def test_text_rules_are_the_truth_of_the_same_world_without_hidden_quality():
+    config = WorldConfig.preset("tiny", slot_visibility=(1.0, 0.8, 0.5, 0.9, 0.6))
+    world, flat = World.generate(config), World.generate(dataclasses.replace(config, quality_sd=0.0))
+    for ag in world.ad_group_ids()[:4]:
+        combos = world.valid_combinations(ag)
+        combos[::3, 2] = -1  # some without a third headline
+        rules = world.text_rules_logit_combinations(ag, combos)
+        np.testing.assert_allclose(rules, flat._truth_of(ag, 0).logit(combos), atol=1e-12)
+        assert np.abs(rules - world._truth_of(ag, 0).logit(combos)).max() > 0.01  # quality was there
+    ads = [a["ad_id"] for a in world.ads()]
+    flat_ctr = np.array([flat.true_ctr_ad(a) for a in ads])
+    np.testing.assert_allclose(world.text_rules_logit_ads(ads), np.log(flat_ctr / (1 - flat_ctr)), atol=1e-9)
+
+
 def test_ctr_noise_changes_clicks_not_impressions():
     plain = World.generate(WorldConfig.preset("small"))
     noisy = World.generate(WorldConfig.preset("small", ctr_noise_sd=0.5))

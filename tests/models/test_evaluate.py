@@ -33,6 +33,9 @@ def test_evaluate_command_on_the_tiny_world(tmp_path, capsys):
     assert set(run["observed_holdout_valid"]) == set(truth) - set(REFERENCES)
     # the known hidden quality of the served assets: a ceiling for what history effects add
     assert truth["known_quality"]["top1_share_of_oracle_lift"] > truth["lightgbm_text_only"]["top1_share_of_oracle_lift"]
+    # the simulator's own rules and effects fitted around them, as the shipped ones are around the booster
+    assert truth["known_rules_effects"]["top1_share_of_oracle_lift"] > truth["known_rules"]["top1_share_of_oracle_lift"]
+    assert truth["known_rules"]["top1_share_of_oracle_lift"] > truth["lightgbm_text_only"]["top1_share_of_oracle_lift"]
     assert set(run["observed_holdout_valid"]["lightgbm"]) >= {"auc", "logloss", "calibration"}
     assert run["world"]["name"] == "tiny" and run["world"]["seed"] == 7
     assert len(run["asset_effects"]["slot_scales"]) == 5
@@ -87,6 +90,7 @@ def test_shares_on_known_lifts():
 
 
 def _run(name, seed, shares):
+    assert len(shares) == len(MODELS)
     truth = {m: {"top1_share_of_oracle_lift": v, "ordered_share_of_oracle_lift": v + 0.02, "order_loss": 0.02,
                  "asset_choice_loss": 0.98 - v, "spearman_mean": 0.8, "top1_share_median": v}
              for m, v in zip(MODELS, shares)}
@@ -94,8 +98,8 @@ def _run(name, seed, shares):
 
 
 def test_summary_is_mean_and_sd_over_seeds_and_checks_the_baselines_on_every_seed():
-    runs = [_run("visibility", 7, [0.84, 0.8, 0.7, 0.95, 0.6, 0.3]), _run("visibility", 3, [0.86, 0.8, 0.7, 0.95, 0.6, 0.3]),
-            _run("noisy", 7, [0.80, 0.8, 0.7, 0.95, 0.6, 0.3]), _run("noisy", 3, [0.55, 0.8, 0.7, 0.95, 0.6, 0.3])]
+    runs = [_run("visibility", 7, [0.84, 0.8, 0.7, 0.95, 0.75, 0.9, 0.6, 0.3]), _run("visibility", 3, [0.86, 0.8, 0.7, 0.95, 0.75, 0.9, 0.6, 0.3]),
+            _run("noisy", 7, [0.80, 0.8, 0.7, 0.95, 0.75, 0.9, 0.6, 0.3]), _run("noisy", 3, [0.55, 0.8, 0.7, 0.95, 0.75, 0.9, 0.6, 0.3])]
     s = summarise(runs)
     vis = s["worlds"]["visibility"]["models"]["lightgbm"]["top1_share_of_oracle_lift"]
     assert vis["mean"] == pytest.approx(0.85) and vis["sd"] == pytest.approx(np.std([0.84, 0.86], ddof=1))

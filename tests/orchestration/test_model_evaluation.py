@@ -52,6 +52,8 @@ def test_model_evaluation_is_materialised_on_demand_with_a_table_and_a_plot(tmp_
     (row,) = [r.data for r in meta["summary"].value.records]
     assert row["world"] == "tiny" and row["seeds"] == "7"
     assert 0 <= row["ordered_share_%"] <= 100 and row["top1_share_%"] <= row["ordered_share_%"]
+    # where the gap is: the text model's part (known rules + effects) and the history's (known quality)
+    assert {"known_quality_%", "known_rules_%", "known_rules_effects_%"} <= set(row)
     assert meta["plot"].value.startswith("![top-1 share")
     report = json.loads((tmp_path / "evaluation" / "evaluation.json").read_text())
     assert report["runs"][0]["world"]["name"] == "tiny"
