@@ -332,6 +332,52 @@ def asset_effects(ads: Sequence[Mapping], raw: np.ndarray, impressions: np.ndarr
     return pd.DataFrame(rows, columns=EFFECT_COLUMNS)
 
 
+def left_out_raw(hist_ads: Sequence[Mapping], hist_raw: np.ndarray, hist_impressions: np.ndarray,
+                 hist_clicks: np.ndarray, target_ads: Sequence[Mapping], target_raw: np.ndarray,
+                 asset_prior_sd: float, scales: Sequence[float]) -> np.ndarray:
+    """Each target row's log-odds as scoring gives them to a combination its ad group has not
+    served: the row's raw score plus the group's offset and asset effects fitted (this prior, these
+    slot scales) on the history of the group's *other* served ads. NaN for a row whose group has
+    no other served ad in the history.
+
+    Why leave the ad out: fitted on the ad's own history, the effects learn that ad's CTR, and its
+    later days reward memorising it (the looser the prior, the better), which says nothing about
+    the new combinations the scorer ranks; its other ads share some of its assets, as a new
+    combination does.
+    """
+    raw_h, imp_h, clk_h = _arrays(hist_raw, hist_impressions, hist_clicks)
+    target_raw = np.asarray(target_raw, dtype=np.float64)
+    scales = np.asarray(scales, dtype=np.float64)
+    out = np.full(len(target_ads), np.nan)
+    targets_of: dict[str, list[int]] = {}
+    for t, ad in enumerate(target_ads):
+        targets_of.setdefault(str((ad or {}).get("ad_group_id") or ""), []).append(t)
+    for g in _groups(hist_ads, imp_h):
+        targets = targets_of.get(g.ad_group_id)
+        if not targets:
+            continue
+        A = _design(g.slots, len(g.index), scales)
+        prec = _priors(len(g.index), asset_prior_sd, GROUP_PRIOR_SD)
+        r, ii, cc = raw_h[g.rows], imp_h[g.rows], clk_h[g.rows]
+        full, _ = _newton(A, r, ii, cc, prec)
+        hist_ids = np.array([str(hist_ads[i].get("ad_id")) for i in g.rows])
+        fits: dict[str, np.ndarray] = {}
+        for t in targets:
+            ad_id = str(target_ads[t].get("ad_id"))
+            others = hist_ids != ad_id
+            if not others.any():
+                continue
+            if ad_id not in fits:  # from the fit on all of them: a few Newton steps
+                fits[ad_id], _ = _newton(A[others], r[others], ii[others], cc[others], prec, theta=full)
+            x = np.zeros(1 + len(g.index))
+            x[0] = 1.0
+            for p, key in enumerate(_slot_keys(target_ads[t])):
+                if key is not None and key in g.index:
+                    x[1 + g.index[key]] += scales[p]
+            out[t] = target_raw[t] + x @ fits[ad_id]
+    return out
+
+
 def strongest(table: pd.DataFrame, n: int = 10) -> pd.DataFrame:
     """The n assets whose own delivery moves their score most in a slot (the largest |s_p e| over
     the slots of their kind, `in_best_slot`): a description's effect counts less than a headline's

@@ -90,6 +90,42 @@ def history_effects(booster, train: pd.DataFrame, valid: pd.DataFrame, ads_rows,
     return asset_effects(ads, raw, imp, clk, sd, scales)
 
 
+def validation_report(booster, train: pd.DataFrame, valid: pd.DataFrame, ads_rows, priors: dict | None = None) -> dict:
+    """A model on the validation rows, two ways (what the promotion check compares):
+
+    - "text_only": the booster, each ad group's offset fitted on its history (the training rows);
+    - "with_history_effects": as scoring uses the model for a combination not served, the booster
+      plus the offset and asset effects fitted on the history of the group's *other* served ads
+      (models.asset_effects.left_out_raw) with the bundle's prior sd and slot scales (`priors`, as
+      the bundle's metrics record them; learnt from the history when missing). Only rows whose
+      group has another served ad in the history; None when there is none or no ad texts.
+    """
+    from models.asset_effects import effect_priors, left_out_raw
+    from models.train import evaluate, evaluate_with_offsets
+
+    hist, target = arrays(train), arrays(valid)
+    out = {"text_only": evaluate_with_offsets(booster, hist, target), "with_history_effects": None}
+    by_id = {str(r["ad_id"]): r for r in ads_rows}
+
+    def ads(part):  # an ad missing from raw.ads shows no asset: only its group's offset applies
+        return [by_id.get(str(a)) or {"ad_id": str(a), "ad_group_id": str(g)}
+                for a, g in zip(part["ad_id"], part["ad_group_id"])]
+
+    if not by_id:
+        return out
+    hist_ads, target_ads = ads(train), ads(valid)
+    raw_h = booster.predict(hist[0], raw_score=True)
+    sd, scales = (priors or {}).get("prior_sd"), (priors or {}).get("slot_scales")
+    if sd is None or not scales:
+        sd, scales = effect_priors(hist_ads, raw_h, hist[1], hist[2])
+    raw_t = left_out_raw(hist_ads, raw_h, hist[1], hist[2], target_ads, booster.predict(target[0], raw_score=True),
+                         float(sd), scales)
+    known = ~np.isnan(raw_t)
+    if known.any():
+        out["with_history_effects"] = evaluate(1.0 / (1.0 + np.exp(-raw_t[known])), target[1][known], target[2][known])
+    return out
+
+
 def fit_ctr_model(train: pd.DataFrame, valid: pd.DataFrame, ads_rows, split: dict | None = None,
                   progress=None) -> FittedModel:
     """Train, calibrate, fit history effects and draw the plots; the training set's fingerprint

@@ -167,3 +167,38 @@ def test_the_strongest_effects_are_ranked_by_what_they_move_in_a_slot():
     assert top["text"].tolist() == ["a", "b"] and top["in_best_slot"].tolist() == [0.14, 0.108]
     assert strongest(table.iloc[2:], 5)["in_best_slot"].tolist() == [-0.07]  # the sign is kept
     assert strongest(table.iloc[:0]).empty
+
+
+def test_left_out_predictions_never_read_the_ads_own_history():
+    from models.asset_effects import left_out_raw
+
+    def ad(i, group, h, d):
+        return {**_ad(group, h, d), "ad_id": f"a{i}"}
+
+    hist = [ad(0, "g1", ["強い", "普通"], ["説明1", "説明2"]), ad(1, "g1", ["強い", "別"], ["説明1", "説明3"]),
+            ad(2, "g1", ["弱い", "普通"], ["説明1", "説明2"]), ad(3, "g2", ["X", "Y"], ["Z", "W"])]
+    raw, imp = np.full(4, -3.0), np.full(4, 20000)
+    clk = np.array([1500, 1400, 700, 900])  # ads showing 強い do better than the model says
+    target = [hist[0], hist[2], hist[3]]
+    scales = (1.2, 1.0, 0.8, 1.0, 1.0)
+    out = left_out_raw(hist, raw, imp, clk, target, np.full(3, -3.0), 0.1, scales)
+    # g2 served one ad: nothing else to learn its effects from
+    assert np.isnan(out[2]) and np.isfinite(out[:2]).all()
+    # ad a0 gets 強い's effect from a1 only: a0's own clicks do not matter
+    moved = clk.copy()
+    moved[0] = 100
+    again = left_out_raw(hist, raw, imp, moved, target, np.full(3, -3.0), 0.1, scales)
+    assert again[0] == pytest.approx(out[0]) and again[1] != pytest.approx(out[1])
+    # a2's own weak headline is in no other ad: its prediction cannot know it (above its CTR)
+    assert 1 / (1 + np.exp(-out[1])) > 700 / 20000
+    # the same as fitting the group's other ads directly and scoring a0's slots
+    from models.asset_effects import fit_asset_residuals
+    others = [hist[1], hist[2]]
+    index = {"強い": 0, "普通": 1, "弱い": 2, "別": 5}
+    slots = np.array([[index[a["headline_1"]], index[a["headline_2"]], -1, 3, 4 if a["description_2"] == "説明2" else 6]
+                      for a in others])
+    offset, eff = fit_asset_residuals(raw[1:3], imp[1:3], clk[1:3], (), 7, asset_prior_sd=0.1, scales=scales,
+                                      slots=slots)
+    # a0 shows 強い (H1), 普通 (H2), 説明1 (D1), 説明2 (D2)
+    expected = -3.0 + offset + scales[0] * eff[0] + scales[1] * eff[1] + scales[3] * eff[3] + scales[4] * eff[4]
+    assert out[0] == pytest.approx(expected, abs=1e-6)

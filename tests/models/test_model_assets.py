@@ -68,9 +68,14 @@ def test_promotes_only_after_the_check(home):
     assert meta["asset_prior_sd"].value in PRIOR_SD_GRID + (ASSET_PRIOR_SD,)
     assert _current(home) == first
 
-    # Same data, deterministic training: not worse, promoted again.
+    # Same data, deterministic training: not worse either way, promoted again.
     result = _run(home)
-    assert result.success and result.get_asset_check_evaluations()[0].passed
+    check = result.get_asset_check_evaluations()[0]
+    assert result.success and check.passed
+    # compared alone and as it scores combinations not served (with the history effects)
+    assert check.metadata["relative_change_%"].value == 0
+    assert check.metadata["relative_change_with_history_effects_%"].value == 0
+    assert check.metadata["candidate_logloss_with_history_effects"].value > 0
     assert _current(home) != first
 
 
@@ -89,3 +94,36 @@ def test_a_worse_model_is_not_promoted(home, monkeypatch):
     assert check.metadata["candidate_logloss"].value > check.metadata["production_logloss"].value
     assert not result.asset_materializations_for_node("production_model")
     assert _current(home) == current
+
+
+def test_the_verdict_blocks_a_candidate_worse_either_way():
+    from dagster_project.checks.model_checks import verdict
+
+    def way(text_only, effects):
+        return {"text_only": {"logloss": text_only}, "with_history_effects": effects and {"logloss": effects}}
+
+    production = way(0.1000, 0.0900)
+    assert verdict(way(0.1000, 0.0900), production)[0]
+    assert verdict(way(0.1001, 0.0901), production)[0]  # within the tolerance
+    passed, meta = verdict(way(0.0990, 0.0950), production)  # better booster, worse with its effects
+    assert not passed and meta["relative_change_with_history_effects_%"] > 5
+    assert not verdict(way(0.1050, 0.0890), production)[0]  # worse booster
+    # no history effects to compare (no ad texts, or every validation group new): the booster decides
+    passed, meta = verdict(way(0.0990, None), production)
+    assert passed and "relative_change_with_history_effects_%" not in meta
+
+
+def test_validation_report_needs_the_ad_texts_for_the_history_effects(home):
+    from models.fit import read_training_set, validation_report
+    from models.store import ModelStore
+
+    store = ModelStore(home.path("models"))
+    bundle = store.load(store.current())
+    train, valid = read_training_set(home.training_files())
+    with WarehouseResource(duckdb_path=home.path("warehouse.duckdb")).open() as wh:
+        ads = wh.query("SELECT * FROM `raw.ads`").to_dict("records")
+    with_texts = validation_report(bundle.booster, train, valid, ads, bundle.manifest["metrics"]["asset_effects"])
+    assert with_texts["with_history_effects"]["rows"] == len(valid)  # every tiny group served several ads
+    assert with_texts["text_only"]["rows"] == len(valid)
+    without = validation_report(bundle.booster, train, valid, [], None)
+    assert without["with_history_effects"] is None and without["text_only"] == with_texts["text_only"]
