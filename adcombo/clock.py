@@ -83,8 +83,8 @@ def _step_error(event) -> str:
 
 
 def _refusal(run) -> str | None:
-    """'candidate V refused by the promotion check (validation log loss +x%, +y% with history
-    effects against production)' when the run's promotion check refused its candidate, else None."""
+    """'candidate V refused by the promotion check (validation log loss +x% against production)'
+    when the run's promotion check refused its candidate, else None."""
     from dagster import DagsterEventType
 
     for e in run.all_events:
@@ -92,11 +92,9 @@ def _refusal(run) -> str | None:
             evaluation = e.event_specific_data
             if evaluation.check_name == PROMOTION_CHECK and not evaluation.passed:
                 meta = {k: getattr(v, "value", v) for k, v in evaluation.metadata.items()}
-                changes = [f"{meta[k]:+.2f}%{label}" for k, label in
-                           (("relative_change_%", ""), ("relative_change_with_history_effects_%", " with history effects"))
-                           if meta.get(k) is not None]
+                change = meta.get("relative_change_%")
                 return (f"candidate {meta.get('candidate')} refused by the promotion check"
-                        + (f" (validation log loss {', '.join(changes)} against production)" if changes else ""))
+                        + (f" (validation log loss {change:+.2f}% against production)" if change is not None else ""))
     return None
 
 

@@ -91,7 +91,8 @@ def history_effects(booster, train: pd.DataFrame, valid: pd.DataFrame, ads_rows,
 
 
 def validation_report(booster, train: pd.DataFrame, valid: pd.DataFrame, ads_rows, priors: dict | None = None) -> dict:
-    """A model on the validation rows, two ways (what the promotion check compares):
+    """A model on the validation rows, two ways (the promotion check decides on the first and
+    reports the second):
 
     - "text_only": the booster, each ad group's offset fitted on its history (the training rows);
     - "with_history_effects": as scoring uses the model for a combination not served, the booster

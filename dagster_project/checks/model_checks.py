@@ -8,9 +8,12 @@ from warehouse.base import frame_rows
 # Relative log-loss slack: two trainings on the same data are identical (deterministic), and a
 # retrain on new data may be a hair worse by noise alone.
 LOGLOSS_TOLERANCE = 0.002
-# What is compared (models.fit.validation_report): the booster alone, and the model as it scores
-# combinations not served (booster plus the asset effects of the group's other served ads).
-WAYS = ("text_only", "with_history_effects")
+# What is compared (models.fit.validation_report): the booster alone decides; the model as it
+# scores combinations not served (booster plus the asset effects of the group's other served ads)
+# is reported beside it. Why it does not decide: per impression the effects move the validation
+# log loss by less than the tolerance (demo world: no effects at all +0.03%, effects negated
+# +0.12%, an unshrunk prior +0.16%; docs/model.md), so it would only add retraining noise.
+GATE, REPORTED = "text_only", "with_history_effects"
 
 
 def compare_on_validation(store, candidate: str, current: str, training_files: list[str], ads_rows=()) -> dict:
@@ -42,28 +45,28 @@ def compare_on_validation(store, candidate: str, current: str, training_files: l
 
 
 def verdict(candidate: dict, production: dict, tolerance: float = LOGLOSS_TOLERANCE) -> tuple[bool, dict]:
-    """(passed, metadata): the candidate passes when neither way's log loss is worse than
-    production's beyond the tolerance (a way one of them lacks is not compared)."""
-    passed, meta = True, {}
-    for way in WAYS:
+    """(passed, metadata): the candidate passes when the booster's validation log loss is not worse
+    than production's beyond the tolerance; the whole model's figures (with history effects) are
+    reported beside it when both bundles have them."""
+    meta = {}
+    for way in (GATE, REPORTED):
         new, old = candidate.get(way), production.get(way)
-        if not new or not old:
-            continue
-        suffix = "" if way == "text_only" else f"_{way}"
-        passed &= new["logloss"] <= old["logloss"] * (1 + tolerance)
-        meta |= {f"candidate_logloss{suffix}": round(new["logloss"], 5),
-                 f"production_logloss{suffix}": round(old["logloss"], 5),
-                 f"relative_change{suffix}_%": round((new["logloss"] / old["logloss"] - 1) * 100, 3)}
-    return bool(passed), meta
+        if new and old:
+            suffix = "" if way == GATE else f"_{way}"
+            meta |= {f"candidate_logloss{suffix}": round(new["logloss"], 5),
+                     f"production_logloss{suffix}": round(old["logloss"], 5),
+                     f"relative_change{suffix}_%": round((new["logloss"] / old["logloss"] - 1) * 100, 3)}
+    new, old = candidate[GATE], production[GATE]
+    return bool(new["logloss"] <= old["logloss"] * (1 + tolerance)), meta
 
 
 @asset_check(
     asset="ctr_model",
     blocking=True,
     description="Blocks promotion when the new model's validation log loss is worse than the production "
-                f"model's on the same validation data (tolerance {LOGLOSS_TOLERANCE:.1%}), either way: the "
-                "booster alone, or as it scores combinations not served (with the asset effects of each ad "
-                "group's other served ads).",
+                f"model's on the same validation data (tolerance {LOGLOSS_TOLERANCE:.1%}); also reports both "
+                "as they score combinations not served (with the asset effects of each ad group's other "
+                "served ads).",
 )
 def ctr_model_not_worse_than_production(paths: LocalPaths, model_store: ModelStoreResource,
                                         warehouse: WarehouseResource) -> AssetCheckResult:
