@@ -83,8 +83,9 @@ def _step_error(event) -> str:
 
 
 def _refusal(run) -> str | None:
-    """'candidate V refused by the promotion check (validation log loss +x% against production)'
-    when the run's promotion check refused its candidate, else None."""
+    """'candidate V refused by the promotion check (validation log loss +x%, +y% with history
+    effects (paired z -z) against production)' when the run's promotion check refused its
+    candidate, else None."""
     from dagster import DagsterEventType
 
     for e in run.all_events:
@@ -93,8 +94,13 @@ def _refusal(run) -> str | None:
             if evaluation.check_name == PROMOTION_CHECK and not evaluation.passed:
                 meta = {k: getattr(v, "value", v) for k, v in evaluation.metadata.items()}
                 change = meta.get("relative_change_%")
+                with_effects = meta.get("relative_change_with_history_effects_%")
+                z = meta.get("paired_z_with_history_effects")
+                why = (f"validation log loss {change:+.2f}%"
+                       + (f", {with_effects:+.2f}% with history effects" if with_effects is not None else "")
+                       + (f" (paired z {z:+.1f})" if z is not None else "") + " against production")
                 return (f"candidate {meta.get('candidate')} refused by the promotion check"
-                        + (f" (validation log loss {change:+.2f}% against production)" if change is not None else ""))
+                        + (f" ({why})" if change is not None else ""))
     return None
 
 

@@ -3,6 +3,7 @@ import datetime as dt
 import os
 import shutil
 
+import numpy as np
 import pytest
 from dagster import materialize
 
@@ -76,6 +77,8 @@ def test_promotes_only_after_the_check(home):
     assert check.metadata["relative_change_%"].value == 0
     assert check.metadata["relative_change_with_history_effects_%"].value == 0
     assert check.metadata["candidate_logloss_with_history_effects"].value > 0
+    assert check.metadata["paired_z_with_history_effects"].value == 0
+    assert check.metadata["paired_ad_groups"].value == 12
     assert _current(home) != first
 
 
@@ -96,21 +99,39 @@ def test_a_worse_model_is_not_promoted(home, monkeypatch):
     assert _current(home) == current
 
 
-def test_the_verdict_gates_on_the_booster_and_reports_the_whole_model():
-    from dagster_project.checks.model_checks import verdict
+def test_the_verdict_refuses_a_worse_booster_or_worse_history_effects():
+    from dagster_project.checks.model_checks import MIN_PAIRED_GROUPS, verdict
 
-    def way(text_only, effects):
-        return {"text_only": {"logloss": text_only}, "with_history_effects": effects and {"logloss": effects}}
+    def result(text_only, effects=0.09, z=None, groups=MIN_PAIRED_GROUPS):
+        return {"candidate": {"text_only": {"logloss": text_only}, "with_history_effects": {"logloss": effects}},
+                "current": {"text_only": {"logloss": 0.1}, "with_history_effects": {"logloss": 0.09}},
+                **({"paired": {"z": z, "ad_groups": groups}} if z is not None else {})}
 
-    production = way(0.1000, 0.0900)
-    assert verdict(way(0.1000, 0.0900), production)[0]
-    assert verdict(way(0.1001, 0.0901), production)[0]  # within the tolerance
-    assert not verdict(way(0.1050, 0.0890), production)[0]  # worse booster
-    passed, meta = verdict(way(0.0990, 0.0950), production)  # reported, not deciding
-    assert passed and meta["relative_change_with_history_effects_%"] > 5 and meta["relative_change_%"] < 0
-    # no history effects to report (no ad texts, or every validation group new)
-    passed, meta = verdict(way(0.0990, None), production)
-    assert passed and "relative_change_with_history_effects_%" not in meta
+    assert verdict(result(0.1000))[0] and verdict(result(0.1001, 0.09009))[0]  # equal, within the tolerance
+    assert not verdict(result(0.1050))[0]  # worse booster
+    assert not verdict(result(0.0990, effects=0.0950))[0]  # better booster, worse with its effects
+    passed, meta = verdict(result(0.0990, z=-4.0))  # effects significantly worse, paired per ad group
+    assert not passed and meta["paired_z_with_history_effects"] == -4.0
+    assert verdict(result(0.0990, z=-2.0))[0]  # within noise
+    assert verdict(result(0.0990, z=-4.0, groups=MIN_PAIRED_GROUPS - 1))[0]  # too few groups to tell
+
+
+def test_paired_z_sees_what_a_difference_of_log_losses_hides():
+    from models.fit import paired_loglik_z
+
+    rng = np.random.default_rng(3)
+    groups = np.repeat(np.arange(60), 5).astype(str)
+    truth = -3 + rng.normal(0, 0.3, len(groups))
+    imp = rng.integers(500, 3000, len(groups))
+    clk = rng.binomial(imp, 1 / (1 + np.exp(-truth)))
+    worse = truth + 0.1 * rng.choice([-1, 1], len(groups))  # a small error on every row
+    z, n = paired_loglik_z(worse, truth, imp, clk, groups)
+    assert n == 60 and z < -3
+    assert paired_loglik_z(truth, worse, imp, clk, groups)[0] == pytest.approx(-z)
+    assert paired_loglik_z(truth, truth, imp, clk, groups) == (0.0, 60)
+    skipped = worse.copy()
+    skipped[groups == "0"] = np.nan  # rows either model cannot predict are left out
+    assert paired_loglik_z(skipped, truth, imp, clk, groups)[1] == 59
 
 
 def test_validation_report_needs_the_ad_texts_for_the_history_effects(home):
@@ -127,3 +148,27 @@ def test_validation_report_needs_the_ad_texts_for_the_history_effects(home):
     assert with_texts["text_only"]["rows"] == len(valid)
     without = validation_report(bundle.booster, train, valid, [], None)
     assert without["with_history_effects"] is None and without["text_only"] == with_texts["text_only"]
+
+
+def test_a_candidate_whose_history_effects_are_broken_is_not_promoted(home, monkeypatch):
+    import dagster_project.checks.model_checks as checks
+    import models.fit as fit
+
+    if _current(home) is None:  # run alone: a production model on this data first
+        assert _run(home).success
+    current = _current(home)
+    fitted_effects = fit.history_effects
+
+    def broken(*args, **kwargs):  # the same booster; its effects' prior unshrunk, slot scales upside down
+        out = fitted_effects(*args, **kwargs)
+        kwargs.get("priors", args[4] if len(args) > 4 else {}).update(prior_sd=5.0, slot_scales=[0.1, 0.1, 0.1, 0.1, 3.0])
+        return out
+
+    monkeypatch.setattr(fit, "history_effects", broken)
+    result = _run(home)
+    check = result.get_asset_check_evaluations()[0]
+    assert not check.passed
+    assert check.metadata["relative_change_%"].value == 0  # the booster alone cannot tell
+    assert check.metadata["relative_change_with_history_effects_%"].value > 100 * checks.LOGLOSS_TOLERANCE
+    assert not result.asset_materializations_for_node("production_model")
+    assert _current(home) == current
