@@ -138,6 +138,8 @@ def test_validation_report_needs_the_ad_texts_for_the_history_effects(home):
     from models.fit import read_training_set, validation_report
     from models.store import ModelStore
 
+    if _current(home) is None:  # run alone: a model on this data first
+        assert _run(home).success
     store = ModelStore(home.path("models"))
     bundle = store.load(store.current())
     train, valid = read_training_set(home.training_files())
