@@ -807,19 +807,33 @@ class World:
         q = _quality(self.config.seed, ad_group_id, text, rules.quality_sd)
         return tuple(_TERM_SCALE * _QUALITY_SCALE[p] * q * rules.visibility[p] for p in positions)
 
+    def hidden_quality_combinations(self, ad_group_id: str, combos: np.ndarray, on: dt.date | None = None,
+                                    seen: tuple[set, set] | None = None) -> np.ndarray:
+        """Per (N, 5) pool-index combination (as true_ctr_combinations), the log-odds its assets'
+        hidden quality adds in their slots; with `seen` = (headline texts, description texts), only
+        those assets' (e.g. the ones an ad group served). For evaluation, never for a model."""
+        heads, descs = self.pool(ad_group_id)
+
+        def terms(assets, texts, positions):  # a last column of zeros for index -1 (no asset)
+            out = np.zeros((len(positions), len(assets) + 1))
+            for i, a in enumerate(assets):
+                if texts is None or a["text"] in texts:
+                    out[:, i] = self.hidden_quality_terms(ad_group_id, a["text"], positions, on)
+            return out
+
+        h = terms(heads, None if seen is None else seen[0], (0, 1, 2))
+        d = terms(descs, None if seen is None else seen[1], (3, 4))
+        c = np.asarray(combos, dtype=np.intp)
+        return h[0, c[:, 0]] + h[1, c[:, 1]] + h[2, c[:, 2]] + d[0, c[:, 3]] + d[1, c[:, 4]]
+
     def text_rules_logit_combinations(self, ad_group_id: str, combos: np.ndarray,
                                       on: dt.date | None = None) -> np.ndarray:
         """True log-odds of (N, 5) pool-index combinations (as true_ctr_combinations) without the
         hidden quality of their assets: what a perfect text model would say, the ad group's level
         included. For evaluation (how much of the gap is the text model), never for a model."""
-        heads, descs = self.pool(ad_group_id)
-        q_h = np.zeros((3, len(heads) + 1))  # a last column of zeros for index -1 (no third headline)
-        for i, a in enumerate(heads):
-            q_h[:, i] = self.hidden_quality_terms(ad_group_id, a["text"], (0, 1, 2), on)
-        q_d = np.array([self.hidden_quality_terms(ad_group_id, a["text"], (3, 4), on) for a in descs]).T
         c = np.asarray(combos, dtype=np.intp)
-        quality = q_h[0, c[:, 0]] + q_h[1, c[:, 1]] + q_h[2, c[:, 2]] + q_d[0, c[:, 3]] + q_d[1, c[:, 4]]
-        return self._truth_of(ad_group_id, self.rules_epoch(on)).logit(c) - quality
+        return self._truth_of(ad_group_id, self.rules_epoch(on)).logit(c) - self.hidden_quality_combinations(
+            ad_group_id, c, on)
 
     def text_rules_logit_ads(self, ad_ids: Sequence[str], on: dt.date | None = None) -> np.ndarray:
         """The same for served ads (by ad_id): their true log-odds less their texts' hidden quality."""

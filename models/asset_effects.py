@@ -369,12 +369,8 @@ def left_out_raw(hist_ads: Sequence[Mapping], hist_raw: np.ndarray, hist_impress
                 continue
             if ad_id not in fits:  # from the fit on all of them: a few Newton steps
                 fits[ad_id], _ = _newton(A[others], r[others], ii[others], cc[others], prec, theta=full)
-            x = np.zeros(1 + len(g.index))
-            x[0] = 1.0
-            for p, key in enumerate(_slot_keys(target_ads[t])):
-                if key is not None and key in g.index:
-                    x[1 + g.index[key]] += scales[p]
-            out[t] = target_raw[t] + x @ fits[ad_id]
+            slots = [[-1 if key is None else g.index.get(key, -1) for key in _slot_keys(target_ads[t])]]
+            out[t] = target_raw[t] + _design(np.array(slots), len(g.index), scales)[0] @ fits[ad_id]
     return out
 
 

@@ -140,23 +140,13 @@ def _arrays(prep: Prepared, part: pd.DataFrame):
     return X, part.impressions.to_numpy(), part.clicks.to_numpy()
 
 
-def known_quality(world, ad_group_id: str, served: set, heads: list[dict], descs: list[dict], group) -> np.ndarray:
-    """Per enumerated combination: the true hidden-quality log-odds of the assets that were served
-    in the ad group's history (in any slot of their kind), counted in the slots they take here."""
-    texts = {a["asset_id"]: a["text"] for a in heads + descs}
+def known_quality(world, ad_group_id: str, served: set, world_combos: np.ndarray) -> np.ndarray:
+    """Per combination (pool-index combinations, the world's order): the true hidden-quality
+    log-odds of the assets that were served in the ad group's history (in any slot of their kind),
+    counted in the slots they take here."""
     seen_h = {t for c, t in served if c.startswith("headline")}
     seen_d = {t for c, t in served if c.startswith("description")}
-
-    def terms(ids, seen, positions):
-        out = np.zeros((len(positions), len(ids) + 1))  # a last column of zeros for index -1 (no asset)
-        for i, asset_id in enumerate(ids):
-            if texts[asset_id] in seen:
-                out[:, i] = world.hidden_quality_terms(ad_group_id, texts[asset_id], positions)
-        return out
-
-    h, d = terms(group.headline_ids, seen_h, (0, 1, 2)), terms(group.description_ids, seen_d, (3, 4))
-    c = group.combos
-    return h[0, c[:, 0]] + h[1, c[:, 1]] + h[2, c[:, 2]] + d[0, c[:, 3]] + d[1, c[:, 4]]
+    return world.hidden_quality_combinations(ad_group_id, world_combos, seen=(seen_h, seen_d))
 
 
 def ordered_best(group, row: int, true: np.ndarray) -> float:
@@ -335,7 +325,7 @@ def run_evaluation(world, workdir: str, params: dict | None = None, holdout_shar
             "lightgbm": out.scored.all_raw,
             "lightgbm_equal_slots": score_pool(scorers["lightgbm_equal_slots"], pool, 1, keep_all=True).scored.all_raw,
             "lightgbm_text_only": text_only_raw,
-            "known_quality": text_only_raw + known_quality(world, g, served.get(g, set()), heads, descs, group),
+            "known_quality": text_only_raw + known_quality(world, g, served.get(g, set()), world_combos),
             "known_rules": rules,
             "known_rules_effects": rules + score_pool(rules_effects_scorer, pool, 1, keep_all=True).scored.all_raw
             - text_only_raw,
