@@ -100,7 +100,7 @@ def test_a_worse_model_is_not_promoted(home, monkeypatch):
 
 
 def test_the_verdict_refuses_a_worse_booster_or_worse_history_effects():
-    from dagster_project.checks.model_checks import MIN_PAIRED_GROUPS, verdict
+    from models.promotion import MIN_PAIRED_GROUPS, verdict
 
     def result(text_only, effects=0.09, z=None, groups=MIN_PAIRED_GROUPS):
         return {"candidate": {"text_only": {"logloss": text_only}, "with_history_effects": {"logloss": effects}},
@@ -110,10 +110,12 @@ def test_the_verdict_refuses_a_worse_booster_or_worse_history_effects():
     assert verdict(result(0.1000))[0] and verdict(result(0.1001, 0.09009))[0]  # equal, within the tolerance
     assert not verdict(result(0.1050))[0]  # worse booster
     assert not verdict(result(0.0990, effects=0.0950))[0]  # better booster, worse with its effects
-    passed, meta = verdict(result(0.0990, z=-4.0))  # effects significantly worse, paired per ad group
+    # with the effects +0.056%: inside the tolerance, but significantly worse paired per ad group
+    passed, meta = verdict(result(0.0990, effects=0.09005, z=-4.0))
     assert not passed and meta["paired_z_with_history_effects"] == -4.0
-    assert verdict(result(0.0990, z=-2.0))[0]  # within noise
-    assert verdict(result(0.0990, z=-4.0, groups=MIN_PAIRED_GROUPS - 1))[0]  # too few groups to tell
+    assert verdict(result(0.0990, effects=0.09005, z=-2.0))[0]  # within noise
+    assert verdict(result(0.0990, effects=0.09005, z=-4.0, groups=MIN_PAIRED_GROUPS - 1))[0]  # too few groups
+    assert verdict(result(0.0990, effects=0.090005, z=-4.0))[0]  # significant, but +0.0056% does not matter
 
 
 def test_paired_z_sees_what_a_difference_of_log_losses_hides():
@@ -153,7 +155,7 @@ def test_validation_report_needs_the_ad_texts_for_the_history_effects(home):
 
 
 def test_a_candidate_whose_history_effects_are_broken_is_not_promoted(home, monkeypatch):
-    import dagster_project.checks.model_checks as checks
+    import models.promotion as promotion
     import models.fit as fit
 
     if _current(home) is None:  # run alone: a production model on this data first
@@ -171,6 +173,6 @@ def test_a_candidate_whose_history_effects_are_broken_is_not_promoted(home, monk
     check = result.get_asset_check_evaluations()[0]
     assert not check.passed
     assert check.metadata["relative_change_%"].value == 0  # the booster alone cannot tell
-    assert check.metadata["relative_change_with_history_effects_%"].value > 100 * checks.LOGLOSS_TOLERANCE
+    assert check.metadata["relative_change_with_history_effects_%"].value > 100 * promotion.LOGLOSS_TOLERANCE
     assert not result.asset_materializations_for_node("production_model")
     assert _current(home) == current
