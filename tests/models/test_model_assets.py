@@ -155,8 +155,8 @@ def test_validation_report_needs_the_ad_texts_for_the_history_effects(home):
 
 
 def test_a_candidate_whose_history_effects_are_broken_is_not_promoted(home, monkeypatch):
-    import models.promotion as promotion
     import models.fit as fit
+    import models.promotion as promotion
 
     if _current(home) is None:  # run alone: a production model on this data first
         assert _run(home).success
