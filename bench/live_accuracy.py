@@ -23,7 +23,6 @@ import numpy as np
 import pandas as pd
 
 TREES = 300
-TEXT_COLUMNS = ("headline_1", "headline_2", "headline_3", "description_1", "description_2")
 
 
 def train_model(world, train_days: int, workdir: str, trees: int = TREES):
@@ -31,6 +30,7 @@ def train_model(world, train_days: int, workdir: str, trees: int = TREES):
     ads' asset effects, stumps, history effects) on the first `train_days` days, the last quarter
     validating, with `trees` stumps instead of choosing their number."""
     from models.asset_effects import AssetEffects
+    from models.evaluate import world_texts
     from models.fit import arrays, history_effects
     from models.scoring import ScoringModel
     from models.train import train_ctr_model
@@ -38,8 +38,7 @@ def train_model(world, train_days: int, workdir: str, trees: int = TREES):
     from transforms.tokenizer import load_processor, train_sentencepiece
 
     ads = world.ads()
-    texts = [a[c] for a in ads for c in TEXT_COLUMNS] + [a["text"] for a in world.asset_pools()]
-    sp = load_processor(train_sentencepiece(texts, os.path.join(workdir, "tokenizer.model")))
+    sp = load_processor(train_sentencepiece(world_texts(world), os.path.join(workdir, "tokenizer.model")))
     features = dict(zip((a["ad_id"] for a in ads), featurize_served_ads(ads, sp)))
     last = world.start_date + dt.timedelta(days=train_days - 1)
     valid_days = max(1, train_days // 4)

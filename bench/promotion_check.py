@@ -54,6 +54,7 @@ def world_config(name: str, seed: int):
 def retraining(world_name: str, seed: int, log=None) -> dict:
     """One world's weekly retraining through the promotion check, and the two broken candidates."""
     from admedia.world import World
+    from models.evaluate import world_texts
     from models.fit import fit_ctr_model
     from models.promotion import Contender, compare, verdict
     from transforms.features import featurize_served_ads
@@ -63,10 +64,8 @@ def retraining(world_name: str, seed: int, log=None) -> dict:
     started = time.perf_counter()
     world = World.generate(world_config(world_name, seed))
     ads = world.ads()
-    texts = [a[c] for a in ads for c in ("headline_1", "headline_2", "headline_3", "description_1", "description_2")]
     with tempfile.TemporaryDirectory(prefix="adcombo-promotion-") as workdir:
-        sp = load_processor(train_sentencepiece(texts + [a["text"] for a in world.asset_pools()],
-                                                os.path.join(workdir, "tokenizer.model")))
+        sp = load_processor(train_sentencepiece(world_texts(world), os.path.join(workdir, "tokenizer.model")))
     features = dict(zip((a["ad_id"] for a in ads), featurize_served_ads(ads, sp)))
     models = {}
     for role, last in (("production", world.end_date - dt.timedelta(days=RETRAIN_EVERY_DAYS)),

@@ -112,15 +112,19 @@ class Prepared:
     split: dict
 
 
+def world_texts(world) -> list[str]:
+    """Every text of a simulator world, its served ads' and then its pools' (what a tokenizer for
+    it is trained on)."""
+    return [a[c] for a in world.ads() for c in TEXT_COLUMNS] + [a["text"] for a in world.asset_pools()]
+
+
 def prepare(world, workdir: str, holdout_share: float = 0.2, valid_days: int | None = None) -> Prepared:
     """valid_days: the last days validate; None lets models.split plan it from the history."""
     from transforms.features import featurize_served_ads
     from transforms.tokenizer import load_processor, train_sentencepiece
 
     ads = world.ads()
-    pools = world.asset_pools()
-    texts = [a[c] for a in ads for c in TEXT_COLUMNS] + [a["text"] for a in pools]
-    tok = train_sentencepiece(texts, os.path.join(workdir, "tokenizer.model"))
+    tok = train_sentencepiece(world_texts(world), os.path.join(workdir, "tokenizer.model"))
     sp = load_processor(tok)
     perf = pd.DataFrame(world.daily_performance(world.start_date, world.end_date))
     if valid_days is None:

@@ -65,20 +65,20 @@ def verdict(result: dict, tolerance: float = LOGLOSS_TOLERANCE) -> tuple[bool, d
     with the history effects, or when with the history effects the candidate predicts the rows
     significantly worse (paired z below -PAIRED_Z_LIMIT over at least MIN_PAIRED_GROUPS ad groups)
     by more than MATERIAL_CHANGE_PERCENT. A way one of the models lacks is not compared."""
-    meta, passed = {}, True
+    meta, passed, worse_percent = {}, True, {}
     for way in ("text_only", "with_history_effects"):
         new, old = result["candidate"].get(way), result["current"].get(way)
         if new and old:
             suffix = "" if way == "text_only" else f"_{way}"
+            worse_percent[way] = (new["logloss"] / old["logloss"] - 1) * 100
             passed &= new["logloss"] <= old["logloss"] * (1 + tolerance)
             meta |= {f"candidate_logloss{suffix}": round(new["logloss"], 5),
                      f"production_logloss{suffix}": round(old["logloss"], 5),
-                     f"relative_change{suffix}_%": round((new["logloss"] / old["logloss"] - 1) * 100, 3)}
-    paired = result.get("paired")
+                     f"relative_change{suffix}_%": round(worse_percent[way], 3)}
+    paired = result.get("paired")  # only when both have history effects, hence worse_percent's entry
     if paired:
         meta |= {"paired_z_with_history_effects": round(paired["z"], 2), "paired_ad_groups": paired["ad_groups"]}
-        new, old = result["candidate"]["with_history_effects"], result["current"]["with_history_effects"]
-        worse_percent = (new["logloss"] / old["logloss"] - 1) * 100
         if paired["ad_groups"] >= MIN_PAIRED_GROUPS:
-            passed &= not (paired["z"] < -PAIRED_Z_LIMIT and worse_percent > MATERIAL_CHANGE_PERCENT)
+            passed &= not (paired["z"] < -PAIRED_Z_LIMIT
+                           and worse_percent["with_history_effects"] > MATERIAL_CHANGE_PERCENT)
     return bool(passed), meta

@@ -26,12 +26,11 @@ def compare_on_validation(store, candidate: str, current: str, training_files: l
         old = store.load(current)  # verified files; its spec is compared below
     except BundleError as exc:
         # Written by other code (older format or tokenizer): not comparable, so do not block.
-        out = compare(contender(new), None, train, valid, ads_rows)
-        return out | {"reason": f"production bundle unreadable by this code: {exc}"}
-    if old.manifest["feature_spec"]["fingerprint"] != spec["fingerprint"]:
-        # The training set's features are not the ones it reads: not comparable on this data.
-        return compare(contender(new), None, train, valid, ads_rows)
-    return compare(contender(new), contender(old), train, valid, ads_rows)
+        return compare(contender(new), None, train, valid, ads_rows) | {
+            "reason": f"production bundle unreadable by this code: {exc}"}
+    # Another feature spec: the training set's features are not the ones it reads, not comparable.
+    comparable = old.manifest["feature_spec"]["fingerprint"] == spec["fingerprint"]
+    return compare(contender(new), contender(old) if comparable else None, train, valid, ads_rows)
 
 
 @asset_check(
