@@ -27,7 +27,7 @@ Labels (raw scores are log-odds; a difference of x is a CTR ratio of about e^-x 
                 or the best combination needs it (loss_if_removed > 0), or a pin requires it;
 - weak:         KEEP_REGRET < regret <= WEAK_REGRET (0.15): its best combination is 2-14 % below;
 - never useful: regret > WEAK_REGRET, or the asset cannot be shown at all (over the width limit,
-                empty, or no position its pin allows).
+                empty, a second copy of another asset's text, or no position its pin allows).
 The thresholds are definitions for copywriters (docs/insights.md), not fitted values.
 """
 
@@ -142,7 +142,7 @@ def label(regret: float, loss: float | None, usable: bool) -> tuple[str, str]:
 
 
 def _unusable_reason(group, kind: str, i: int) -> str:
-    from transforms.combinations import DESCRIPTION_POSITIONS, HEADLINE_POSITIONS
+    from transforms.combinations import DESCRIPTION_POSITIONS, HEADLINE_POSITIONS, duplicate_of
     from transforms.text import DESCRIPTION_MAX_WIDTH, HEADLINE_MAX_WIDTH, display_width, normalize
 
     text = (group.headline_texts if kind == "HEADLINE" else group.description_texts)[i] or ""
@@ -152,6 +152,11 @@ def _unusable_reason(group, kind: str, i: int) -> str:
     if display_width(text.strip()) > limit:
         return f"display width {display_width(text.strip())} over the {limit}-wide limit: never shown"
     pins = group.headline_pins if kind == "HEADLINE" else group.description_pins
+    ids = group.headline_ids if kind == "HEADLINE" else group.description_ids
+    texts = group.headline_texts if kind == "HEADLINE" else group.description_texts
+    original = duplicate_of(texts, pins or [""] * len(texts))[i]
+    if original is not None:
+        return f"same text as {ids[original]}, which is used instead (an ad may not repeat a text): never shown"
     pin = pins[i] if i < len(pins) else ""
     positions = HEADLINE_POSITIONS if kind == "HEADLINE" else DESCRIPTION_POSITIONS
     if pin:

@@ -473,8 +473,8 @@ class PairwiseScorer:
     def _score_pairwise(self, group, k: int, keep_all: bool, seed: int, effects, opts: InsightOptions):
         n = len(group)
         probes, cands, _, maps = self.probe_combos(group)
-        if len(probes) >= n and not opts.tables:
-            return None  # tiny pool: the tables would cost more than the rows themselves
+        if len(probes) + k >= n and not opts.tables:
+            return None  # tiny pool: the probes and the k rows rescored would cost more than the rows
         Xp = group.features(probes)
         tables = self.tables(group, self.probe_values(Xp, maps[2]), cands, effects)
         s_d = tables.description_part(group.pairs)

@@ -130,8 +130,8 @@ class SetEvaluator:
 
     def __init__(self, group, tables: PairTables, tau: float = SERVING_TEMPERATURE):
         self.group, self.tables, self.tau = group, tables, tau
-        self.h_ok = valid_assets(group.headline_texts, HEADLINE_MAX_WIDTH)
-        self.d_ok = valid_assets(group.description_texts, DESCRIPTION_MAX_WIDTH)
+        self.h_ok = valid_assets(group.headline_texts, HEADLINE_MAX_WIDTH, group.headline_pins)
+        self.d_ok = valid_assets(group.description_texts, DESCRIPTION_MAX_WIDTH, group.description_pins)
         self.evaluations = 0
         self._cache: dict = {}
         # Usable assets pinned to each position: a set must keep at least one of each.

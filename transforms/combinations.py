@@ -34,11 +34,31 @@ def width_ok(texts: Sequence[str], max_width: int) -> np.ndarray:
     return np.array([ad_width(t) <= max_width for t in texts], dtype=bool)
 
 
-def valid_assets(texts: Sequence[str], max_width: int) -> np.ndarray:
-    """Usable assets: non-empty after normalisation (or a customizer alone, such as a countdown)
-    and within the width limit."""
+def duplicate_of(texts: Sequence[str], pins: Sequence[str]) -> list[int | None]:
+    """Per asset, the index of the asset with the same text used in its place; None for the copy
+    that is used (and for empty texts).
+
+    Why: Google Ads refuses an ad that repeats a headline or a description, and two combinations
+    that differ only in which copy of a text they show are one ad to its reader (a top-K listing
+    both would waste a slot). So one copy per normalised text is kept: a pinned one before
+    unpinned ones (the pin says where the advertiser wants it), then the first in pool order."""
+    keep: dict[str, int] = {}
+    for i in sorted(range(len(texts)), key=lambda i: (not (pins[i] or "").strip(), i)):
+        keep.setdefault(normalize(texts[i]), i)
+    out: list[int | None] = []
+    for i, t in enumerate(texts):
+        key = normalize(t)
+        out.append(None if not key or keep[key] == i else keep[key])
+    return out
+
+
+def valid_assets(texts: Sequence[str], max_width: int, pins: Sequence[str] | None = None) -> np.ndarray:
+    """Usable assets: non-empty after normalisation (or a customizer alone, such as a countdown),
+    within the width limit, and not a second copy of another asset's text (duplicate_of; pins
+    None: no asset is pinned)."""
     nonempty = np.array([bool(normalize(t)) or has_customizer(t) for t in texts], dtype=bool)
-    return width_ok(texts, max_width) & nonempty
+    first_copy = np.array([d is None for d in duplicate_of(texts, pins or [""] * len(texts))], dtype=bool)
+    return width_ok(texts, max_width) & nonempty & first_copy
 
 
 def _pin_slots(pins: Sequence[str], positions: Sequence[str], kind: str) -> np.ndarray:
@@ -242,10 +262,10 @@ class Pool:
         )
 
     def enumerate_factored(self) -> tuple[np.ndarray, np.ndarray]:
-        """Valid headline triples and description pairs (pins, width limits, distinct assets)."""
+        """Valid headline triples and description pairs (pins, width limits, distinct texts)."""
         return enumerate_factored(self.headline_pins, self.description_pins,
-                                  valid_assets(self.headline_texts, HEADLINE_MAX_WIDTH),
-                                  valid_assets(self.description_texts, DESCRIPTION_MAX_WIDTH))
+                                  valid_assets(self.headline_texts, HEADLINE_MAX_WIDTH, self.headline_pins),
+                                  valid_assets(self.description_texts, DESCRIPTION_MAX_WIDTH, self.description_pins))
 
 
 def build_ad_group_combinations(keyword: str, assets: Sequence[dict], sp,
@@ -286,9 +306,11 @@ def unscorable_reason(group: AdGroupCombinations) -> str:
     ):
         empty = sum(1 for t in texts if not normalize(t))
         too_wide = int((~width_ok(texts, limit)).sum())
-        usable = valid_assets(texts, limit)
+        copies = sum(1 for d in duplicate_of(texts, pins or [""] * len(texts)) if d is not None)
+        usable = valid_assets(texts, limit, pins)
         if usable.sum() < need:
-            detail = [f"{too_wide} over the {limit}-wide limit"] * bool(too_wide) + [f"{empty} empty"] * bool(empty)
+            detail = ([f"{too_wide} over the {limit}-wide limit"] * bool(too_wide) + [f"{empty} empty"] * bool(empty)
+                      + [f"{copies} repeating another's text"] * bool(copies))
             reasons.append(f"too few valid {kind}s: {int(usable.sum())} of {len(texts)} usable, {need} needed"
                            + (f" ({', '.join(detail)})" if detail else ""))
             continue

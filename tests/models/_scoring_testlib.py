@@ -27,7 +27,7 @@ def training_rows(pools, sp, per_group=1500, seed=0):
 
 
 def vary(assets, rng):
-    """Random pins, over-wide assets and duplicated texts (exact ties) on a pool."""
+    """Random pins, over-wide assets and repeated texts (only one copy is ever used) on a pool."""
     out = [dict(a) for a in assets]
     heads = [a for a in out if a["asset_type"] == "HEADLINE"]
     descs = [a for a in out if a["asset_type"] == "DESCRIPTION"]
@@ -42,7 +42,7 @@ def vary(assets, rng):
         descs[0]["pinned_field"] = "DESCRIPTION_2"
     if len(heads) > 5:
         heads[-1]["text"] = "あ" * 16  # display width 32 > 30: never used
-        heads[-2]["text"] = heads[-3]["text"]  # identical features: ties in brute force
+        heads[-2]["text"] = heads[-3]["text"]  # a repeated text: one copy enumerated
     if len(descs) > 3:
         descs[-1]["text"] = descs[0]["text"]
     return out
