@@ -274,14 +274,14 @@ def _csv_chunks(tf: TableFile, text: str, names: list[str | None], delimiter: st
                 tf.blank_lines += 1
                 continue
             tf.rows_read += 1
-            if len(row) != width:
-                if len(row) > width and any(c.strip() for c in row[width:]):
-                    tf.malformed.append(Rejected(
-                        f"wrong number of fields: {len(row)} cells, the header has {width} (an unquoted "
-                        f"{'tab' if delimiter == chr(9) else 'comma'} in a value?)",
-                        {"cells": row[:50], "_file": name, "_line": start}))
-                    continue
-                row = (row + [""] * width)[:width]  # short rows: the missing trailing cells are empty
+            if len(row) > width:  # even when the extra cells are empty: an unquoted comma shifted the row
+                tf.malformed.append(Rejected(
+                    f"wrong number of fields: {len(row)} cells, the header has {width} (an unquoted "
+                    f"{'tab' if delimiter == chr(9) else 'comma'} in a value?)",
+                    {"cells": row[:50], "_file": name, "_line": start}))
+                continue
+            if len(row) < width:
+                row = row + [""] * (width - len(row))  # short rows: the missing trailing cells are empty
             cells.append(row)
             lines.append(start)
             if len(lines) == CHUNK_ROWS:

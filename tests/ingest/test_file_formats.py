@@ -152,6 +152,33 @@ def test_extra_cells_are_dead_letters_and_line_numbers_count_quoted_newlines(duc
     assert payload["_file"] == "asset_pools.csv" and payload["_line"] == 5
 
 
+def test_extra_empty_cells_are_dead_letters_not_a_silent_shift(duck, tmp_path, monkeypatch):
+    """An unquoted comma in a text whose last column is empty gives a row one cell too many, the
+    extra one empty: cutting it off would load the text shifted into the next column."""
+    import ingest.files as files
+
+    def edit(name, text):
+        rows = text.rstrip("\n").split("\n")
+        if name == "ads":  # line 3: description_1 "半額,今だけ" unquoted, description_2 empty
+            cells = rows[2].split(",")
+            rows[2] = ",".join(cells[:8] + ["半額", "今だけ", ""])
+        if name == "ad_daily_performance":  # line 6: a trailing empty cell
+            rows[5] += ","
+        return "\n".join(rows) + "\n"
+
+    folder = write_folder(tmp_path / "x", transform=edit)
+    for reader in ("arrow", "csv"):
+        if reader == "csv":
+            monkeypatch.setattr(files, "_arrow_chunks", lambda *a: None)
+        result = _import(duck, folder)
+        assert result.ok, format_import(result)
+        ads, perf = result.files["raw.ads"], result.files["raw.ad_daily_performance"]
+        assert ads.lines == {"wrong number of fields": [3]} and ads.loaded == 47
+        assert perf.lines["wrong number of fields"] == [6]
+        assert "    1 × wrong number of fields (line 3)" in format_import(result)
+        assert duck.query("SELECT count(*) AS n FROM `raw.ads` WHERE description_1 = '半額'")["n"].iloc[0] == 0
+
+
 # ---- your column names ---------------------------------------------------------------------------
 
 JA_HEADERS = {"ads": "広告 ID,広告グループ ID,キャンペーン ID,業種,キーワード,広告見出し１,広告見出し　2,広告見出し 3,"
