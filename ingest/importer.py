@@ -70,6 +70,7 @@ class FileReport:
     reasons: dict[str, int] = field(default_factory=dict)     # rule → rows
     lines: dict[str, list[int]] = field(default_factory=dict)  # rule → first few lines
     seconds: float = 0.0
+    first: dict[str, str] = field(default_factory=dict)        # rule → the first row's full reason
 
 
 @dataclass
@@ -101,13 +102,15 @@ class ImportResult:
 def _report(tf: TableFile, v: Validated, seconds: float) -> FileReport:
     reasons: dict[str, int] = defaultdict(int)
     lines: dict[str, list[int]] = defaultdict(list)
+    first: dict[str, str] = {}
     for r in v.rejected:
         k = rule(r.reason)
         reasons[k] += 1
+        first.setdefault(k, r.reason)
         if r.line is not None and len(lines[k]) < EXAMPLE_LINES:
             lines[k].append(r.line)
     return FileReport(tf.table, tf.name, tf.format, tf.encoding, tf.rows_read, len(v.frame), len(v.rejected),
-                      tf.blank_lines, tf.preamble_lines, dict(reasons), dict(lines), seconds)
+                      tf.blank_lines, tf.preamble_lines, dict(reasons), dict(lines), seconds, first)
 
 
 def read_folder(folder: str, options: ImportOptions = ImportOptions()) -> tuple[ImportResult, dict[str, Validated]]:

@@ -14,6 +14,19 @@ def _lines(numbers: list[int], total: int) -> str:
     return f" (line{'s' * (len(numbers) > 1)} {shown}{', ...' if total > len(numbers) else ''})"
 
 
+def _first(rule: str, reason: str, lines: list[int], n: int) -> str:
+    """The rule with the first row's own words (which column, which value: a refused import writes
+    no dead letters to look them up in) and example lines."""
+    detail = reason[len(rule):].lstrip(": ") if reason.startswith(rule) else ""
+    if not detail:
+        return f"{rule}{_lines(lines, n)}"
+    if not lines:
+        return f"{rule}, first: {detail}" if n > 1 else f"{rule}: {detail}"
+    if n == 1:
+        return f"{rule} on line {lines[0]}: {detail}"
+    return f"{rule}, first on line {lines[0]}: {detail}{_lines(lines, n)}"
+
+
 def format_import(result: ImportResult) -> list[str]:
     """Per file: rows loaded and rejected by reason (with example lines); per refused file one
     line: file, line, column, what is wrong, what to do; last, what happened to the warehouse."""
@@ -25,7 +38,7 @@ def format_import(result: ImportResult) -> list[str]:
                       if f.preamble_lines else "")
                    + (f", {f.blank_lines:,} blank lines skipped" if f.blank_lines else ""))
         for reason, n in sorted(f.reasons.items(), key=lambda kv: (-kv[1], kv[0])):
-            out.append(f"    {n:,} × {reason}{_lines(f.lines.get(reason, []), n)}")
+            out.append(f"    {n:,} × {_first(reason, f.first.get(reason, ''), f.lines.get(reason, []), n)}")
     for refusal in result.refusals:
         out.append(f"refused: {refusal}")
     if result.refusals:

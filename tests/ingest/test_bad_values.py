@@ -47,7 +47,8 @@ def test_bad_performance_values_are_dead_letters_with_reasons(duck, tmp_path):
                      "AND ad_id = 'ad00001-01'")
     assert row["impressions"].tolist() == [1234]
     report = "\n".join(format_import(result))
-    assert "    2 × out of range (lines 425, 427)" in report.split("\n")
+    assert ("    2 × out of range, first on line 425: impressions=99999999999999999999 does not fit a 64-bit "
+            "integer (lines 425, 427)") in report.split("\n")
 
 
 FORMULAS = ["=cmd|' /C calc'!A0", "@SUM(1,2)", "+1+2", "-3+4", "\tタブ", "\r改行"]

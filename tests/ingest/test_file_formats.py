@@ -175,7 +175,8 @@ def test_extra_empty_cells_are_dead_letters_not_a_silent_shift(duck, tmp_path, m
         ads, perf = result.files["raw.ads"], result.files["raw.ad_daily_performance"]
         assert ads.lines == {"wrong number of fields": [3]} and ads.loaded == 47
         assert perf.lines["wrong number of fields"] == [6]
-        assert "    1 × wrong number of fields (line 3)" in format_import(result)
+        assert ("    1 × wrong number of fields on line 3: 11 cells, the header has 10 (an unquoted comma in a "
+                "value?)") in format_import(result)
         assert duck.query("SELECT count(*) AS n FROM `raw.ads` WHERE description_1 = '半額'")["n"].iloc[0] == 0
 
 

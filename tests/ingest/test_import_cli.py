@@ -42,7 +42,7 @@ def test_import_records_the_source_and_how_to_read_it_again(home):
     out = _run(home, str(BYOD_JA), "--encoding", "cp932")
     assert out.returncode == 0, out.stderr
     assert "raw.ads ← 広告.csv (cp932, comma-separated): 96 rows loaded, 0 rejected" in out.stdout
-    assert "    1 × bad date (line 445)" in out.stdout
+    assert "    1 × bad date on line 445: '合計: アカウント' is not YYYY-MM-DD" in out.stdout
     recorded = json.loads((home / "source.json").read_text(encoding="utf-8"))
     assert recorded == {"source": "files", "path": str(BYOD_JA),
                         "options": {"encoding": "cp932", "columns": "", "as_of": "", "allow_empty": False}}
@@ -74,6 +74,23 @@ def test_refused_at_each_step_changes_nothing(home, tmp_path, step, args, prepar
     assert out.stderr.splitlines()[-1] == "nothing was imported: the warehouse and the source are as they were."
     assert "Traceback" not in out.stdout + out.stderr
     assert _snapshot(home) == before
+
+
+def test_a_refused_import_says_which_column_and_value_each_reason_is_about(tmp_path):
+    """Nothing is written when every row is rejected (no dead letters to look in): the report names
+    the first row's column and value for each reason."""
+    def fractional_clicks(name, text):
+        if name != "ad_daily_performance":
+            return text
+        head, *rows = text.rstrip("\n").split("\n")
+        return "\n".join([head] + [",".join(c[:3] + [c[3] + ".5"] + c[4:]) for c in (r.split(",") for r in rows)]) + "\n"
+
+    out = _run(tmp_path / "h", str(write_folder(tmp_path / "in", transform=fractional_clicks)))
+    assert out.returncode == 2, out.stdout + out.stderr
+    assert ("    423 × wrong type, first on line 2: clicks='9.5' is not a whole number (lines 2, 3, 4, ...)"
+            in out.stdout.splitlines()), out.stdout
+    assert ("refused: ad_daily_performance.csv: every one of its 423 rows was rejected (423 wrong type)"
+            in out.stderr), out.stderr
 
 
 def test_failure_while_writing_changes_nothing_and_shows_the_trace_only_when_asked(home, tmp_path):
