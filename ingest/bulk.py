@@ -133,7 +133,7 @@ def validate_performance(rows: Iterable[dict], date_range: tuple[dt.date, dt.dat
 def validate_performance_chunks(chunks: Iterable[rules.Chunk], date_range: tuple[dt.date, dt.date] | None = None,
                                 today: dt.date | None = None) -> rules.Validated:
     """The performance rules over chunks of columns (what file readers give)."""
-    frames, rejected, source_file, start = [], [], "", 0
+    frames, rejected, rounded, source_file, start = [], [], [], "", 0
     for chunk in chunks:
         frame, others = _chunk_frames(chunk, start, date_range, today)
         frames.append(frame)
@@ -150,6 +150,8 @@ def validate_performance_chunks(chunks: Iterable[rules.Chunk], date_range: tuple
                 rejected.append((order, rules.Rejected(str(exc), row)))
                 continue
             line = row.get("_line")
+            if rules.fractional(row.get("conversions")):
+                rounded.append(line)
             fallback.append({**c, "_order": order, "_line": -1 if line is None else line})
         if fallback:
             frames.append(pd.DataFrame(fallback))
@@ -159,7 +161,7 @@ def validate_performance_chunks(chunks: Iterable[rules.Chunk], date_range: tuple
     frames = [f for f in frames if len(f)]
     if not frames:
         return rules.Validated(TABLE, rules.to_frame(TABLE, []), [r for _, r in sorted(rejected, key=lambda x: x[0])],
-                               source_file, [] if source_file else None)
+                               source_file, [] if source_file else None, rounded)
     good = pd.concat(frames, ignore_index=True)
     if len(frames) > 1 and not good["_order"].is_monotonic_increasing:  # rows the row rules accepted
         good = good.sort_values("_order", kind="stable")
@@ -182,4 +184,4 @@ def validate_performance_chunks(chunks: Iterable[rules.Chunk], date_range: tuple
     })[names]
     has_lines = bool(lines) and min(lines) >= 0
     return rules.Validated(TABLE, out, [r for _, r in sorted(rejected, key=lambda x: x[0])], source_file,
-                           lines if has_lines else None)
+                           lines if has_lines else None, rounded)

@@ -71,6 +71,8 @@ class FileReport:
     lines: dict[str, list[int]] = field(default_factory=dict)  # rule → first few lines
     seconds: float = 0.0
     first: dict[str, str] = field(default_factory=dict)        # rule → the first row's full reason
+    rounded: int = 0                                           # rows whose fractional conversions were rounded
+    rounded_lines: list[int] = field(default_factory=list)     # the first few of them
 
 
 @dataclass
@@ -110,7 +112,8 @@ def _report(tf: TableFile, v: Validated, seconds: float) -> FileReport:
         if r.line is not None and len(lines[k]) < EXAMPLE_LINES:
             lines[k].append(r.line)
     return FileReport(tf.table, tf.name, tf.format, tf.encoding, tf.rows_read, len(v.frame), len(v.rejected),
-                      tf.blank_lines, tf.preamble_lines, dict(reasons), dict(lines), seconds, first)
+                      tf.blank_lines, tf.preamble_lines, dict(reasons), dict(lines), seconds, first,
+                      len(v.rounded), [x for x in v.rounded if x is not None][:EXAMPLE_LINES])
 
 
 def read_folder(folder: str, options: ImportOptions = ImportOptions()) -> tuple[ImportResult, dict[str, Validated]]:

@@ -39,6 +39,9 @@ def format_import(result: ImportResult) -> list[str]:
                    + (f", {f.blank_lines:,} blank lines skipped" if f.blank_lines else ""))
         for reason, n in sorted(f.reasons.items(), key=lambda kv: (-kv[1], kv[0])):
             out.append(f"    {n:,} × {_first(reason, f.first.get(reason, ''), f.lines.get(reason, []), n)}")
+        if f.rounded:
+            out.append(f"    {f.rounded:,} row{'s' * (f.rounded > 1)} with fractional conversions rounded to whole "
+                       f"numbers, as {f.table} stores whole conversions{_lines(f.rounded_lines, f.rounded)}")
     for refusal in result.refusals:
         out.append(f"refused: {refusal}")
     if result.refusals:

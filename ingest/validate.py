@@ -8,6 +8,7 @@ Good rows are gathered column by column, so a million-row file does not become a
 from __future__ import annotations
 
 import datetime as dt
+import decimal
 import functools
 import re
 from collections import Counter
@@ -33,8 +34,9 @@ INT64_MAX = 2**63 - 1
 MAX_IMPRESSIONS = 1_000_000_000
 PINS = {"HEADLINE": ("HEADLINE_1", "HEADLINE_2", "HEADLINE_3"),
         "DESCRIPTION": ("DESCRIPTION_1", "DESCRIPTION_2")}
-# A whole number, optionally with thousands separators as spreadsheets and ad platforms write them.
-_INT = re.compile(r"^\s*(-?)(\d+|\d{1,3}(?:,\d{3})+)\s*$")
+# A number, optionally with thousands separators and decimals as spreadsheets and ad platforms write
+# them (Google Ads exports conversions as "3.00"): a count must be whole, "1,234.00" is.
+_INT = re.compile(r"^\s*(-?)(\d+|\d{1,3}(?:,\d{3})+)(?:\.(\d+))?\s*$")
 # YYYY-MM-DD, or YYYY/M/D as Japanese Excel saves dates.
 _DATE = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$|^(\d{4})/(\d{1,2})/(\d{1,2})$")
 _C1 = re.compile("[\u0080-\u009f\ufffd\ud800-\udfff]")
@@ -94,6 +96,7 @@ class Validated:
     # Imported rows: file and line of each good row, so a later cross-file rule can say where.
     source_file: str = ""
     lines: list[int] | None = None
+    rounded: list = field(default_factory=list)  # line (or None) of each row whose conversions were rounded
 
     @property
     def received(self) -> int:
@@ -159,7 +162,18 @@ def _text(row: dict, name: str, kind: str, required: bool) -> str:
     return v
 
 
-def _count(row: dict, name: str, required: bool, upper: int = INT64_MAX, upper_why: str = "") -> int | None:
+def fractional(v: Any) -> bool:
+    """A count written with a non-zero fraction ("0.50", 2.5): conversions are rounded (rules below)."""
+    if isinstance(v, float):
+        return v == v and not v.is_integer()
+    m = _INT.match(v) if isinstance(v, str) else None
+    return bool(m and (m.group(3) or "").strip("0"))
+
+
+def _count(row: dict, name: str, required: bool, upper: int = INT64_MAX, upper_why: str = "",
+           rounds: bool = False) -> int | None:
+    """rounds: a fractional value is rounded to the nearest whole number (halves to even, so sums
+    stay unbiased) instead of rejected."""
     v = row.get(name)
     if type(v) is str and v.isdigit() and v.isascii():  # the common case, without a regex
         v = int(v)
@@ -170,14 +184,21 @@ def _count(row: dict, name: str, required: bool, upper: int = INT64_MAX, upper_w
     elif isinstance(v, bool):
         raise Invalid(f"wrong type: {name} is a boolean")
     elif isinstance(v, float):
-        if not v.is_integer():
+        if v != v or v in (float("inf"), float("-inf")) or (not v.is_integer() and not rounds):
             raise Invalid(f"wrong type: {name}={v!r} is not a whole number")
-        v = int(v)
+        if v < 0 and not v.is_integer():
+            raise Invalid(f"negative count: {name}={v}")
+        v = round(v)
     elif isinstance(v, str):
         m = _INT.match(v)
-        if not m:
+        fraction = (m.group(3) or "").rstrip("0") if m else ""
+        if not m or (fraction and not rounds):
             raise Invalid(f"wrong type: {name}={v[:40]!r} is not a whole number")
-        v = int(m.group(1) + m.group(2).replace(",", ""))
+        if fraction and m.group(1):
+            raise Invalid(f"negative count: {name}={v.strip()}")
+        whole = m.group(2).replace(",", "")
+        v = int(m.group(1) + whole) if not fraction else \
+            int(decimal.Decimal(f"{whole}.{fraction}").to_integral_value(decimal.ROUND_HALF_EVEN))
     elif not isinstance(v, int):
         try:
             v = int(v)  # numpy integers
@@ -245,7 +266,10 @@ def clean_performance(row: dict, date_range: tuple[dt.date, dt.date] | None = No
     impressions = _count(row, "impressions", True, MAX_IMPRESSIONS, " impressions in one row (MAX_IMPRESSIONS)")
     out = {"date": _date(row, date_range, today), "ad_id": _string(row, "ad_id", True, MAX_ID_LENGTH),
            "impressions": impressions, "clicks": _count(row, "clicks", True),
-           "conversions": _count(row, "conversions", False), "cost_micros": _count(row, "cost_micros", False)}
+           # Conversions are optional, unused by the model and genuinely fractional in Google Ads
+           # (data-driven attribution): rounded, so the row's impressions and clicks are kept.
+           "conversions": _count(row, "conversions", False, rounds=True),
+           "cost_micros": _count(row, "cost_micros", False)}
     if out["clicks"] > out["impressions"]:
         raise Invalid(f"clicks > impressions: {out['clicks']} > {out['impressions']}")
     return out
@@ -339,4 +363,4 @@ def reject_unknown_ads(performance: Validated, ad_ids: Iterable[str]) -> Validat
                                  {**{k: (v.isoformat() if isinstance(v, dt.date) else v) for k, v in r.items()}, **w}))
     kept = None if lines is None else [line for line, u in zip(lines, unknown) if not u]
     return Validated(performance.table, frame[~unknown].reset_index(drop=True), rejected,
-                     performance.source_file, kept)
+                     performance.source_file, kept, performance.rounded)

@@ -51,6 +51,32 @@ def test_bad_performance_values_are_dead_letters_with_reasons(duck, tmp_path):
             "integer (lines 425, 427)") in report.split("\n")
 
 
+def test_whole_decimals_count_and_fractional_conversions_are_rounded_and_said(duck, tmp_path):
+    """Google Ads writes counts as "3.00" and data-driven attribution gives fractional conversions:
+    whole decimals are whole numbers; fractional conversions are rounded (halves to even) so the
+    row's impressions and clicks are kept, and the report says so; a fractional click is an error."""
+    def edit(name, text):
+        if name != "ad_daily_performance":
+            return text
+        return "date,ad_id,impressions,clicks,conversions,cost_micros\n" + "\n".join([
+            '2025-06-21,ad00001-01,"1,234.00",9.0,3.00,679967105',  # line 2: all whole
+            "2025-06-21,ad00001-02,1234.0,11,0.50,910144404",       # line 3: conversions 0.50 → 0
+            "2025-06-21,ad00001-03,351,19,1.5,2170074605",           # line 4: 1.5 → 2
+            "2025-06-21,ad00001-04,200,1.5,0,79485660",              # line 5: a fractional click
+            "2025-06-21,ad00002-01,100,1,-0.5,1",                    # line 6: negative
+        ]) + "\n"
+
+    result = import_files(duck, str(write_folder(tmp_path / "d", transform=edit)), ImportOptions(today=TODAY))
+    assert result.ok, format_import(result)
+    got = duck.query("SELECT ad_id, impressions, clicks, conversions FROM `raw.ad_daily_performance` ORDER BY ad_id")
+    assert got.values.tolist() == [["ad00001-01", 1234, 9, 3], ["ad00001-02", 1234, 11, 0], ["ad00001-03", 351, 19, 2]]
+    assert sorted((r, p["_line"]) for _, r, p in _dead(duck)) == [
+        ("negative count: conversions=-0.5", 6), ("wrong type: clicks='1.5' is not a whole number", 5)]
+    report = format_import(result)
+    assert ("    2 rows with fractional conversions rounded to whole numbers, as raw.ad_daily_performance stores "
+            "whole conversions (lines 3, 4)") in report
+
+
 FORMULAS = ["=cmd|' /C calc'!A0", "@SUM(1,2)", "+1+2", "-3+4", "\tタブ", "\r改行"]
 
 

@@ -8,11 +8,12 @@ import numpy as np
 import pandas as pd
 
 from ingest.bulk import CHUNK, validate_performance
-from ingest.validate import Invalid, clean_performance
+from ingest.validate import Invalid, clean_performance, fractional
 
 TODAY = dt.date(2025, 7, 1)
 COUNT_VALUES = ["0", "7", "120", "999999999", "1000000000", "1000000001", "1,234", " 15 ", "-3", "1.5", "", None, "abc", "１２",
-                "99999999999999999999", 5, 0, 2**63, -1, True, 3.0, 2.5, np.int64(4)]
+                "99999999999999999999", 5, 0, 2**63, -1, True, 3.0, 2.5, np.int64(4),
+                "3.00", "1,234.00", "1234.0", "0.50", "2.5", "-0.4", "1.", ".5", -0.4, float("inf")]
 DATES = ["2025-06-20", "2025-06-21", "2025/6/22", "2025-02-30", "06/21/2025", "2099-01-01", "", None,
          dt.date(2025, 6, 23), dt.datetime(2025, 6, 24, 12), pd.Timestamp("2025-06-25"), 20250626]
 ADS = ["ad1", "ad2", "ad3", "", None, "広告1", "x" * 129, "a b", "=ad", 12, "ad\u00e9"]
@@ -25,6 +26,13 @@ def _row(rng, i):
             "impressions": imp, "clicks": pick(COUNT_VALUES, str(rng.randint(0, 20))),
             "conversions": pick(COUNT_VALUES, rng.choice(["", "0", "2"])),
             "cost_micros": pick(COUNT_VALUES, rng.choice(["", "1234567"])), "_file": "p.csv", "_line": i + 2}
+
+
+def _clean(row) -> bool:
+    try:
+        return bool(clean_performance(row, None, TODAY))
+    except Invalid:
+        return False
 
 
 def _reference(rows):
@@ -53,6 +61,9 @@ def test_bulk_equals_row_rules_on_mixed_rows():
     got = v.frame.astype(object).where(v.frame.notna(), None).to_dict("records")
     assert got == [c for _, c in good]
     assert [(r.payload["_line"], r.reason) for r in v.rejected] == rejected
+    # conversions with a fraction are rounded (and their lines kept for the report); other counts must be whole
+    assert v.rounded == [row["_line"] for row in rows if fractional(row["conversions"]) and _clean(row)]
+    assert {c["conversions"] for _, c in good} >= {0, 2, 1234} and len(v.rounded) > 100
     # a mix of good and bad in every rule
     reasons = {r.split(":")[0] for _, r in rejected}
     assert {"wrong type", "negative count", "out of range", "implausible count", "bad date", "date in the future",
