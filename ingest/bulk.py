@@ -66,6 +66,13 @@ def _by_distinct(values, check) -> tuple[np.ndarray, np.ndarray]:
         encoded = values.dictionary_encode()
         codes = encoded.indices.fill_null(-1).to_numpy(zero_copy_only=False)
         uniques = encoded.dictionary.to_pylist()
+    elif len({type(v) for v in values} - {type(None)}) > 1:  # 12 and 12.0, 1 and True hash alike: keep types apart
+        codes, uniques, seen = np.full(len(values), -1, dtype=np.int64), [], {}
+        for i, v in enumerate(values):
+            if v is not None and not (isinstance(v, float) and v != v):
+                codes[i] = seen.setdefault((type(v), v), len(seen))
+                if codes[i] == len(uniques):
+                    uniques.append(v)
     else:
         codes, uniques = pd.factorize(pd.Series(values, dtype=object), use_na_sentinel=True)
     checked = [check(u) for u in uniques]
@@ -75,6 +82,8 @@ def _by_distinct(values, check) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _ad_id(v):
+    if type(v) is int:  # an INT64 id (Parquet from BigQuery, the Google Ads API): its digits, as the row rules
+        v = str(v)
     ok = type(v) is str and 0 < len(v) <= rules.MAX_ID_LENGTH and v.isascii() and v.isprintable()
     return v if ok else None
 

@@ -154,6 +154,15 @@ def _string(row: dict, name: str, required: bool, max_len: int | None = None, ex
     return v
 
 
+def _id(row: dict, name: str, exported: bool = True) -> str:
+    """An id: text, or an integer as its decimal digits (BigQuery and the Google Ads API export ids
+    as INT64; a float or a boolean is no id)."""
+    v = row.get(name)
+    if isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)):
+        row = {name: str(int(v))}
+    return _string(row, name, True, MAX_ID_LENGTH, exported=exported)
+
+
 def _text(row: dict, name: str, kind: str, required: bool) -> str:
     v = _string(row, name, required, exported=True)
     limit = (HEADLINE_MAX_WIDTH if kind == "HEADLINE" else DESCRIPTION_MAX_WIDTH) * HARD_WIDTH_FACTOR
@@ -248,9 +257,7 @@ def _date(row: dict, date_range: tuple[dt.date, dt.date] | None, today: dt.date 
 
 
 def clean_ads(row: dict) -> dict:
-    out = {"ad_id": _string(row, "ad_id", True, MAX_ID_LENGTH, exported=True),
-           "ad_group_id": _string(row, "ad_group_id", True, MAX_ID_LENGTH, exported=True),
-           "campaign_id": _string(row, "campaign_id", True, MAX_ID_LENGTH, exported=True),
+    out = {"ad_id": _id(row, "ad_id"), "ad_group_id": _id(row, "ad_group_id"), "campaign_id": _id(row, "campaign_id"),
            "industry": _string(row, "industry", False, MAX_LABEL_LENGTH),
            "keyword": _string(row, "keyword", False, MAX_LABEL_LENGTH)}
     # Served ads often show two headlines or one description: H3 and D2 may be empty.
@@ -264,7 +271,7 @@ def clean_ads(row: dict) -> dict:
 def clean_performance(row: dict, date_range: tuple[dt.date, dt.date] | None = None,
                       today: dt.date | None = None) -> dict:
     impressions = _count(row, "impressions", True, MAX_IMPRESSIONS, " impressions in one row (MAX_IMPRESSIONS)")
-    out = {"date": _date(row, date_range, today), "ad_id": _string(row, "ad_id", True, MAX_ID_LENGTH),
+    out = {"date": _date(row, date_range, today), "ad_id": _id(row, "ad_id", exported=False),
            "impressions": impressions, "clicks": _count(row, "clicks", True),
            # Conversions are optional, unused by the model and genuinely fractional in Google Ads
            # (data-driven attribution): rounded, so the row's impressions and clicks are kept.
@@ -282,8 +289,7 @@ def clean_asset(row: dict) -> dict:
     pin = _string(row, "pinned_field", False)
     if pin and pin not in PINS[kind]:
         raise Invalid(f"bad pinned_field: {pin[:40]!r} for a {kind}")
-    return {"ad_group_id": _string(row, "ad_group_id", True, MAX_ID_LENGTH, exported=True),
-            "asset_id": _string(row, "asset_id", True, MAX_ID_LENGTH, exported=True),
+    return {"ad_group_id": _id(row, "ad_group_id"), "asset_id": _id(row, "asset_id"),
             "asset_type": kind, "text": _text(row, "text", kind, True), "pinned_field": pin}
 
 

@@ -139,6 +139,33 @@ def test_parquet_values_out_of_range_are_dead_letters(duck, tmp_path):
     assert duck.row_count("raw.ad_daily_performance") == 1
 
 
+def test_parquet_integer_ids_load_as_their_digits(duck, tmp_path):
+    """BigQuery and the Google Ads API export ids as INT64: they are ids, as text (never floats or booleans)."""
+    folder = tmp_path / "ids"
+    folder.mkdir()
+    ad = {"headline_1": ["見出し1"] * 3, "headline_2": ["見出し2"] * 3, "description_1": ["説明文"] * 3}
+    pq.write_table(pa.table({"ad_id": pa.array([1234567890123, 2, 3], pa.int64()),
+                             "ad_group_id": pa.array([77, 77, 77], pa.int64()),
+                             "campaign_id": pa.array([9, 9, 9], pa.int32()), **ad}), folder / "ads.parquet")
+    pq.write_table(pa.table({"date": ["2025-06-21"] * 4, "ad_id": pa.array([1234567890123, 2, 3, 4], pa.int64()),
+                             "impressions": [10, 20, 30, 40], "clicks": [1, 2, 3, 4]}),
+                   folder / "ad_daily_performance.parquet")
+    pq.write_table(pa.table({"ad_group_id": pa.array([77, 77], pa.int64()), "asset_id": pa.array([501, 502], pa.int64()),
+                             "asset_type": ["HEADLINE", "DESCRIPTION"], "text": ["見出し", "説明文"],
+                             "pinned_field": ["", ""]}), folder / "asset_pools.parquet")
+    result = import_files(duck, str(folder), ImportOptions(today=TODAY))
+    assert result.ok, format_import(result)
+    assert sorted(duck.query("SELECT ad_id FROM `raw.ads`")["ad_id"]) == ["1234567890123", "2", "3"]
+    perf = duck.query("SELECT ad_id, impressions FROM `raw.ad_daily_performance` ORDER BY impressions")
+    assert perf.values.tolist() == [["1234567890123", 10], ["2", 20], ["3", 30]]
+    assert result.files["raw.ad_daily_performance"].reasons == {"unknown ad_id": 1}  # 4: no such ad
+    assert duck.query("SELECT asset_id, ad_group_id FROM `raw.asset_pools` ORDER BY asset_id").values.tolist() == [
+        ["501", "77"], ["502", "77"]]
+    for v in (True, 12.0):
+        assert validate("raw.ads", [{"ad_id": v, "ad_group_id": "g", "campaign_id": "c", **{k: x[0] for k, x in ad.items()}}]
+                        ).rejected[0].reason.startswith("wrong type: ad_id")
+
+
 @pytest.mark.parametrize("value", ["", "  "])
 def test_empty_description_2_and_headline_3_are_valid(value):
     ad = {"ad_id": "a", "ad_group_id": "g", "campaign_id": "c", "headline_1": "見出し1", "headline_2": "見出し2",
