@@ -84,6 +84,8 @@ def _by_distinct(values, check) -> tuple[np.ndarray, np.ndarray]:
 def _ad_id(v):
     if type(v) is int:  # an INT64 id (Parquet from BigQuery, the Google Ads API): its digits, as the row rules
         v = str(v)
+    elif type(v) is str:  # surrounding whitespace is no part of an id (the row rules strip it too)
+        v = v.strip()
     ok = type(v) is str and 0 < len(v) <= rules.MAX_ID_LENGTH and v.isascii() and v.isprintable()
     return v if ok else None
 

@@ -154,13 +154,21 @@ def _string(row: dict, name: str, required: bool, max_len: int | None = None, ex
     return v
 
 
+def _trimmed(row: dict, name: str) -> dict:
+    """The row with `name` stripped of surrounding whitespace (the full-width space U+3000 too):
+    for ids and enumerations a stray space from a spreadsheet cell is no part of the value ("ad1 "
+    would match no performance row). Ad texts are never stripped: they are exported as written."""
+    v = row.get(name)
+    return {name: v.strip()} if isinstance(v, str) and v != v.strip() else row
+
+
 def _id(row: dict, name: str, exported: bool = True) -> str:
     """An id: text, or an integer as its decimal digits (BigQuery and the Google Ads API export ids
     as INT64; a float or a boolean is no id)."""
     v = row.get(name)
     if isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)):
         row = {name: str(int(v))}
-    return _string(row, name, True, MAX_ID_LENGTH, exported=exported)
+    return _string(_trimmed(row, name), name, True, MAX_ID_LENGTH, exported=exported)
 
 
 def _text(row: dict, name: str, kind: str, required: bool) -> str:
@@ -283,10 +291,10 @@ def clean_performance(row: dict, date_range: tuple[dt.date, dt.date] | None = No
 
 
 def clean_asset(row: dict) -> dict:
-    kind = _string(row, "asset_type", True)
+    kind = _string(_trimmed(row, "asset_type"), "asset_type", True)
     if kind not in PINS:
         raise Invalid(f"bad asset_type: {kind[:40]!r} (HEADLINE or DESCRIPTION)")
-    pin = _string(row, "pinned_field", False)
+    pin = _string(_trimmed(row, "pinned_field"), "pinned_field", False)
     if pin and pin not in PINS[kind]:
         raise Invalid(f"bad pinned_field: {pin[:40]!r} for a {kind}")
     return {"ad_group_id": _id(row, "ad_group_id"), "asset_id": _id(row, "asset_id"),

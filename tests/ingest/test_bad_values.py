@@ -166,6 +166,39 @@ def test_parquet_integer_ids_load_as_their_digits(duck, tmp_path):
                         ).rejected[0].reason.startswith("wrong type: ad_id")
 
 
+def test_ids_and_enumerations_are_stripped_texts_are_not(duck, tmp_path):
+    """A stray space in a spreadsheet cell: "ad00001-02 " is ad00001-02 (its delivery is not unknown),
+    " HEADLINE" is a HEADLINE, in every file; the texts keep their spaces, as they are exported."""
+    def edit(name, text):
+        head, *rows = text.rstrip("\n").split("\n")
+        if name == "ads":  # line 3: ad00001-02 with a trailing space, its group with a full-width one
+            cells = rows[1].split(",")
+            cells[0], cells[1], cells[5] = cells[0] + " ", cells[1] + "\u3000", " " + cells[5] + "　"
+            rows[1] = ",".join(cells)
+        if name == "ad_daily_performance":
+            rows[0] = rows[0].replace("ad00001-01", "\u3000ad00001-01 ")
+        if name == "asset_pools":
+            cells = rows[0].split(",")
+            cells[0], cells[1], cells[2], cells[3], cells[4] = " " + cells[0], cells[1] + "\t", cells[2] + " ", \
+                cells[3] + " ", "HEADLINE_1\u3000"
+            rows[0] = ",".join(cells)
+        return "\n".join([head, *rows]) + "\n"
+
+    reference = import_files(duck, str(write_folder(tmp_path / "ref")), ImportOptions(today=TODAY))
+    assert reference.ok
+    ads = duck.query("SELECT * FROM `raw.ads` ORDER BY ad_id")
+    result = import_files(duck, str(write_folder(tmp_path / "ws", transform=edit)), ImportOptions(today=TODAY))
+    assert result.ok, format_import(result)
+    assert all(f.rejected == 0 for f in result.files.values()), format_import(result)
+    got = duck.query("SELECT * FROM `raw.ads` ORDER BY ad_id")
+    assert got["ad_id"].tolist() == ads["ad_id"].tolist() and got["ad_group_id"].tolist() == ads["ad_group_id"].tolist()
+    assert got["headline_1"][1] == " " + ads["headline_1"][1] + "　"  # texts as written
+    pool = duck.query("SELECT * FROM `raw.asset_pools` WHERE asset_id = 'ag00001-h01'").iloc[0]
+    assert (pool["ad_group_id"], pool["asset_type"], pool["pinned_field"]) == ("ag00001", "HEADLINE", "HEADLINE_1")
+    assert pool["text"].endswith(" ")
+    assert duck.row_count("raw.ad_daily_performance") == 423
+
+
 @pytest.mark.parametrize("value", ["", "  "])
 def test_empty_description_2_and_headline_3_are_valid(value):
     ad = {"ad_id": "a", "ad_group_id": "g", "campaign_id": "c", "headline_1": "見出し1", "headline_2": "見出し2",
