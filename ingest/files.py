@@ -32,8 +32,11 @@ EXTENSIONS = (".csv", ".tsv", ".txt", ".parquet")
 OPTIONAL_COLUMNS = {"raw.ad_daily_performance": {"conversions", "cost_micros"},
                     "raw.ads": {"headline_3", "description_2", "industry", "keyword"},
                     "raw.asset_pools": {"pinned_field"}}
-_BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF8, "utf-8-sig"),
-         (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+# BOM, the codec the file is reported as, the codec of the bytes after the BOM (decoding those keeps
+# the position of an undecodable byte right: utf-8-sig reports the BOM's own bytes).
+_BOMS = ((codecs.BOM_UTF32_LE, "utf-32", "utf-32-le"), (codecs.BOM_UTF32_BE, "utf-32", "utf-32-be"),
+         (codecs.BOM_UTF8, "utf-8-sig", "utf-8"), (codecs.BOM_UTF16_LE, "utf-16", "utf-16-le"),
+         (codecs.BOM_UTF16_BE, "utf-16", "utf-16-be"))
 _UTF8 = {"utf-8", "utf-8-sig"}
 
 
@@ -101,12 +104,29 @@ def find_files(folder: str, mapping: ColumnMapping | None = None) -> dict[str, s
 
 # ---- decoding ------------------------------------------------------------------------------------
 
-def _codec(name: str) -> str:
+def encoding_problem(name: str) -> Refusal | None:
+    """Why `--encoding name` cannot read text (None when it can): an unknown name, or a codec that
+    is no text encoding (hex, rot13, base64, zip: Python would fail deep in the read)."""
     try:
-        return codecs.lookup(name).name
+        codecs.lookup(name)
     except LookupError:
-        raise FileRefused(Refusal("", f"unknown encoding {name!r}",
-                                  "give a Python codec name, e.g. --encoding cp932, utf-8, utf-16, euc_jp")) from None
+        return Refusal("--encoding", f"unknown encoding {name!r}",
+                       "give a Python codec name, e.g. cp932, utf-8, utf-16, euc_jp")
+    try:
+        b"x".decode(name)  # not b"": decoding nothing skips the check
+    except LookupError:
+        return Refusal("--encoding", f"{name!r} is not a text encoding",
+                       "give the files' text encoding, e.g. --encoding cp932 or utf-16")
+    except (UnicodeError, ValueError):
+        pass
+    return None
+
+
+def _codec(name: str) -> str:
+    problem = encoding_problem(name)
+    if problem:
+        raise FileRefused(Refusal("", problem.problem, problem.fix))
+    return codecs.lookup(name).name
 
 
 def _position(data: bytes, start: int, encoding: str) -> tuple[int, int, str]:
@@ -122,7 +142,8 @@ def _position(data: bytes, start: int, encoding: str) -> tuple[int, int, str]:
 
 def decode(data: bytes, name: str, encoding: str | None = None) -> tuple[str, str]:
     """(text, codec used). A BOM decides; else the explicit encoding; else UTF-8, strictly."""
-    bom = next(((b, c) for b, c in _BOMS if data.startswith(b)), None)
+    bom = next((b for b in _BOMS if data.startswith(b[0])), None)
+    skip, body_codec = (len(bom[0]), bom[2]) if bom else (0, None)
     if bom:
         codec = bom[1]
     elif encoding:
@@ -142,11 +163,20 @@ def decode(data: bytes, name: str, encoding: str | None = None) -> tuple[str, st
                                       "save it as UTF-16 with a BOM (Excel: Unicode Text), or pass "
                                       "--encoding utf-16-le"))
     try:
-        text = data.decode(codec)
+        text = data[skip:].decode(body_codec) if skip else data.decode(codec)
     except UnicodeDecodeError as exc:
-        line, column, header = _position(data, exc.start, codec)
-        bad = data[exc.start:exc.start + 2].hex(" ")
-        if codec in _UTF8 and not encoding:
+        start = exc.start + skip
+        line, column, header = _position(data[skip:], exc.start, body_codec or codec)
+        bad = data[start:start + 2].hex(" ")
+        if bom and codec == "utf-8-sig":  # --encoding cannot help: the mark wins
+            try:
+                data[skip:].decode("cp932")
+                real = "it looks like Shift-JIS/CP932 after the mark"
+            except UnicodeDecodeError:
+                real = "the rest is in another encoding"
+            problem = f"bytes {bad} are not UTF-8 (the file starts with a UTF-8 byte-order mark)"
+            fix = f"{real}: save it again as CSV UTF-8, or remove the mark and name the encoding with --encoding"
+        elif codec in _UTF8 and not encoding:
             try:
                 data.decode("cp932")
                 fix = "it looks like Shift-JIS/CP932 (what Japanese Excel saves): import with --encoding cp932"

@@ -14,7 +14,6 @@ by the warehouse. The caller switches its source only when `result.ok`.
 
 from __future__ import annotations
 
-import codecs
 import datetime as dt
 import os
 import time
@@ -22,8 +21,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from ingest.columns import MappingError, find_mapping, load_mapping
-from ingest.files import (FILE_TABLES, FileRefused, ImportFormatError, Refusal, TableFile, find_files,
-                          open_table_file)
+from ingest.files import (FILE_TABLES, FileRefused, ImportFormatError, Refusal, TableFile, encoding_problem,
+                          find_files, open_table_file)
 from ingest.load import dead_letter_frame, dead_letters_load, raw_load
 from ingest.bulk import validate_performance_chunks
 from ingest.validate import Validated, reject_unknown_ads, rule, validate
@@ -130,13 +129,9 @@ def read_folder(folder: str, options: ImportOptions = ImportOptions()) -> tuple[
         result.refusals.extend(exc.refusals)
         return result, {}
     today = options.today or dt.date.today()
-    if options.encoding:
-        try:
-            codecs.lookup(options.encoding)
-        except LookupError:
-            result.refusals.append(Refusal("--encoding", f"unknown encoding {options.encoding!r}",
-                                           "give a Python codec name, e.g. cp932, utf-8, utf-16, euc_jp"))
-            return result, {}
+    if options.encoding and (problem := encoding_problem(options.encoding)):
+        result.refusals.append(problem)
+        return result, {}
     if options.as_of and options.as_of > today:
         result.refusals.append(Refusal("--as-of", f"{options.as_of} is after the import day {today}",
                                        "give the last day of the period the totals cover"))

@@ -82,6 +82,11 @@ def test_wrong_or_unknown_encoding_is_refused(duck, tmp_path, plain):
     result = _import(duck, utf8, encoding="klingon")
     assert [str(r) for r in result.refusals] == [
         "--encoding: unknown encoding 'klingon'; give a Python codec name, e.g. cp932, utf-8, utf-16, euc_jp"]
+    for codec in ("hex", "rot13", "base64", "zip"):  # Python codecs, but not of text
+        result = _import(duck, utf8, encoding=codec)
+        assert [str(r) for r in result.refusals] == [
+            f"--encoding: {codec!r} is not a text encoding; give the files' text encoding, e.g. --encoding cp932 or "
+            "utf-16"]
     nobom = write_folder(tmp_path / "u16", "utf-16-le")
     result = _import(duck, nobom)
     assert "looks like UTF-16 without a byte-order mark" in str(result.refusals[0])
@@ -89,6 +94,18 @@ def test_wrong_or_unknown_encoding_is_refused(duck, tmp_path, plain):
     result = _import(duck, latin, encoding="utf-16-le")  # the wrong explicit codec: refused, not mojibake
     assert not result.written
     assert state(duck) == plain
+
+
+@pytest.mark.parametrize("encoding", [None, "cp932"])
+def test_a_utf8_mark_before_cp932_bytes_names_the_bad_bytes_and_line(duck, tmp_path, encoding):
+    """The mark's own bytes (ef bb) are not what is wrong; --encoding cannot help, as the mark wins."""
+    folder = write_folder(tmp_path / "b", "cp932")
+    (folder / "ads.csv").write_bytes(b"\xef\xbb\xbf" + byod_text("ads").encode("cp932"))
+    refusal = next(r for r in _import(duck, folder, encoding=encoding).refusals if r.file == "ads.csv")
+    assert str(refusal) == (
+        "ads.csv: line 2, column 4 (industry): bytes 8b b3 are not UTF-8 (the file starts with a UTF-8 byte-order "
+        "mark); it looks like Shift-JIS/CP932 after the mark: save it again as CSV UTF-8, or remove the mark and "
+        "name the encoding with --encoding")
 
 
 @pytest.mark.parametrize("content,what", [(b"", "is empty (0 bytes)"), (b"\r\n\r\n", "has only blank lines"),

@@ -54,6 +54,8 @@ def _bad_yaml(folder):
 
 @pytest.mark.parametrize("step,args,prepare,expected", [
     ("encoding", [], None, "refused: ads.csv: line 2, column 4 (industry): bytes 8b b3 are not UTF-8"),
+    ("codec that is no text encoding", ["--encoding", "hex"], None,
+     "refused: --encoding: 'hex' is not a text encoding; give the files' text encoding, e.g. --encoding cp932 or utf-16"),
     ("mapping", ["--encoding", "cp932"], _bad_yaml, "refused: columns.yaml: line 2: not valid YAML"),
     ("empty file", ["--encoding", "cp932"], lambda f: (f / "asset_pools.csv").write_bytes(b""),
      "refused: asset_pools.csv: is empty (0 bytes); export it again; or pass --allow-empty to empty raw.asset_pools"),
