@@ -148,14 +148,15 @@ def decode(data: bytes, name: str, encoding: str | None = None) -> tuple[str, st
         codec = bom[1]
     elif encoding:
         codec = _codec(encoding)
-        if codec not in _UTF8 and not data.isascii():
+        # Decoded as `encoding`, a UTF-8 file would load as mojibake; and non-ASCII text that is valid
+        # UTF-8 is practically never in another encoding (CP932's bytes rarely form UTF-8 sequences).
+        # So it is read as UTF-8 (open_table_file says so): a folder can mix CP932 files from Excel with
+        # Google Ads' plain CSV download, UTF-8 without a BOM. NUL bytes mean UTF-16/32 without a BOM.
+        if codec not in _UTF8 and not data.isascii() and b"\x00" not in data[:4096]:
             try:
-                data.decode("utf-8")
+                return data.decode("utf-8"), "utf-8"
             except UnicodeDecodeError:
                 pass
-            else:
-                raise FileRefused(Refusal(name, f"the file is UTF-8 but --encoding {encoding} was given: its text "
-                                                "would load as mojibake", "drop --encoding for this folder"))
     else:
         codec = "utf-8"
         if b"\x00" in data[:4096]:
@@ -228,6 +229,7 @@ class TableFile:
     blank_lines: int = 0
     preamble_lines: int = 0   # non-blank lines above the header (a report title, a date range)
     malformed: list[Rejected] = field(default_factory=list)  # rows the reader itself could not read
+    notes: list[str] = field(default_factory=list)  # how the file was read, when not as asked
     _chunks: Iterator | None = None
 
     @property
@@ -475,6 +477,9 @@ def open_table_file(table: str, path: str, mapping: TableMapping | None = None, 
             raise FileRefused(Refusal(tf.name, exc.refusal.problem, exc.refusal.fix)) from None
         raise
     del data
+    if encoding and tf.encoding == "utf-8" and _codec(encoding) not in _UTF8:
+        tf.notes.append(f"{tf.name} was read as UTF-8 although --encoding {encoding} was given: it has no "
+                        f"byte-order mark and is valid UTF-8, which {encoding} text practically never is")
     if text.startswith("\ufeff"):  # utf-16/utf-32 keep the BOM as a character
         text = text[1:]
     found = _find_header(text, table, mapping, as_of)

@@ -72,6 +72,7 @@ class FileReport:
     first: dict[str, str] = field(default_factory=dict)        # rule → the first row's full reason
     rounded: int = 0                                           # rows whose fractional conversions were rounded
     rounded_lines: list[int] = field(default_factory=list)     # the first few of them
+    notes: list[str] = field(default_factory=list)             # how the file was read, when not as asked
 
 
 @dataclass
@@ -112,7 +113,7 @@ def _report(tf: TableFile, v: Validated, seconds: float) -> FileReport:
             lines[k].append(r.line)
     return FileReport(tf.table, tf.name, tf.format, tf.encoding, tf.rows_read, len(v.frame), len(v.rejected),
                       tf.blank_lines, tf.preamble_lines, dict(reasons), dict(lines), seconds, first,
-                      len(v.rounded), [x for x in v.rounded if x is not None][:EXAMPLE_LINES])
+                      len(v.rounded), [x for x in v.rounded if x is not None][:EXAMPLE_LINES], list(tf.notes))
 
 
 def read_folder(folder: str, options: ImportOptions = ImportOptions()) -> tuple[ImportResult, dict[str, Validated]]:
@@ -166,7 +167,8 @@ def read_folder(folder: str, options: ImportOptions = ImportOptions()) -> tuple[
         validated[perf] = reject_unknown_ads(validated[perf], validated[ads].frame["ad_id"].astype(str))
         report = result.files[perf]
         fresh = _report(TableFile(perf, report.file, report.format, report.encoding, rows_read=report.rows_read,
-                                  blank_lines=report.blank_lines, preamble_lines=report.preamble_lines),
+                                  blank_lines=report.blank_lines, preamble_lines=report.preamble_lines,
+                                  notes=report.notes),
                         validated[perf], report.seconds)
         fresh.seconds += time.perf_counter() - t0
         result.files[perf] = fresh

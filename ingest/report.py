@@ -37,6 +37,7 @@ def format_import(result: ImportResult) -> list[str]:
                    + (f", {f.preamble_lines} line{'s' * (f.preamble_lines > 1)} above the header skipped"
                       if f.preamble_lines else "")
                    + (f", {f.blank_lines:,} blank lines skipped" if f.blank_lines else ""))
+        out.extend(f"    {note}" for note in f.notes)
         for reason, n in sorted(f.reasons.items(), key=lambda kv: (-kv[1], kv[0])):
             out.append(f"    {n:,} × {_first(reason, f.first.get(reason, ''), f.lines.get(reason, []), n)}")
         if f.rounded:

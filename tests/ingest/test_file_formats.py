@@ -75,10 +75,6 @@ def test_any_python_codec_name(duck, tmp_path, codec):
 
 def test_wrong_or_unknown_encoding_is_refused(duck, tmp_path, plain):
     utf8 = write_folder(tmp_path / "u8")
-    result = _import(duck, utf8, encoding="cp932")
-    assert [str(r) for r in result.refusals][0] == (
-        "ads.csv: the file is UTF-8 but --encoding cp932 was given: its text would load as mojibake; "
-        "drop --encoding for this folder")
     result = _import(duck, utf8, encoding="klingon")
     assert [str(r) for r in result.refusals] == [
         "--encoding: unknown encoding 'klingon'; give a Python codec name, e.g. cp932, utf-8, utf-16, euc_jp"]
@@ -94,6 +90,30 @@ def test_wrong_or_unknown_encoding_is_refused(duck, tmp_path, plain):
     result = _import(duck, latin, encoding="utf-16-le")  # the wrong explicit codec: refused, not mojibake
     assert not result.written
     assert state(duck) == plain
+
+
+def test_a_utf8_file_beside_cp932_files_is_read_as_utf8_and_said(duck, tmp_path, plain):
+    """CP932 files from Excel and Google Ads' plain CSV download (UTF-8, no BOM) in one folder: with
+    --encoding cp932 the UTF-8 file is read as UTF-8 (as cp932 it would be mojibake), and the report
+    says so; the CP932 files load with the encoding given."""
+    folder = write_folder(tmp_path / "mixed", "cp932", names=("ads", "asset_pools"))
+    # a report title above the header, as Google Ads writes it: the file is not plain ASCII
+    (folder / "ad_daily_performance.csv").write_bytes(("広告レポート\n" + byod_text("ad_daily_performance")).encode())
+    result = _import(duck, folder, encoding="cp932")
+    assert result.ok, format_import(result)
+    assert rows(duck) == without_source(plain)  # exactly the rows of the all-UTF-8 folder
+    assert [f.encoding for f in result.files.values()] == ["cp932", "utf-8", "cp932"]
+    lines = format_import(result)
+    assert lines[1].startswith("raw.ad_daily_performance ← ad_daily_performance.csv (utf-8, comma-separated): 423 rows")
+    assert lines[2] == ("    ad_daily_performance.csv was read as UTF-8 although --encoding cp932 was given: it has no "
+                        "byte-order mark and is valid UTF-8, which cp932 text practically never is")
+    assert sum("read as UTF-8" in line for line in lines) == 1
+    # an all-UTF-8 folder given --encoding cp932 loads the same rows; each non-ASCII file is said
+    # (the performance file is plain ASCII: the same text in either encoding)
+    result = _import(duck, write_folder(tmp_path / "u8"), encoding="cp932")
+    assert result.ok and rows(duck) == without_source(plain)
+    assert [line.split(" was read")[0] for line in format_import(result) if "was read as UTF-8" in line] == [
+        "    ads.csv", "    asset_pools.csv"]
 
 
 @pytest.mark.parametrize("encoding", [None, "cp932"])
