@@ -97,7 +97,8 @@ class ImportResult:
         """Per-table ingest.run.IngestReport, the shape the Dagster assets report as metadata."""
         from ingest.run import IngestReport
 
-        return {t: IngestReport(t, SOURCE, "all", f.rows_read, f.loaded, f.rejected, dict(f.reasons), f.seconds)
+        return {t: IngestReport(t, SOURCE, "all", f.rows_read, f.loaded, f.rejected, dict(f.reasons), f.seconds,
+                                f.rounded)
                 for t, f in self.files.items()}
 
 

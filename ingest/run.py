@@ -23,6 +23,7 @@ class IngestReport:
     rejected: int
     reasons: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
+    rounded_conversions: int = 0  # rows whose fractional conversions were rounded (ingest.validate)
 
     @property
     def rejected_share(self) -> float:
@@ -33,12 +34,12 @@ class IngestReport:
                 "rows_received": self.received, "rows": self.loaded, "rows_rejected": self.rejected,
                 "rejected_share": round(self.rejected_share, 6), "seconds": round(self.seconds, 2),
                 "rows_per_second": round(self.received / max(self.seconds, 1e-9)),
-                "reject_reasons": self.reasons}
+                "reject_reasons": self.reasons, "rows_with_rounded_conversions": self.rounded_conversions}
 
 
 def _report(v: Validated, source: str, partitions: str, started: float) -> IngestReport:
     return IngestReport(v.table, source, partitions, v.received, len(v.frame), len(v.rejected), v.reasons(),
-                        time.perf_counter() - started)
+                        time.perf_counter() - started, len(v.rounded))
 
 
 def ingest_performance(client, wh, start: dt.date, end: dt.date) -> IngestReport:

@@ -75,6 +75,21 @@ def test_whole_decimals_count_and_fractional_conversions_are_rounded_and_said(du
     report = format_import(result)
     assert ("    2 rows with fractional conversions rounded to whole numbers, as raw.ad_daily_performance stores "
             "whole conversions (lines 3, 4)") in report
+    assert result.ingest_reports()["raw.ad_daily_performance"].metadata()["rows_with_rounded_conversions"] == 2
+
+
+def test_api_rows_with_fractional_conversions_are_counted_in_the_materialisation_metadata(duck, monkeypatch):
+    """The Google Ads API gives conversions as a double: the API source rounds them by the same rule
+    and says how many rows in the asset's metadata."""
+    import datetime as dt
+
+    import ingest.run as run
+
+    rows = [{"date": "2025-06-01", "ad_id": "a", "impressions": 10, "clicks": 1, "conversions": 0.5},
+            {"date": "2025-06-01", "ad_id": "b", "impressions": 10, "clicks": 1, "conversions": 2.0}]
+    monkeypatch.setattr(run.api, "fetch_performance", lambda client, start, end: rows)
+    report = run.ingest_performance(None, duck, dt.date(2025, 6, 1), dt.date(2025, 6, 1))
+    assert report.metadata()["rows_with_rounded_conversions"] == 1 and report.loaded == 2
 
 
 FORMULAS = ["=cmd|' /C calc'!A0", "@SUM(1,2)", "+1+2", "-3+4", "\tタブ", "\r改行"]
