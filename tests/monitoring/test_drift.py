@@ -48,3 +48,14 @@ def test_score_drift_must_be_significant_to_count():
     # A real shift on real volumes: significant and past PSI 0.25.
     shifted = report(rng.normal(0, 1, 5000), rng.normal(0.8, 1, 5000))
     assert shifted.status == "error" and "score PSI" in shifted.reasons[0]
+
+
+def test_score_drift_counts_each_served_ad_once():
+    """The training set has a row per served ad and split; the KS test must see one score per ad."""
+    import pandas as pd
+
+    from monitoring.report import served_ads_once
+
+    training = pd.DataFrame({"ad_id": ["a1", "a2", "a1", "a3", "a2", "gone"], "split": list("ttvtvt")})
+    kept = served_ads_once(training, {"a1", "a2", "a3"})
+    assert kept["ad_id"].tolist() == ["a1", "a2", "a3"] and kept["split"].tolist() == ["t", "t", "t"]
