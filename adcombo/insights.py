@@ -18,7 +18,7 @@ import typer
 
 from adcombo.common import HOME, load_settings
 from adcombo.hints import command
-from adcombo.results import no_results
+from adcombo.results import no_results, unscored_reason
 from dagster_project.settings import Settings
 from experiments.csv_safety import write_people_csv
 from warehouse.base import frame_rows
@@ -37,12 +37,9 @@ def _fail(message: str) -> None:
 def _unknown_ad_group(wh, ad_group: str, table: str, what: str, nothing: str | None = None) -> None:
     """Exit 1 naming why the ad group has no rows: not scored (with the reason), or unknown; or
     `nothing` when the table has no ad group at all."""
-    from warehouse.schemas import UNSCORED_TABLE
-
-    if wh.table_exists(UNSCORED_TABLE):
-        unscored = wh.query(f"SELECT reason FROM `{UNSCORED_TABLE}` WHERE ad_group_id = @ag", {"ag": ad_group})
-        if len(unscored):
-            _fail(f"ad group {ad_group!r} was not scored: {unscored['reason'].iloc[0]}")
+    reason = unscored_reason(wh, ad_group)
+    if reason:
+        _fail(f"ad group {ad_group!r} was not scored: {reason}")
     known = [str(g) for g in wh.query(f"SELECT DISTINCT ad_group_id FROM `{table}` ORDER BY ad_group_id")["ad_group_id"]]
     if not known and nothing:
         _fail(nothing)

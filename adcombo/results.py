@@ -67,6 +67,17 @@ def kept(settings: Settings) -> Kept:
                 str(summary["model_version"].iloc[0]))
 
 
+def unscored_reason(wh, ad_group: str) -> str | None:
+    """Why the last run could not score `ad_group` (serving.unscored_ad_groups), None if it did not
+    say: a person asking for one ad group's results learns what to fix, not only that there are none."""
+    from warehouse.schemas import UNSCORED_TABLE
+
+    if not wh.table_exists(UNSCORED_TABLE):
+        return None
+    rows = wh.query(f"SELECT reason FROM `{UNSCORED_TABLE}` WHERE ad_group_id = @ag", {"ag": ad_group})
+    return str(rows["reason"].iloc[0]) if len(rows) else None
+
+
 def print_top(frame, groups: int) -> None:
     for ad_group_id, rows in list(frame.groupby("ad_group_id", sort=True))[:groups]:
         typer.echo(f"\n  {ad_group_id}")
@@ -88,6 +99,13 @@ def top(
     have = kept(settings)
     cmd = command()
     if ad_group is not None and frame.empty:
+        from dagster_project.resources import warehouse_resource
+
+        with warehouse_resource(settings).open() as wh:
+            reason = unscored_reason(wh, ad_group)
+        if reason:
+            typer.echo(f"adcombo: ad group {ad_group!r} was not scored: {reason}", err=True)
+            raise typer.Exit(1)
         close = difflib.get_close_matches(ad_group, have.ad_group_ids, n=3)
         typer.echo(f"adcombo: no ad group {ad_group!r} in the results ({len(have.ad_group_ids):,} ad groups"
                    + (f"; did you mean {', '.join(close)}?" if close else f", e.g. {', '.join(have.ad_group_ids[:3])}")

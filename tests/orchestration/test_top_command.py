@@ -109,3 +109,14 @@ def test_a_run_that_scored_no_ad_group_says_why_instead_of_asking_for_a_run(tmp_
     explain = CliRunner().invoke(app, ["explain", "--home", str(home), "--ad-group", "ag_0002"])
     assert explain.exit_code == 1
     assert explain.stderr == "adcombo: ad group 'ag_0002' was not scored: no descriptions in the pool\n"
+
+
+def test_top_for_an_ad_group_that_could_not_be_scored_says_why(home):
+    wh = DuckDBWarehouse(str(home / "warehouse.duckdb"))
+    wh.replace_table(UNSCORED_TABLE, pd.DataFrame({"ad_group_id": ["ag_0099"], "model_version": "v1",
+                                                   "reason": ["pins cannot be satisfied: no usable headline can fill HEADLINE_1"]}))
+    wh.close()
+    result = _top(home, "--ad-group", "ag_0099")
+    assert result.exit_code == 1 and result.stdout == ""
+    assert result.stderr == ("adcombo: ad group 'ag_0099' was not scored: pins cannot be satisfied: "
+                             "no usable headline can fill HEADLINE_1\n")
