@@ -143,7 +143,7 @@ def _position(data: bytes, start: int, encoding: str) -> tuple[int, int, str]:
 def decode(data: bytes, name: str, encoding: str | None = None) -> tuple[str, str]:
     """(text, codec used). A BOM decides; else the explicit encoding; else UTF-8, strictly."""
     bom = next((b for b in _BOMS if data.startswith(b[0])), None)
-    skip, body_codec = (len(bom[0]), bom[2]) if bom else (0, None)
+    skip = len(bom[0]) if bom else 0
     if bom:
         codec = bom[1]
     elif encoding:
@@ -163,11 +163,12 @@ def decode(data: bytes, name: str, encoding: str | None = None) -> tuple[str, st
             raise FileRefused(Refusal(name, "NUL bytes: this looks like UTF-16 without a byte-order mark",
                                       "save it as UTF-16 with a BOM (Excel: Unicode Text), or pass "
                                       "--encoding utf-16-le"))
+    body_codec = bom[2] if bom else codec  # after the mark: positions count from the text
     try:
-        text = data[skip:].decode(body_codec) if skip else data.decode(codec)
+        text = data[skip:].decode(body_codec)
     except UnicodeDecodeError as exc:
         start = exc.start + skip
-        line, column, header = _position(data[skip:], exc.start, body_codec or codec)
+        line, column, header = _position(data[skip:], exc.start, body_codec)
         bad = data[start:start + 2].hex(" ")
         if bom and codec == "utf-8-sig":  # --encoding cannot help: the mark wins
             try:

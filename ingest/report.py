@@ -17,7 +17,7 @@ def _lines(numbers: list[int], total: int) -> str:
 def _first(rule: str, reason: str, lines: list[int], n: int) -> str:
     """The rule with the first row's own words (which column, which value: a refused import writes
     no dead letters to look them up in) and example lines."""
-    detail = reason[len(rule):].lstrip(": ") if reason.startswith(rule) else ""
+    detail = reason.partition(":")[2].strip()  # ingest.validate.rule is the part before the colon
     if not detail:
         return f"{rule}{_lines(lines, n)}"
     if not lines:

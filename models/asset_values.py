@@ -154,7 +154,7 @@ def _unusable_reason(group, kind: str, i: int) -> str:
     pins = group.headline_pins if kind == "HEADLINE" else group.description_pins
     ids = group.headline_ids if kind == "HEADLINE" else group.description_ids
     texts = group.headline_texts if kind == "HEADLINE" else group.description_texts
-    original = duplicate_of(texts, pins or [""] * len(texts))[i]
+    original = duplicate_of(texts, pins)[i]
     if original is not None:
         return f"same text as {ids[original]}, which is used instead (an ad may not repeat a text): never shown"
     pin = pins[i] if i < len(pins) else ""

@@ -34,14 +34,15 @@ def width_ok(texts: Sequence[str], max_width: int) -> np.ndarray:
     return np.array([ad_width(t) <= max_width for t in texts], dtype=bool)
 
 
-def duplicate_of(texts: Sequence[str], pins: Sequence[str]) -> list[int | None]:
+def duplicate_of(texts: Sequence[str], pins: Sequence[str] | None = None) -> list[int | None]:
     """Per asset, the index of the asset with the same text used in its place; None for the copy
-    that is used (and for empty texts).
+    that is used (and for empty texts). pins None or empty: no asset is pinned.
 
     Why: Google Ads refuses an ad that repeats a headline or a description, and two combinations
     that differ only in which copy of a text they show are one ad to its reader (a top-K listing
     both would waste a slot). So one copy per normalised text is kept: a pinned one before
     unpinned ones (the pin says where the advertiser wants it), then the first in pool order."""
+    pins = pins or [""] * len(texts)
     keep: dict[str, int] = {}
     for i in sorted(range(len(texts)), key=lambda i: (not (pins[i] or "").strip(), i)):
         keep.setdefault(normalize(texts[i]), i)
@@ -57,7 +58,7 @@ def valid_assets(texts: Sequence[str], max_width: int, pins: Sequence[str] | Non
     within the width limit, and not a second copy of another asset's text (duplicate_of; pins
     None: no asset is pinned)."""
     nonempty = np.array([bool(normalize(t)) or has_customizer(t) for t in texts], dtype=bool)
-    first_copy = np.array([d is None for d in duplicate_of(texts, pins or [""] * len(texts))], dtype=bool)
+    first_copy = np.array([d is None for d in duplicate_of(texts, pins)], dtype=bool)
     return width_ok(texts, max_width) & nonempty & first_copy
 
 
@@ -306,7 +307,7 @@ def unscorable_reason(group: AdGroupCombinations) -> str:
     ):
         empty = sum(1 for t in texts if not normalize(t))
         too_wide = int((~width_ok(texts, limit)).sum())
-        copies = sum(1 for d in duplicate_of(texts, pins or [""] * len(texts)) if d is not None)
+        copies = sum(1 for d in duplicate_of(texts, pins) if d is not None)
         usable = valid_assets(texts, limit, pins)
         if usable.sum() < need:
             detail = ([f"{too_wide} over the {limit}-wide limit"] * bool(too_wide) + [f"{empty} empty"] * bool(empty)
