@@ -19,6 +19,7 @@ import argparse
 import datetime as dt
 import json
 import os
+import sys
 import tempfile
 import time
 
@@ -43,18 +44,10 @@ def training_frames(world, ads: list[dict], features: dict, last_day: dt.date):
     return ex[ex.split == "train"].reset_index(drop=True), ex[ex.split == "valid"].reset_index(drop=True), split
 
 
-def world_config(name: str, seed: int):
-    """A world variant (models.world_variants) by name, else a simulator preset (tiny, small, ...)."""
-    from admedia.world import WorldConfig
-    from models.world_variants import VARIANTS
-
-    return VARIANTS[name].config(seed) if name in VARIANTS else WorldConfig.preset(name, seed=seed)
-
-
 def retraining(world_name: str, seed: int, log=None) -> dict:
     """One world's weekly retraining through the promotion check, and the two broken candidates."""
     from admedia.world import World
-    from models.evaluate import world_texts
+    from models.evaluate import world_config, world_texts
     from models.fit import fit_ctr_model
     from models.promotion import Contender, compare, verdict
     from transforms.features import featurize_served_ads
@@ -115,6 +108,14 @@ def main(argv=None) -> int:
     ap.add_argument("--seeds", default="7,3,11,5")
     ap.add_argument("--out", default="bench/results/promotion_check.json")
     args = ap.parse_args(argv)
+    from models.evaluate import world_config
+
+    try:
+        for name in args.world.split(","):
+            world_config(name, 0)
+    except ValueError as exc:  # before two minutes of training: one line, as `models.evaluate` says it
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     rows = []
     for name in args.world.split(","):
         for seed in (int(s) for s in args.seeds.split(",")):

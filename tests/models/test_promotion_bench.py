@@ -25,8 +25,9 @@ def test_the_production_window_ends_a_retraining_period_before_the_candidates():
     import datetime as dt
 
     from admedia.world import World
+    from models.evaluate import world_config
 
-    world = World.generate(promotion_check.world_config("tiny", 7))
+    world = World.generate(world_config("tiny", 7))
     ads = world.ads()
     last = world.end_date - dt.timedelta(days=promotion_check.RETRAIN_EVERY_DAYS)
     train, valid, split = promotion_check.training_frames(world, ads, {}, last)
