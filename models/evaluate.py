@@ -40,6 +40,7 @@ mean ± sd over the seeds, plus the mean over the reported market variants (30 d
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import itertools
 import json
@@ -520,7 +521,10 @@ def summary_plot(summary: dict) -> bytes:
 
 def evaluate_worlds(worlds: list[str], seeds: list[int], params: dict | None = None, holdout_share: float = 0.2,
                     valid_days: int | None = None, asset_prior_sd: float | None = None, log=print,
-                    max_truth_groups: int | None = None) -> dict:
+                    max_truth_groups: int | None = None, ad_groups: int | None = None) -> dict:
+    """ad_groups: generate each world with this many ad groups instead of its own number (the
+    first ones keep their content: each ad group has its own random stream), to see how the
+    shares change with the volume of served ads."""
     from admedia.world import World
 
     runs = []
@@ -528,6 +532,8 @@ def evaluate_worlds(worlds: list[str], seeds: list[int], params: dict | None = N
     for k, (name, seed) in enumerate(itertools.product(worlds, seeds), 1):
         t0 = time.perf_counter()
         config = world_config(name, seed)
+        if ad_groups:
+            config = dataclasses.replace(config, n_ad_groups=ad_groups)
         world = World.generate(config)
         log(f"[{k}/{total}] world {name!r} seed {seed}: {len(world.ad_group_ids())} ad groups, {config.days} days")
         with tempfile.TemporaryDirectory(prefix="adcombo-eval-") as workdir:
@@ -565,6 +571,9 @@ def main(argv=None) -> int:
                     help="prior sd of the per-asset history effects (log-odds); default: learnt from the "
                          "training groups' delivery, as ctr_model learns it (models.asset_effects.prior_sd)")
     ap.add_argument("--max_truth_groups", type=int, default=None, help="score at most this many held-out groups")
+    ap.add_argument("--ad_groups", type=int, default=None,
+                    help="generate the worlds with this many ad groups (the first keep their content): how the "
+                         "shares grow with the served ads the text model learns from")
     ap.add_argument("--plot", default="", help="also write the summary plot (PNG) here")
     args = ap.parse_args(argv)
     worlds = [w for w in args.world.split(",") if w] or (world_variants.names(args.role) if args.role else ["default"])
@@ -584,7 +593,7 @@ def main(argv=None) -> int:
     report = evaluate_worlds(worlds, seeds, params=json.loads(args.params) if args.params else None,
                              holdout_share=args.holdout_share, valid_days=args.valid_days,
                              asset_prior_sd=args.asset_prior_sd, log=lambda m: print(m, file=sys.stderr, flush=True),
-                             max_truth_groups=args.max_truth_groups)
+                             max_truth_groups=args.max_truth_groups, ad_groups=args.ad_groups)
     report["command"] = "python -m models.evaluate " + " ".join(argv if argv is not None else sys.argv[1:])
     if len(report["runs"]) == 1:
         print(format_table(report["runs"][0]))

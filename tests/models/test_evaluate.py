@@ -18,7 +18,9 @@ def test_holdout_is_stable_and_sized():
 
 def test_evaluate_command_on_the_tiny_world(tmp_path, capsys):
     out = tmp_path / "eval.json"
-    assert main(["--world", "tiny", "--holdout_share", "0.4", "--valid_days", "3", "--out", str(out)]) == 0
+    # --ad_groups: the tiny world's 12 ad groups and 4 more (how shares grow with the served ads)
+    assert main(["--world", "tiny", "--holdout_share", "0.4", "--valid_days", "3", "--ad_groups", "16",
+                 "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     report = json.loads(out.read_text())
     run = report["runs"][0]
@@ -37,7 +39,7 @@ def test_evaluate_command_on_the_tiny_world(tmp_path, capsys):
     assert truth["known_rules_effects"]["top1_share_of_oracle_lift"] > truth["known_rules"]["top1_share_of_oracle_lift"]
     assert truth["known_rules"]["top1_share_of_oracle_lift"] > truth["lightgbm_text_only"]["top1_share_of_oracle_lift"]
     assert set(run["observed_holdout_valid"]["lightgbm"]) >= {"auc", "logloss", "calibration"}
-    assert run["world"]["name"] == "tiny" and run["world"]["seed"] == 7
+    assert run["world"]["name"] == "tiny" and run["world"]["seed"] == 7 and run["world"]["n_ad_groups"] == 16
     assert len(run["asset_effects"]["slot_scales"]) == 5
     # the prior sd is learnt from the training groups unless given; too few of them here: the default
     assert run["asset_effects"]["prior_sd_learnt"] and run["asset_effects"]["prior_sd"] == ASSET_PRIOR_SD
