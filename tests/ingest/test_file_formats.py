@@ -381,3 +381,53 @@ def test_arrow_and_csv_readers_agree_on_rows_and_lines(duck, tmp_path, monkeypat
     shift = {"none": 0, "blank line": 1, "empty cells": 1, "extra cells": 1, "quoted newline": 2}[blemish]
     quoted = [102] if blemish == "quoted newline" else []  # that row's ad_id has a line break: unknown too
     assert a.lines["unknown ad_id"] == quoted + [201 + shift]  # line 201: list index 200 after the header
+
+
+# ---- Excel's empty trailing columns -------------------------------------------------------------------
+
+def _trailing_empty_cells(name, text):
+    """Excel saves a sheet whose used range is wider than the data with ",," after every line."""
+    return "\n".join(line + ",," if line else line for line in text.split("\n"))
+
+
+@pytest.mark.parametrize("encoding", ["cp932", "utf-8-sig"])
+def test_empty_header_cells_over_empty_columns_are_ignored_and_said(duck, tmp_path, plain, monkeypatch, encoding):
+    import ingest.files as files
+
+    folder = write_folder(tmp_path / encoding, encoding, newline="\r\n", transform=_trailing_empty_cells)
+    for reader in ("arrow", "csv"):  # the performance file's two readers
+        if reader == "csv":
+            monkeypatch.setattr(files, "_arrow_chunks", lambda *a: None)
+        result = _import(duck, folder, encoding="cp932" if encoding == "cp932" else None)
+        assert result.ok, format_import(result)
+        assert rows(duck) == without_source(plain)
+        lines = format_import(result)
+        for name in NAMES:
+            assert f"    ignored 2 empty columns at the end of {name}.csv (no header, no value in any row)" in lines
+        assert all(f.rejected == 0 for f in result.files.values())
+
+
+def test_a_value_under_an_empty_header_cell_is_refused_with_its_line_and_column(duck, tmp_path, plain, monkeypatch):
+    import ingest.files as files
+
+    def edit(name, text):
+        text = _trailing_empty_cells(name, text)
+        if name in ("ads", "ad_daily_performance"):  # line 4: a value in the 2nd empty column
+            lines = text.split("\n")
+            lines[3] += "メモ"
+            text = "\n".join(lines)
+        return text
+
+    folder = write_folder(tmp_path / "v", "cp932", transform=edit)
+    for reader in ("arrow", "csv"):
+        if reader == "csv":
+            monkeypatch.setattr(files, "_arrow_chunks", lambda *a: None)
+        result = _import(duck, folder, encoding="cp932")
+        assert [str(r) for r in result.refusals] == [
+            f"{name}.csv: line 4, column {width} (no header): a value ('メモ') in a column whose header cell is empty; "
+            f"give the column a name in the header line, or map it in columns.yaml ({name}: {{columns: {{'': one of "
+            f"adcombo's columns}}}})" for name, width in (("ads", 12), ("ad_daily_performance", 8))]
+        assert state(duck) == plain
+    (folder / "columns.yaml").write_text("ads: {ignore: ['']}\nad_daily_performance: {ignore: ['']}\n",
+                                         encoding="utf-8")
+    assert _import(duck, folder, encoding="cp932").ok  # the user says those columns are not data
