@@ -26,6 +26,8 @@ CHUNK = 65_536
 COUNTS = (("impressions", 9, False), ("clicks", 9, False), ("conversions", 18, True), ("cost_micros", 18, True))
 # 9 digits stay below MAX_IMPRESSIONS; 18 below the int64 limit: beyond, the general rules decide.
 assert 10**9 - 1 <= rules.MAX_IMPRESSIONS and 10**18 - 1 <= rules.INT64_MAX
+_NO_VALUES = pa.array(["", rules.NO_VALUE])
+OPTIONAL_COUNTS = tuple(name for name, _, optional in COUNTS if optional)
 
 
 def _plain_counts(values: list, digits: int, optional: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -41,7 +43,9 @@ def _plain_counts(values: list, digits: int, optional: bool) -> tuple[np.ndarray
         except (pa.ArrowTypeError, pa.ArrowInvalid):
             arr = None
     if arr is not None:
-        empty = (pc.fill_null(pc.equal(arr, ""), True) if optional else pc.is_null(arr)).to_numpy(zero_copy_only=False)
+        # optional: an empty cell or Google Ads' "--" is no value (other blanks: the row rules)
+        empty = (pc.or_kleene(pc.is_null(arr), pc.is_in(arr, value_set=_NO_VALUES)) if optional
+                 else pc.is_null(arr)).to_numpy(zero_copy_only=False)
         plain = pc.fill_null(pc.match_substring_regex(arr, f"^[0-9]{{1,{digits}}}$"), False).to_numpy(zero_copy_only=False)
         ints = pc.cast(pc.if_else(pa.array(plain), arr, "0"), pa.int64()).to_numpy(zero_copy_only=False)
     else:  # integers from Parquet or an API (or a mix, which the general rules sort out)

@@ -232,6 +232,7 @@ class TableFile:
     malformed: list[Rejected] = field(default_factory=list)  # rows the reader itself could not read
     notes: list[str] = field(default_factory=list)  # how the file was read, when not as asked
     unnamed: tuple[int, ...] = ()  # 0-based positions of empty header cells (Excel's trailing ",,")
+    columns: tuple[str, ...] = ()  # adcombo's columns the file has
     _chunks: Iterator | None = None
 
     @property
@@ -507,6 +508,7 @@ def open_table_file(table: str, path: str, mapping: TableMapping | None = None, 
         if unnamed := unnamed_columns(pf.schema_arrow.names, names, mapping):  # no Excel blanks in Parquet
             raise FileRefused(Refusal(tf.name, f"column {unnamed[0] + 1} has no name",
                                       "name it, or map it in columns.yaml", None, f"{unnamed[0] + 1} (no name)"))
+        tf.columns = tuple(n for n in names if n)
         tf._chunks = _parquet_chunks(tf, pf, names, as_of_text)
         return tf
     with open(path, "rb") as f:
@@ -538,6 +540,7 @@ def open_table_file(table: str, path: str, mapping: TableMapping | None = None, 
     tf.preamble_lines = sum(1 for x in _head(text, first - 1) if x.strip())
     names = _columns(table, tf.name, headers, mapping, as_of, first)
     tf.unnamed = unnamed_columns(headers, names, mapping)
+    tf.columns = tuple(n for n in names if n)
     if table == "raw.ad_daily_performance":  # the big one: Arrow's reader when the file allows it
         tf._chunks = _arrow_chunks(tf, text, names, delimiter, as_of_text, first)
     if tf._chunks is None:

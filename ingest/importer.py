@@ -20,11 +20,13 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from ingest.columns import MappingError, find_mapping, load_mapping
 from ingest.files import (FILE_TABLES, FileRefused, ImportFormatError, Refusal, TableFile, encoding_problem,
                           find_files, open_table_file)
 from ingest.load import dead_letter_frame, dead_letters_load, raw_load
-from ingest.bulk import validate_performance_chunks
+from ingest.bulk import OPTIONAL_COUNTS, validate_performance_chunks
 from ingest.validate import Validated, reject_unknown_ads, rule, validate
 from warehouse.sql import Load, Scope
 
@@ -73,6 +75,9 @@ class FileReport:
     rounded: int = 0                                           # rows whose fractional conversions were rounded
     rounded_lines: list[int] = field(default_factory=list)     # the first few of them
     notes: list[str] = field(default_factory=list)             # how the file was read, when not as asked
+    missing: dict[str, int] = field(default_factory=dict)      # optional count column → rows without a value
+    missing_rows: int = 0                                      # rows without a value in any of them
+    missing_lines: list[int] = field(default_factory=list)     # the first few of them
 
 
 @dataclass
@@ -102,6 +107,18 @@ class ImportResult:
                 for t, f in self.files.items()}
 
 
+def missing_counts(columns, v: Validated) -> tuple[dict[str, int], int, list[int]]:
+    """Rows loaded without a value ('--' or empty) in the optional count columns the file has:
+    (rows per column, rows with any, the first few lines)."""
+    present = [c for c in OPTIONAL_COUNTS if c in columns]
+    if not present or not len(v.frame):
+        return {}, 0, []
+    masks = {c: v.frame[c].isna().to_numpy(dtype=bool) for c in present}
+    rows = np.logical_or.reduce(list(masks.values()))
+    lines = [v.lines[i] for i in np.flatnonzero(rows)[:EXAMPLE_LINES]] if v.lines else []
+    return {c: int(m.sum()) for c, m in masks.items() if m.any()}, int(rows.sum()), lines
+
+
 def _report(tf: TableFile, v: Validated, seconds: float) -> FileReport:
     reasons: dict[str, int] = defaultdict(int)
     lines: dict[str, list[int]] = defaultdict(list)
@@ -114,7 +131,8 @@ def _report(tf: TableFile, v: Validated, seconds: float) -> FileReport:
             lines[k].append(r.line)
     return FileReport(tf.table, tf.name, tf.format, tf.encoding, tf.rows_read, len(v.frame), len(v.rejected),
                       tf.blank_lines, tf.preamble_lines, dict(reasons), dict(lines), seconds, first,
-                      len(v.rounded), [x for x in v.rounded if x is not None][:EXAMPLE_LINES], list(tf.notes))
+                      len(v.rounded), [x for x in v.rounded if x is not None][:EXAMPLE_LINES], list(tf.notes),
+                      *missing_counts(tf.columns, v))
 
 
 def read_folder(folder: str, options: ImportOptions = ImportOptions()) -> tuple[ImportResult, dict[str, Validated]]:
@@ -139,6 +157,7 @@ def read_folder(folder: str, options: ImportOptions = ImportOptions()) -> tuple[
                                        "give the last day of the period the totals cover"))
         return result, {}
     validated: dict[str, Validated] = {}
+    opened: dict[str, TableFile] = {}
     names = {t: n for n, t in FILE_TABLES.items()}
     for table, path in found.items():
         t0 = time.perf_counter()
@@ -152,7 +171,7 @@ def read_folder(folder: str, options: ImportOptions = ImportOptions()) -> tuple[
             result.refusals.append(exc.refusal)
             continue
         v.rejected[:0] = tf.malformed  # rows the reader could not split come first, as in the file
-        validated[table] = v
+        validated[table], opened[table] = v, tf
         result.files[table] = _report(tf, v, time.perf_counter() - t0)
         if tf.empty or tf.rows_read == 0:
             if not options.allow_empty:
@@ -166,13 +185,8 @@ def read_folder(folder: str, options: ImportOptions = ImportOptions()) -> tuple[
     if perf in validated and ads in validated:  # step 3: delivery of ads that are not there
         t0 = time.perf_counter()
         validated[perf] = reject_unknown_ads(validated[perf], validated[ads].frame["ad_id"].astype(str))
-        report = result.files[perf]
-        fresh = _report(TableFile(perf, report.file, report.format, report.encoding, rows_read=report.rows_read,
-                                  blank_lines=report.blank_lines, preamble_lines=report.preamble_lines,
-                                  notes=report.notes),
-                        validated[perf], report.seconds)
-        fresh.seconds += time.perf_counter() - t0
-        result.files[perf] = fresh
+        result.files[perf] = _report(opened[perf], validated[perf],
+                                     result.files[perf].seconds + time.perf_counter() - t0)
     result.seconds = time.perf_counter() - started
     return result, validated
 

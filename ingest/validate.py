@@ -39,6 +39,8 @@ PINS = {"HEADLINE": ("HEADLINE_1", "HEADLINE_2", "HEADLINE_3"),
 _INT = re.compile(r"^\s*(-?)(\d+|\d{1,3}(?:,\d{3})+)(?:\.(\d+))?\s*$")
 # YYYY-MM-DD, or YYYY/M/D as Japanese Excel saves dates.
 _DATE = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$|^(\d{4})/(\d{1,2})/(\d{1,2})$")
+# Google Ads writes "--" for "no value" (a report's conversions or cost of a row without any).
+NO_VALUE = "--"
 _C1 = re.compile("[\u0080-\u009f\ufffd\ud800-\udfff]")
 # OWASP CSV injection (transforms.text.FORMULA_PREFIXES): Google Ads Editor reads exported CSVs as
 # a spreadsheet does. Such text cannot be neutralised in the upload file without changing the ad,
@@ -190,13 +192,15 @@ def fractional(v: Any) -> bool:
 def _count(row: dict, name: str, required: bool, upper: int = INT64_MAX, upper_why: str = "",
            rounds: bool = False) -> int | None:
     """rounds: a fractional value is rounded to the nearest whole number (halves to even, so sums
-    stay unbiased) instead of rejected."""
+    stay unbiased) instead of rejected. An empty cell or Google Ads' "--" is no value: None in an
+    optional column, a missing field in a required one."""
     v = row.get(name)
     if type(v) is str and v.isdigit() and v.isascii():  # the common case, without a regex
         v = int(v)
-    elif _missing(v) or v == "":
+    elif _missing(v) or (isinstance(v, str) and v.strip() in ("", NO_VALUE)):
         if required:
-            raise Invalid(f"missing field: {name}")
+            raise Invalid(f"missing field: {name}" + (f" is {v.strip()!r} (no value); {name} is required"
+                                                      if isinstance(v, str) and v.strip() else ""))
         return None
     elif isinstance(v, bool):
         raise Invalid(f"wrong type: {name} is a boolean")

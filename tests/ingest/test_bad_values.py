@@ -220,3 +220,37 @@ def test_empty_description_2_and_headline_3_are_valid(value):
           "headline_3": value, "description_1": "説明文", "description_2": value}
     v = validate("raw.ads", [ad, {k: v for k, v in ad.items() if k not in ("headline_3", "description_2")}])
     assert len(v.frame) == 1 and v.reasons() == {"duplicate key": 1}
+
+
+def test_google_ads_no_value_dashes_are_missing_in_optional_columns_and_dead_letters_in_required(duck, tmp_path):
+    """Google Ads writes "--" for no value. In conversions and cost_micros (optional) it is missing,
+    as an empty cell is, and the report says how many rows; in impressions or clicks the row is a
+    dead letter naming the column and the value. A UTF-16 tab-separated file, as Google Ads' download."""
+    def edit(name, text):
+        if name != "ad_daily_performance":
+            return text
+        return "date\tad_id\timpressions\tclicks\tconversions\tcost_micros\n" + "\n".join([
+            "2025-06-21\tad00001-01\t200\t9\t--\t--",          # line 2: neither
+            "2025-06-21\tad00001-02\t278\t11\t0\t--",          # line 3: no cost
+            "2025-06-21\tad00001-03\t351\t19\t\t2170074605",   # line 4: an empty conversions cell
+            "2025-06-21\tad00002-01\t--\t1\t0\t1",             # line 5: no impressions
+            "2025-06-21\tad00002-02\t10\t--\t0\t1",            # line 6: no clicks
+            "2025-06-21\tad00002-03\t\"1,234\"\t5\t--\t1",     # line 7: the row rules' path
+            "2025-06-21\tad00003-01\t10\t1\t2\t3",             # line 8: all there
+        ]) + "\n"
+
+    folder = write_folder(tmp_path / "d", "utf-16", "\t", "\r\n", transform=edit)
+    result = import_files(duck, str(folder), ImportOptions(today=TODAY))
+    assert result.ok, format_import(result)
+    got = duck.query("SELECT ad_id, impressions, clicks, conversions, cost_micros FROM `raw.ad_daily_performance` "
+                     "ORDER BY ad_id").astype(object)
+    got = got.where(got.notna(), None).values.tolist()
+    assert got == [["ad00001-01", 200, 9, None, None], ["ad00001-02", 278, 11, 0, None],
+                   ["ad00001-03", 351, 19, None, 2170074605], ["ad00002-03", 1234, 5, None, 1],
+                   ["ad00003-01", 10, 1, 2, 3]]
+    assert sorted((r, p["_line"]) for _, r, p in _dead(duck)) == [
+        ("missing field: clicks is '--' (no value); clicks is required", 6),
+        ("missing field: impressions is '--' (no value); impressions is required", 5)]
+    report = format_import(result)
+    assert ("    no value ('--' or an empty cell) in optional columns, loaded as missing (null): conversions in 3 rows, "
+            "cost_micros in 2 rows (lines 2, 3, 4, ...)") in report, report
