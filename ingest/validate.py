@@ -37,8 +37,10 @@ PINS = {"HEADLINE": ("HEADLINE_1", "HEADLINE_2", "HEADLINE_3"),
 # A number, optionally with thousands separators and decimals as spreadsheets and ad platforms write
 # them (Google Ads exports conversions as "3.00"): a count must be whole, "1,234.00" is.
 _INT = re.compile(r"^\s*(-?)(\d+|\d{1,3}(?:,\d{3})+)(?:\.(\d+))?\s*$")
-# YYYY-MM-DD, or YYYY/M/D as Japanese Excel saves dates.
-_DATE = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$|^(\d{4})/(\d{1,2})/(\d{1,2})$")
+# YYYY-MM-DD, or YYYY/M/D as Japanese Excel saves dates; either with a time of day, as Excel rewrites
+# dates ("2025-06-21 00:00:00", "2025/6/21 0:00"): midnight is the date, any other time is refused.
+_DATE = re.compile(r"^(?:(\d{4})-(\d{1,2})-(\d{1,2})|(\d{4})/(\d{1,2})/(\d{1,2}))"
+                   r"(?:[ T](\d{1,2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?))?$")
 # Google Ads writes "--" for "no value" (a report's conversions or cost of a row without any).
 NO_VALUE = "--"
 _C1 = re.compile("[\u0080-\u009f\ufffd\ud800-\udfff]")
@@ -240,6 +242,8 @@ def _parse_date(v: str) -> dt.date:
     m = _DATE.match(v)
     if not m:
         raise Invalid(f"bad date: {v[:40]!r} is not YYYY-MM-DD")
+    if m.group(7) and m.group(7).strip("0:.") != "":
+        raise Invalid(f"bad date: {v!r} is a date with a time of day: the report must be daily")
     y, mo, d = (int(x) for x in (m.group(1, 2, 3) if m.group(1) else m.group(4, 5, 6)))
     try:
         return dt.date(y, mo, d)

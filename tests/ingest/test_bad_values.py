@@ -254,3 +254,32 @@ def test_google_ads_no_value_dashes_are_missing_in_optional_columns_and_dead_let
     report = format_import(result)
     assert ("    no value ('--' or an empty cell) in optional columns, loaded as missing (null): conversions in 3 rows, "
             "cost_micros in 2 rows (lines 2, 3, 4, ...)") in report, report
+
+
+@pytest.mark.parametrize("reader", ["arrow", "csv"])
+def test_excel_dates_at_midnight_are_dates_and_other_times_of_day_are_dead_letters(duck, tmp_path, monkeypatch, reader):
+    """Excel rewrites dates as "2025-06-21 00:00:00" (Japanese Excel: "2025/6/21 0:00", and writes
+    YYYY/MM/DD): midnight is the date; another time of day means the report is not daily. A UTF-8
+    file with a BOM, as Excel's "CSV UTF-8"."""
+    import ingest.files as files
+
+    if reader == "csv":
+        monkeypatch.setattr(files, "_arrow_chunks", lambda *a: None)
+    dates = {"2025-06-21 00:00:00": "2025-06-21", "2025/06/22": "2025-06-22", "2025/6/23 0:00": "2025-06-23",
+             "2025-06-24 00:00:00.000": "2025-06-24", "2025/06/25 00:00:00": "2025-06-25", "2025-06-26": "2025-06-26"}
+    later = ["2025-06-27 13:45:00", "2025-06-28 00:00:01"]
+
+    def edit(name, text):
+        if name != "ad_daily_performance":
+            return text
+        return "date,ad_id,impressions,clicks,conversions,cost_micros\n" + "".join(
+            f"{d},ad00001-01,100,1,0,5\n" for d in [*dates, *later])
+
+    folder = write_folder(tmp_path / "d", "utf-8-sig", newline="\r\n", transform=edit)
+    result = import_files(duck, str(folder), ImportOptions(today=TODAY))
+    assert result.ok, format_import(result)
+    got = duck.query("SELECT CAST(date AS STRING) AS d FROM `raw.ad_daily_performance` ORDER BY d")["d"].tolist()
+    assert got == list(dates.values())
+    assert sorted((r, p["_line"]) for _, r, p in _dead(duck)) == [
+        (f"bad date: {d!r} is a date with a time of day: the report must be daily", 2 + len(dates) + i)
+        for i, d in enumerate(later)]
