@@ -47,6 +47,8 @@ _C1 = re.compile("[\u0080-\u009f\ufffd\ud800-\udfff]")
 # OWASP CSV injection (transforms.text.FORMULA_PREFIXES): Google Ads Editor reads exported CSVs as
 # a spreadsheet does. Such text cannot be neutralised in the upload file without changing the ad,
 # so it is refused where it enters.
+# A line break inside a quoted cell (Excel's Alt+Enter): Google Ads refuses ad text on two lines.
+_LINE_BREAK = re.compile("[\r\n\u2028\u2029]")
 FILE_KEYS = ("_file", "_line")  # where an imported row came from; kept in its dead-letter payload
 
 
@@ -177,6 +179,8 @@ def _id(row: dict, name: str, exported: bool = True) -> str:
 
 def _text(row: dict, name: str, kind: str, required: bool) -> str:
     v = _string(row, name, required, exported=True)
+    if _LINE_BREAK.search(v):
+        raise Invalid(f"line break in {name}: Google Ads refuses ad text on more than one line: put it on one line")
     limit = (HEADLINE_MAX_WIDTH if kind == "HEADLINE" else DESCRIPTION_MAX_WIDTH) * HARD_WIDTH_FACTOR
     if display_width(v) > limit and ad_width(v) > limit:  # customizers count their default text
         raise Invalid(f"over-long text: {name} is {ad_width(v)} wide (hard max {limit})")

@@ -283,3 +283,35 @@ def test_excel_dates_at_midnight_are_dates_and_other_times_of_day_are_dead_lette
     assert sorted((r, p["_line"]) for _, r, p in _dead(duck)) == [
         (f"bad date: {d!r} is a date with a time of day: the report must be daily", 2 + len(dates) + i)
         for i, d in enumerate(later)]
+
+
+@pytest.mark.parametrize("encoding,newline", [("cp932", "\r\n"), ("utf-16", "\n")])
+def test_ad_and_pool_texts_with_a_line_break_are_dead_letters(duck, tmp_path, encoding, newline):
+    """A line break inside a quoted cell (Excel's Alt+Enter) is valid CSV, but Google Ads refuses the
+    text: the row is a dead letter naming the column, on the line the row starts; later lines stay
+    exact."""
+    def edit(name, text):
+        head, *rows = text.rstrip("\n").split("\n")
+        if name == "ads":  # line 3: headline_2 on two lines (LF); line 6: description_1 with a CR
+            cells = rows[1].split(",")
+            cells[6] = f'"{cells[6]}\n二行目"'
+            rows[1] = ",".join(cells)
+            cells = rows[3].split(",")
+            cells[8] = f'"{cells[8]}\r続き"'
+            rows[3] = ",".join(cells)
+        if name == "asset_pools":  # line 2: the text on two lines (CRLF)
+            cells = rows[0].split(",")
+            cells[3] = f'"{cells[3]}\r\n二行目"'
+            rows[0] = ",".join(cells)
+        return "\n".join([head, *rows]) + "\n"
+
+    folder = write_folder(tmp_path / encoding, encoding, newline=newline, transform=edit)
+    result = import_files(duck, str(folder), ImportOptions(today=TODAY, encoding="cp932" if encoding == "cp932" else None))
+    assert result.ok, format_import(result)
+    dead = sorted((t, r.split(":")[0], p["_line"]) for t, r, p in _dead(duck) if t != "raw.ad_daily_performance")
+    # ads.csv: header 1, a row 2, the two-line headline 3-4, a row 5, the description with a CR 6
+    assert dead == [("raw.ads", "line break in description_1", 6), ("raw.ads", "line break in headline_2", 3),
+                    ("raw.asset_pools", "line break in text", 2)], dead
+    assert ("line break in headline_2: Google Ads refuses ad text on more than one line: put it on one line"
+            in [r for _, r, _ in _dead(duck)])
+    assert result.files["raw.ads"].loaded == 46 and result.files["raw.asset_pools"].loaded == 183

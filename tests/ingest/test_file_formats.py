@@ -181,12 +181,15 @@ def test_extra_cells_are_dead_letters_and_line_numbers_count_quoted_newlines(duc
     result = _import(duck, write_folder(tmp_path / "x", transform=edit))
     assert result.ok
     f = result.files["raw.asset_pools"]
-    assert f.reasons == {"wrong number of fields": 1} and f.lines == {"wrong number of fields": [5]}
-    assert f.blank_lines == 2 and f.loaded == 185
-    text = duck.query("SELECT text FROM `raw.asset_pools` WHERE asset_id = 'ag00001-q1'")["text"].iloc[0]
-    assert text == "二行に\nまたがる説明文"
-    payload = json.loads(duck.query("SELECT payload FROM `raw.dead_letters`")["payload"].iloc[0])
-    assert payload["_file"] == "asset_pools.csv" and payload["_line"] == 5
+    # a text on two lines is no ad text (Google Ads refuses it): a dead letter too, on the line it starts
+    assert f.reasons == {"wrong number of fields": 1, "line break in text": 1}
+    assert f.lines == {"line break in text": [3], "wrong number of fields": [5]}
+    assert f.blank_lines == 2 and f.loaded == 184
+    dead = duck.query("SELECT reason, payload FROM `raw.dead_letters`")
+    payloads = {r.split(":")[0]: json.loads(p) for r, p in dead.itertuples(index=False)}
+    assert payloads["line break in text"]["text"] == "二行に\nまたがる説明文"
+    assert payloads["wrong number of fields"]["_file"] == "asset_pools.csv"
+    assert payloads["wrong number of fields"]["_line"] == 5
 
 
 def test_extra_empty_cells_are_dead_letters_not_a_silent_shift(duck, tmp_path, monkeypatch):
