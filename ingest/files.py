@@ -352,10 +352,13 @@ def _csv_chunks(tf: TableFile, text: str, names: list[str | None], delimiter: st
             if len(lines) == CHUNK_ROWS:
                 yield _chunk(names, cells, lines, as_of, name)
                 cells, lines = [], []
-    except csv.Error as exc:
-        raise FileRefused(Refusal(tf.name, f"cannot be read as {tf.format.upper()}: {exc}",
+    except csv.Error as exc:  # `line` is where the last row read ends: the bad one starts on the next
+        start, stopped = line + 1, reader.line_num
+        raise FileRefused(Refusal(tf.name, f"cannot be read as {tf.format.upper()}: {exc}"
+                                           + (f" (the row starting on this line runs on to line {stopped})"
+                                              if stopped > start else ""),
                                   "check the quoting on that line (a quote opened and never closed?)",
-                                  max(line, 1))) from None
+                                  start)) from None
     if lines:
         yield _chunk(names, cells, lines, as_of, name)
     if tf.unnamed:  # every row read: the empty columns were empty throughout

@@ -434,3 +434,27 @@ def test_a_value_under_an_empty_header_cell_is_refused_with_its_line_and_column(
     (folder / "columns.yaml").write_text("ads: {ignore: ['']}\nad_daily_performance: {ignore: ['']}\n",
                                          encoding="utf-8")
     assert _import(duck, folder, encoding="cp932").ok  # the user says those columns are not data
+
+
+@pytest.mark.parametrize("name,encoding,delimiter", [("asset_pools", "cp932", ","),
+                                                     ("ad_daily_performance", "utf-16", "\t")])
+def test_an_unclosed_quote_is_refused_on_the_line_that_opens_it(duck, tmp_path, plain, name, encoding, delimiter):
+    """The refusal names the line a text editor shows the opening quote on (it named the line
+    before: where the last good row ended). asset_pools has quoted texts further down, so the
+    reader stops at one of them; the performance file has none, so it reads to the end."""
+    def edit(n, text):
+        if n != name:
+            return text
+        lines = text.split("\n")
+        cells = lines[9].split(delimiter)  # line 10
+        cells[3] = '"' + cells[3]
+        lines[9] = delimiter.join(cells)
+        return "\n".join(lines)
+
+    folder = write_folder(tmp_path / name, encoding, delimiter, "\r\n", transform=edit)
+    (refusal,) = _import(duck, folder, encoding="cp932").refusals
+    assert (refusal.file, refusal.line) == (f"{name}.csv", 10), str(refusal)
+    assert str(refusal).startswith(f"{name}.csv: line 10: cannot be read as {'TSV' if delimiter != ',' else 'CSV'}: ")
+    assert "(the row starting on this line runs on to line " in str(refusal)
+    assert str(refusal).endswith("; check the quoting on that line (a quote opened and never closed?)")
+    assert state(duck) == plain
