@@ -169,7 +169,7 @@ def validate_performance_chunks(chunks: Iterable[rules.Chunk], date_range: tuple
                 rounded.append(line)
             fallback.append({**c, "_order": order, "_line": -1 if line is None else line})
         if fallback:
-            frames.append(pd.DataFrame(fallback))
+            frames.append(pd.DataFrame(fallback, dtype=object))  # None beside a 19-digit count: no floats
         source_file = source_file or chunk.file
         start += len(chunk)
     names = [c for c, _ in rules.RAW_SCHEMAS[TABLE]]

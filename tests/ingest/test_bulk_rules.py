@@ -93,3 +93,13 @@ def test_bulk_on_api_shaped_rows_and_nothing():
     assert v.lines is None
     empty = validate_performance([])
     assert len(empty.frame) == 0 and list(empty.frame.columns)[:2] == ["date", "ad_id"]
+
+
+def test_a_missing_count_beside_a_19_digit_one_among_the_row_rules_rows_is_exact():
+    """Rows the row rules accept are gathered as objects: a missing cost beside one of 19 digits
+    (past float precision) made the column floats, and the import failed with a TypeError."""
+    rows = [{"date": "2025-06-20", "ad_id": "a", "impressions": "1,000", "clicks": "1", "cost_micros": ""},
+            {"date": "2025-06-20", "ad_id": "b", "impressions": "1,000", "clicks": "1",
+             "cost_micros": "9223372036854775807"}]
+    v = validate_performance(rows, None, TODAY)
+    assert v.frame["cost_micros"].tolist() == [pd.NA, 9223372036854775807] and not v.rejected
