@@ -195,7 +195,7 @@ def validate_performance_chunks(chunks: Iterable[rules.Chunk], date_range: tuple
     out = pd.DataFrame({
         "date": pd.Series(good["date"].to_numpy(), dtype=object),
         "ad_id": pd.array(good["ad_id"].astype(str).to_numpy(), dtype="string"),
-        **{name: pd.array(good[name].to_numpy(), dtype="Int64") for name, *_ in COUNTS},
+        **{name: good[name].astype("Int64").array for name, *_ in COUNTS},
     })[names]
     has_lines = bool(lines) and min(lines) >= 0
     return rules.Validated(TABLE, out, [r for _, r in sorted(rejected, key=lambda x: x[0])], source_file,

@@ -103,3 +103,12 @@ def test_a_missing_count_beside_a_19_digit_one_among_the_row_rules_rows_is_exact
              "cost_micros": "9223372036854775807"}]
     v = validate_performance(rows, None, TODAY)
     assert v.frame["cost_micros"].tolist() == [pd.NA, 9223372036854775807] and not v.rejected
+
+
+def test_a_missing_count_beside_an_18_digit_one_among_plain_rows_is_exact():
+    """A column with a missing value went through floats on its way to the table: an 18-digit cost
+    (past float precision) was loaded as another number, silently."""
+    rows = [{"date": "2025-06-20", "ad_id": "a", "impressions": "10", "clicks": "1", "cost_micros": ""},
+            {"date": "2025-06-20", "ad_id": "b", "impressions": "10", "clicks": "1", "cost_micros": "999999999999999999"}]
+    v = validate_performance(rows, None, TODAY)
+    assert v.frame["cost_micros"].tolist() == [pd.NA, 999999999999999999] and not v.rejected
