@@ -103,10 +103,11 @@ class Validated:
     source_file: str = ""
     lines: list[int] | None = None
     rounded: list = field(default_factory=list)  # line (or None) of each row whose conversions were rounded
+    summed: int = 0  # rows added into an earlier row of their key (a segmented report, ingest.bulk.add_up_segments)
 
     @property
     def received(self) -> int:
-        return len(self.frame) + len(self.rejected)
+        return len(self.frame) + len(self.rejected) + self.summed
 
     def reasons(self) -> dict[str, int]:
         """Reject counts by rule (the part of the reason before ':')."""
@@ -389,4 +390,4 @@ def reject_unknown_ads(performance: Validated, ad_ids: Iterable[str]) -> Validat
                                  {**{k: (v.isoformat() if isinstance(v, dt.date) else v) for k, v in r.items()}, **w}))
     kept = None if lines is None else [line for line, u in zip(lines, unknown) if not u]
     return Validated(performance.table, frame[~unknown].reset_index(drop=True), rejected,
-                     performance.source_file, kept, performance.rounded)
+                     performance.source_file, kept, performance.rounded, performance.summed)

@@ -112,3 +112,25 @@ def test_a_missing_count_beside_an_18_digit_one_among_plain_rows_is_exact():
             {"date": "2025-06-20", "ad_id": "b", "impressions": "10", "clicks": "1", "cost_micros": "999999999999999999"}]
     v = validate_performance(rows, None, TODAY)
     assert v.frame["cost_micros"].tolist() == [pd.NA, 999999999999999999] and not v.rejected
+
+
+def test_adding_up_segments_is_exact_and_a_sum_past_a_limit_rejects_its_rows():
+    from ingest.bulk import chunks_of, validate_performance_chunks
+    from ingest.validate import INT64_MAX, MAX_IMPRESSIONS
+
+    def row(ad, line, imp, clk="1", conv="", cost=""):
+        return {"date": "2025-06-20", "ad_id": ad, "impressions": imp, "clicks": clk, "conversions": conv,
+                "cost_micros": cost, "_file": "p.csv", "_line": line}
+
+    rows = [row("a", 2, "10", conv="--", cost="5"), row("b", 3, "7"), row("a", 4, "20", "2", "1", "6"),
+            row("b", 5, "1,000"), row("c", 6, str(MAX_IMPRESSIONS)), row("c", 7, "1"),
+            row("d", 8, "1", cost=str(INT64_MAX)), row("d", 9, "1", cost="1"),
+            row("e", 10, "1", cost=str(2**62)), row("e", 11, "1", cost=str(2**62 - 1))]
+    v = validate_performance_chunks(chunks_of(rows), None, TODAY, sum_segments=True)
+    got = v.frame.astype(object).where(v.frame.notna(), None).values.tolist()
+    assert got == [[dt.date(2025, 6, 20), "a", 30, 3, 1, 11], [dt.date(2025, 6, 20), "b", 1007, 2, None, None],
+                   [dt.date(2025, 6, 20), "e", 2, 2, None, INT64_MAX]]
+    assert v.lines == [2, 3, 10] and v.summed == 3 and v.received == len(rows)
+    assert [(r.reason.split(" of the rows")[0], r.line) for r in v.rejected] == [
+        ("implausible count: impressions", 6), ("implausible count: impressions", 7),
+        ("out of range: cost_micros", 8), ("out of range: cost_micros", 9)]

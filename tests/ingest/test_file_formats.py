@@ -5,8 +5,8 @@ import json
 
 import pytest
 
-from _files_testlib import (BYOD_JA, NAMES, TABLES, TODAY, byod_text, copy, rows, state, without_source,
-                            write_folder)
+from _files_testlib import (BYOD_JA, NAMES, TABLES, TODAY, byod_text, copy, rows, segmented_folder, state,
+                            without_source, write_folder)
 from ingest.importer import ImportOptions, import_files
 from ingest.report import format_import
 
@@ -458,3 +458,41 @@ def test_an_unclosed_quote_is_refused_on_the_line_that_opens_it(duck, tmp_path, 
     assert "(the row starting on this line runs on to line " in str(refusal)
     assert str(refusal).endswith("; check the quoting on that line (a quote opened and never closed?)")
     assert state(duck) == plain
+
+
+# ---- a segmented performance report ---------------------------------------------------------------------
+
+def test_a_segmented_report_is_refused_unless_its_segments_are_added_up(duck, tmp_path, plain):
+    """A report with a device segment (UTF-16 TSV, as Google Ads' download): most (date, ad_id)
+    repeat, so the first rows would load one device's delivery as the day's. Refused whole, saying
+    why and what to do; with sum_segments each day's devices add up to exactly the plain report."""
+    folder = segmented_folder(tmp_path / "seg")
+    result = _import(duck, folder)
+    assert [str(r) for r in result.refusals] == [
+        "ad_daily_performance.csv: 529 of its 952 rows (56%) repeat the date and ad_id of an earlier row: the report "
+        "looks segmented (by device, network, ...); export it without segments, or pass --sum-segments to add up the "
+        "rows of each date and ad"]
+    assert format_import(result)[-1] == "nothing was imported: the warehouse and the source are as they were."
+    assert state(duck) == plain
+    result = _import(duck, folder, sum_segments=True)
+    assert result.ok, format_import(result)
+    assert rows(duck) == without_source(plain)
+    assert ("    529 rows added into an earlier row of the same date and ad_id: the report's segments added up "
+            "(--sum-segments)") in format_import(result)
+    meta = result.ingest_reports()["raw.ad_daily_performance"].metadata()
+    assert (meta["rows_received"], meta["rows"], meta["rows_rejected"], meta["rows_summed_from_segments"]) == (
+        952, 423, 0, 529)
+
+
+@pytest.mark.parametrize("repeat,refused", [(42, False), (48, True)])
+def test_a_few_repeated_rows_stay_dead_letters(duck, tmp_path, plain, repeat, refused):
+    """At most 10% of the rows repeating an earlier (date, ad_id): the first row wins, the others
+    are dead letters, as before; above it, the report is taken for a segmented one."""
+    result = _import(duck, segmented_folder(tmp_path / str(repeat), repeat=repeat))
+    assert bool(result.refusals) == refused, format_import(result)
+    if refused:
+        assert "48 of its 471 rows (10%) repeat the date and ad_id of an earlier row" in str(result.refusals[0])
+        assert state(duck) == plain
+    else:
+        assert result.files["raw.ad_daily_performance"].reasons == {"duplicate key": 42}
+        assert duck.row_count("raw.ad_daily_performance") == 423
