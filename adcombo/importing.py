@@ -66,6 +66,9 @@ def import_(
                                         "one period ending on this day (YYYY-MM-DD)"),
     allow_empty: bool = typer.Option(False, "--allow-empty", help="accept empty or header-only files: their tables "
                                      "are emptied"),
+    sum_segments: bool = typer.Option(False, "--sum-segments", help="the performance report is segmented (a row "
+                                      "per device, network, ...): add up the rows of each date and ad (not for "
+                                      "click type or conversion segments, whose rows repeat impressions)"),
     verbose: bool = typer.Option(False, "--verbose", help="show the trace of a failure"),
     home: Optional[Path] = HOME,
 ):
@@ -78,7 +81,7 @@ def import_(
     settings = load_settings(home)
     folder = str(path.resolve())
     options = ImportOptions(encoding=encoding, columns=str(columns.resolve()) if columns else None,
-                            as_of=_as_of(as_of), allow_empty=allow_empty)
+                            as_of=_as_of(as_of), allow_empty=allow_empty, sum_segments=sum_segments)
     result, validated = read_folder(folder, options)  # every file, before the warehouse is even opened
     try:
         if not result.refusals:

@@ -56,7 +56,7 @@ class Settings(BaseSettings):
         "`adcombo import` recorded in the data folder)")
     import_path: str = Field("", description="folder of imported files (default: what `adcombo import` recorded)")
     import_options: dict = Field(default_factory=dict, description="how to read that folder again, JSON: encoding, "
-                                 "columns, as_of, allow_empty (default: what `adcombo import` recorded)")
+                                 "columns, as_of, allow_empty, sum_segments (default: what `adcombo import` recorded)")
     world: str = Field("demo", description="simulator world preset (tiny, small, demo, shifted, default, …)")
     seed: int = Field(7, description="simulator seed")
     api_url: str = Field("", description="a real ad-media API; empty: the bundled simulator on loopback")

@@ -26,6 +26,8 @@ CHUNK = 65_536
 COUNTS = (("impressions", 9, False), ("clicks", 9, False), ("conversions", 18, True), ("cost_micros", 18, True))
 # 9 digits stay below MAX_IMPRESSIONS; 18 below the int64 limit: beyond, the general rules decide.
 assert 10**9 - 1 <= rules.MAX_IMPRESSIONS and 10**18 - 1 <= rules.INT64_MAX
+_NO_VALUES = pa.array(["", rules.NO_VALUE])
+OPTIONAL_COUNTS = tuple(name for name, _, optional in COUNTS if optional)
 
 
 def _plain_counts(values: list, digits: int, optional: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -41,7 +43,9 @@ def _plain_counts(values: list, digits: int, optional: bool) -> tuple[np.ndarray
         except (pa.ArrowTypeError, pa.ArrowInvalid):
             arr = None
     if arr is not None:
-        empty = (pc.fill_null(pc.equal(arr, ""), True) if optional else pc.is_null(arr)).to_numpy(zero_copy_only=False)
+        # optional: an empty cell or Google Ads' "--" is no value (other blanks: the row rules)
+        empty = (pc.or_kleene(pc.is_null(arr), pc.is_in(arr, value_set=_NO_VALUES)) if optional
+                 else pc.is_null(arr)).to_numpy(zero_copy_only=False)
         plain = pc.fill_null(pc.match_substring_regex(arr, f"^[0-9]{{1,{digits}}}$"), False).to_numpy(zero_copy_only=False)
         ints = pc.cast(pc.if_else(pa.array(plain), arr, "0"), pa.int64()).to_numpy(zero_copy_only=False)
     else:  # integers from Parquet or an API (or a mix, which the general rules sort out)
@@ -141,9 +145,62 @@ def validate_performance(rows: Iterable[dict], date_range: tuple[dt.date, dt.dat
     return validate_performance_chunks(chunks_of(rows), date_range, today)
 
 
+KEY = ["date", "ad_id"]
+LIMITS = {"impressions": (rules.MAX_IMPRESSIONS, "implausible count"),
+          **{name: (rules.INT64_MAX, "out of range") for name, *_ in COUNTS[1:]}}
+
+
+def _sum(grouped, column: pd.Series, name: str) -> pd.Series:
+    """Per key, the sum of a count column (missing when every row of the key is): exact, in int64
+    when no sum can pass its limit, else in Python integers (a cost near 2**63, never in practice)."""
+    top = column.max()
+    if pd.isna(top) or int(top) * int(grouped.size().max()) <= rules.INT64_MAX:
+        return grouped[name].sum(min_count=1)
+    return grouped[name].agg(lambda s: sum(int(x) for x in s.dropna()) if s.notna().any() else pd.NA).astype(object)
+
+
+def add_up_segments(good: pd.DataFrame, source_file: str = "") -> tuple[pd.DataFrame, int, list]:
+    """The good rows with each (date, ad_id)'s rows added up into its first (order and line): a
+    report segmented by device or network has a row per segment, and their counts add up to the
+    day's. A count missing in every row of a key stays missing. Returns (rows, rows added into
+    another, rejects: every row of a key whose sums break a count's limit)."""
+    repeated = good.duplicated(KEY, keep=False).to_numpy()
+    if not repeated.any():
+        return good, 0, []
+    counts = [name for name, *_ in COUNTS]
+    multi = good[repeated].astype({c: "Int64" for c in counts})
+    grouped = multi.groupby(KEY, sort=False)
+    sums = pd.DataFrame({c: _sum(grouped, multi[c], c) for c in counts})
+    reason = pd.Series("", index=sums.index)
+    for name, (limit, rule) in LIMITS.items():
+        over = sums[name].fillna(0).gt(limit).astype(bool) & (reason == "")
+        reason[over] = [f"{rule}: {name} of the rows of {d}, {a} adds up to {v:,}, above {limit:,}"
+                        for (d, a), v in sums.loc[over, name].items()]
+    row_reason = reason.reindex(pd.MultiIndex.from_frame(multi[KEY])).to_numpy()
+    rejected = [(r["_order"], rules.Rejected(why, _payload(r, source_file)))
+                for r, why in zip(multi[row_reason != ""].to_dict("records"), row_reason[row_reason != ""])]
+    ok = (reason == "").to_numpy()
+    added = sums[ok].astype("Int64").join(grouped[["_order", "_line"]].first()[ok]).reset_index()
+    out = pd.concat([good[~repeated].astype({c: "Int64" for c in counts}), added],
+                    ignore_index=True).sort_values("_order", kind="stable")
+    return out, int((grouped.size()[ok] - 1).sum()), rejected
+
+
+def _payload(r: dict, source_file: str) -> dict:
+    """A good row as a dead letter's payload: dates as text, no internal order, its file and line."""
+    payload = {k: (v.isoformat() if isinstance(v, dt.date) else (None if v is pd.NA else v))
+               for k, v in r.items() if k != "_order"}
+    if payload.get("_line", -1) >= 0:
+        payload["_file"] = source_file
+    else:
+        payload.pop("_line", None)
+    return payload
+
+
 def validate_performance_chunks(chunks: Iterable[rules.Chunk], date_range: tuple[dt.date, dt.date] | None = None,
-                                today: dt.date | None = None) -> rules.Validated:
-    """The performance rules over chunks of columns (what file readers give)."""
+                                today: dt.date | None = None, sum_segments: bool = False) -> rules.Validated:
+    """The performance rules over chunks of columns (what file readers give). sum_segments: the rows
+    of one (date, ad_id) are added up (add_up_segments), instead of the first winning."""
     frames, rejected, rounded, source_file, start = [], [], [], "", 0
     for chunk in chunks:
         frame, others = _chunk_frames(chunk, start, date_range, today)
@@ -165,7 +222,7 @@ def validate_performance_chunks(chunks: Iterable[rules.Chunk], date_range: tuple
                 rounded.append(line)
             fallback.append({**c, "_order": order, "_line": -1 if line is None else line})
         if fallback:
-            frames.append(pd.DataFrame(fallback))
+            frames.append(pd.DataFrame(fallback, dtype=object))  # None beside a 19-digit count: no floats
         source_file = source_file or chunk.file
         start += len(chunk)
     names = [c for c, _ in rules.RAW_SCHEMAS[TABLE]]
@@ -176,23 +233,22 @@ def validate_performance_chunks(chunks: Iterable[rules.Chunk], date_range: tuple
     good = pd.concat(frames, ignore_index=True)
     if len(frames) > 1 and not good["_order"].is_monotonic_increasing:  # rows the row rules accepted
         good = good.sort_values("_order", kind="stable")
-    dup = good.duplicated(["date", "ad_id"], keep="first").to_numpy()
+    summed = 0
+    if sum_segments:
+        good, summed, over = add_up_segments(good, source_file)
+        rejected += over
+    dup = good.duplicated(KEY, keep="first").to_numpy()
     for r in good[dup].to_dict("records"):
-        payload = {k: (v.isoformat() if isinstance(v, dt.date) else (None if v is pd.NA else v))
-                   for k, v in r.items() if k != "_order"}
-        if payload.get("_line", -1) >= 0:
-            payload["_file"] = source_file
-        else:
-            payload.pop("_line", None)
-        rejected.append((r["_order"], rules.Rejected(f"duplicate key: {r['date']}, {r['ad_id']}", payload)))
+        rejected.append((r["_order"], rules.Rejected(f"duplicate key: {r['date']}, {r['ad_id']}",
+                                                     _payload(r, source_file))))
     if dup.any():
         good = good[~dup]
     lines = good["_line"].tolist()
     out = pd.DataFrame({
         "date": pd.Series(good["date"].to_numpy(), dtype=object),
         "ad_id": pd.array(good["ad_id"].astype(str).to_numpy(), dtype="string"),
-        **{name: pd.array(good[name].to_numpy(), dtype="Int64") for name, *_ in COUNTS},
+        **{name: good[name].astype("Int64").array for name, *_ in COUNTS},
     })[names]
     has_lines = bool(lines) and min(lines) >= 0
     return rules.Validated(TABLE, out, [r for _, r in sorted(rejected, key=lambda x: x[0])], source_file,
-                           lines if has_lines else None, rounded)
+                           lines if has_lines else None, rounded, summed)

@@ -231,6 +231,8 @@ class TableFile:
     preamble_lines: int = 0   # non-blank lines above the header (a report title, a date range)
     malformed: list[Rejected] = field(default_factory=list)  # rows the reader itself could not read
     notes: list[str] = field(default_factory=list)  # how the file was read, when not as asked
+    unnamed: tuple[int, ...] = ()  # 0-based positions of empty header cells (Excel's trailing ",,")
+    columns: tuple[str, ...] = ()  # adcombo's columns the file has
     _chunks: Iterator | None = None
 
     @property
@@ -248,9 +250,36 @@ class TableFile:
                 yield chunk.row(i)
 
 
+def unnamed_columns(headers: list[str], names: list[str | None], mapping: TableMapping) -> tuple[int, ...]:
+    """Positions of empty header cells the mapping neither maps nor ignores (Excel saves a sheet's
+    empty trailing columns as ",,"): ignored when their column is empty in every row, else refused."""
+    if "" in {header_key(h) for h in mapping.ignore}:
+        return ()
+    return tuple(i for i, (h, n) in enumerate(zip(headers, names)) if not header_key(h) and n is None)
+
+
+def unnamed_note(file: str, unnamed: tuple[int, ...], width: int) -> str:
+    """The report's line on empty columns ignored."""
+    n = len(unnamed)
+    what = f"{n} empty column{'s' * (n > 1)}"
+    if unnamed == tuple(range(width - n, width)):
+        return f"ignored {what} at the end of {file} (no header, no value in any row)"
+    return f"ignored {what} of {file} (column{'s' * (n > 1)} {', '.join(str(i + 1) for i in unnamed)}: no header, " \
+           "no value in any row)"
+
+
+def unnamed_refusal(file: str, table: str, position: int, line: int | None, value) -> Refusal:
+    """A value under an empty header cell: which column it is cannot be guessed."""
+    short = FILE_TABLES_BY_TABLE[table]
+    return Refusal(file, f"a value ({str(value)[:40]!r}) in a column whose header cell is empty",
+                   f"give the column a name in the header line, or map it in columns.yaml ({short}: {{columns: "
+                   f"{{'': one of adcombo's columns}}}})", line, f"{position + 1} (no header)")
+
+
 def _columns(table: str, name: str, headers: list[str], mapping: TableMapping, as_of: dt.date | None,
              line: int | None) -> list[str | None]:
     names, missing, unknown = rename(table, headers, mapping)
+    unknown = [h for h in unknown if header_key(h)]  # empty header cells: their values decide (unnamed_columns)
     short = FILE_TABLES_BY_TABLE[table]
     if table == "raw.ad_daily_performance" and "date" in missing:
         if as_of is None:
@@ -315,17 +344,25 @@ def _csv_chunks(tf: TableFile, text: str, names: list[str | None], delimiter: st
                 continue
             if len(row) < width:
                 row = row + [""] * (width - len(row))  # short rows: the missing trailing cells are empty
+            for i in tf.unnamed:
+                if row[i].strip():
+                    raise FileRefused(unnamed_refusal(name, tf.table, i, start, row[i]))
             cells.append(row)
             lines.append(start)
             if len(lines) == CHUNK_ROWS:
                 yield _chunk(names, cells, lines, as_of, name)
                 cells, lines = [], []
-    except csv.Error as exc:
-        raise FileRefused(Refusal(tf.name, f"cannot be read as {tf.format.upper()}: {exc}",
+    except csv.Error as exc:  # `line` is where the last row read ends: the bad one starts on the next
+        start, stopped = line + 1, reader.line_num
+        raise FileRefused(Refusal(tf.name, f"cannot be read as {tf.format.upper()}: {exc}"
+                                           + (f" (the row starting on this line runs on to line {stopped})"
+                                              if stopped > start else ""),
                                   "check the quoting on that line (a quote opened and never closed?)",
-                                  max(line, 1))) from None
+                                  start)) from None
     if lines:
         yield _chunk(names, cells, lines, as_of, name)
+    if tf.unnamed:  # every row read: the empty columns were empty throughout
+        tf.notes.append(unnamed_note(name, tf.unnamed, width))
 
 
 def _body(text: str, first_line: int) -> str:
@@ -380,6 +417,13 @@ def _arrow_chunks(tf: TableFile, text: str, names: list[str | None], delimiter: 
         table = table.filter(pa.array(keep))
     tf.blank_lines += int((~keep).sum())
     tf.rows_read += table.num_rows
+    for i in tf.unnamed:
+        filled = pa.compute.not_equal(pa.compute.utf8_trim_whitespace(table.column(i)), "").to_numpy(zero_copy_only=False)
+        if filled.any():
+            first = int(np.flatnonzero(filled)[0])
+            raise FileRefused(unnamed_refusal(tf.name, tf.table, i, int(lines[first]), table.column(i)[first].as_py()))
+    if tf.unnamed:
+        tf.notes.append(unnamed_note(tf.name, tf.unnamed, len(names)))
     return _arrow_slices(tf, table, names, lines, as_of)
 
 
@@ -464,6 +508,10 @@ def open_table_file(table: str, path: str, mapping: TableMapping | None = None, 
             raise FileRefused(Refusal(tf.name, f"not a readable Parquet file ({type(exc).__name__}: {exc})",
                                       "export it again, or save it as CSV")) from None
         names = _columns(table, tf.name, pf.schema_arrow.names, mapping, as_of, None)
+        if unnamed := unnamed_columns(pf.schema_arrow.names, names, mapping):  # no Excel blanks in Parquet
+            raise FileRefused(Refusal(tf.name, f"column {unnamed[0] + 1} has no name",
+                                      "name it, or map it in columns.yaml", None, f"{unnamed[0] + 1} (no name)"))
+        tf.columns = tuple(n for n in names if n)
         tf._chunks = _parquet_chunks(tf, pf, names, as_of_text)
         return tf
     with open(path, "rb") as f:
@@ -494,6 +542,8 @@ def open_table_file(table: str, path: str, mapping: TableMapping | None = None, 
     tf.format = "tsv" if delimiter == "\t" else "csv"
     tf.preamble_lines = sum(1 for x in _head(text, first - 1) if x.strip())
     names = _columns(table, tf.name, headers, mapping, as_of, first)
+    tf.unnamed = unnamed_columns(headers, names, mapping)
+    tf.columns = tuple(n for n in names if n)
     if table == "raw.ad_daily_performance":  # the big one: Arrow's reader when the file allows it
         tf._chunks = _arrow_chunks(tf, text, names, delimiter, as_of_text, first)
     if tf._chunks is None:

@@ -20,16 +20,21 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from ingest.columns import MappingError, find_mapping, load_mapping
 from ingest.files import (FILE_TABLES, FileRefused, ImportFormatError, Refusal, TableFile, encoding_problem,
                           find_files, open_table_file)
 from ingest.load import dead_letter_frame, dead_letters_load, raw_load
-from ingest.bulk import validate_performance_chunks
+from ingest.bulk import OPTIONAL_COUNTS, validate_performance_chunks
 from ingest.validate import Validated, reject_unknown_ads, rule, validate
 from warehouse.sql import Load, Scope
 
 SOURCE = "files"
 EXAMPLE_LINES = 3  # lines shown per reject reason
+# Performance rows repeating an earlier row's (date, ad_id) above this share of the file: a report
+# segmented by device, network, ... (a row per segment), refused unless its segments are added up.
+SEGMENTED_SHARE = 0.10
 
 
 @dataclass(frozen=True)
@@ -40,19 +45,22 @@ class ImportOptions:
     columns: str | None = None        # mapping file; default: columns.yaml/.yml/.json beside the data
     as_of: dt.date | None = None      # a performance file without dates: totals of the period ending here
     allow_empty: bool = False         # a zero-byte or header-only file empties its table
+    sum_segments: bool = False        # a segmented performance report: each (date, ad_id)'s rows added up
     today: dt.date | None = None
 
     def to_json(self) -> dict:
         """What to record with the source, so a later run re-imports the folder the same way."""
         return {"encoding": self.encoding or "", "columns": self.columns or "",
-                "as_of": self.as_of.isoformat() if self.as_of else "", "allow_empty": self.allow_empty}
+                "as_of": self.as_of.isoformat() if self.as_of else "", "allow_empty": self.allow_empty,
+                "sum_segments": self.sum_segments}
 
     @classmethod
     def from_json(cls, data: dict | None) -> "ImportOptions":
         data = data or {}
         as_of = data.get("as_of") or None
         return cls(encoding=data.get("encoding") or None, columns=data.get("columns") or None,
-                   as_of=dt.date.fromisoformat(as_of) if as_of else None, allow_empty=bool(data.get("allow_empty")))
+                   as_of=dt.date.fromisoformat(as_of) if as_of else None, allow_empty=bool(data.get("allow_empty")),
+                   sum_segments=bool(data.get("sum_segments")))
 
 
 @dataclass
@@ -73,6 +81,10 @@ class FileReport:
     rounded: int = 0                                           # rows whose fractional conversions were rounded
     rounded_lines: list[int] = field(default_factory=list)     # the first few of them
     notes: list[str] = field(default_factory=list)             # how the file was read, when not as asked
+    missing: dict[str, int] = field(default_factory=dict)      # optional count column → rows without a value
+    missing_rows: int = 0                                      # rows without a value in any of them
+    missing_lines: list[int] = field(default_factory=list)     # the first few of them
+    summed: int = 0                                            # rows added into an earlier row (--sum-segments)
 
 
 @dataclass
@@ -98,8 +110,20 @@ class ImportResult:
         from ingest.run import IngestReport
 
         return {t: IngestReport(t, SOURCE, "all", f.rows_read, f.loaded, f.rejected, dict(f.reasons), f.seconds,
-                                f.rounded)
+                                f.rounded, f.summed)
                 for t, f in self.files.items()}
+
+
+def missing_counts(columns, v: Validated) -> tuple[dict[str, int], int, list[int]]:
+    """Rows loaded without a value ('--' or empty) in the optional count columns the file has:
+    (rows per column, rows with any, the first few lines)."""
+    present = [c for c in OPTIONAL_COUNTS if c in columns]
+    if not present or not len(v.frame):
+        return {}, 0, []
+    masks = {c: v.frame[c].isna().to_numpy(dtype=bool) for c in present}
+    rows = np.logical_or.reduce(list(masks.values()))
+    lines = [v.lines[i] for i in np.flatnonzero(rows)[:EXAMPLE_LINES]] if v.lines else []
+    return {c: int(m.sum()) for c, m in masks.items() if m.any()}, int(rows.sum()), lines
 
 
 def _report(tf: TableFile, v: Validated, seconds: float) -> FileReport:
@@ -114,7 +138,19 @@ def _report(tf: TableFile, v: Validated, seconds: float) -> FileReport:
             lines[k].append(r.line)
     return FileReport(tf.table, tf.name, tf.format, tf.encoding, tf.rows_read, len(v.frame), len(v.rejected),
                       tf.blank_lines, tf.preamble_lines, dict(reasons), dict(lines), seconds, first,
-                      len(v.rounded), [x for x in v.rounded if x is not None][:EXAMPLE_LINES], list(tf.notes))
+                      len(v.rounded), [x for x in v.rounded if x is not None][:EXAMPLE_LINES], list(tf.notes),
+                      *missing_counts(tf.columns, v), v.summed)
+
+
+def segmented(tf: TableFile, v: Validated) -> Refusal | None:
+    """A performance file whose rows often repeat an earlier row's (date, ad_id) is a segmented
+    report (a row per device, network, ...): its first rows alone would load one segment as the day."""
+    repeats = v.reasons().get("duplicate key", 0)
+    if repeats <= SEGMENTED_SHARE * v.received:
+        return None
+    return Refusal(tf.name, f"{repeats:,} of its {v.received:,} rows ({repeats / v.received:.0%}) repeat the date and "
+                            "ad_id of an earlier row: the report looks segmented (by device, network, ...)",
+                   "export it without segments, or pass --sum-segments to add up the rows of each date and ad")
 
 
 def read_folder(folder: str, options: ImportOptions = ImportOptions()) -> tuple[ImportResult, dict[str, Validated]]:
@@ -139,21 +175,24 @@ def read_folder(folder: str, options: ImportOptions = ImportOptions()) -> tuple[
                                        "give the last day of the period the totals cover"))
         return result, {}
     validated: dict[str, Validated] = {}
+    opened: dict[str, TableFile] = {}
     names = {t: n for n, t in FILE_TABLES.items()}
     for table, path in found.items():
         t0 = time.perf_counter()
         try:
             tf = open_table_file(table, path, mapping.for_table(names[table]), options.encoding, options.as_of)
             if table == "raw.ad_daily_performance":  # the big one: column by column
-                v = validate_performance_chunks(tf.chunks(), today=today)
+                v = validate_performance_chunks(tf.chunks(), today=today, sum_segments=options.sum_segments)
             else:
                 v = validate(table, tf.rows(), today=today)
         except FileRefused as exc:
             result.refusals.append(exc.refusal)
             continue
         v.rejected[:0] = tf.malformed  # rows the reader could not split come first, as in the file
-        validated[table] = v
+        validated[table], opened[table] = v, tf
         result.files[table] = _report(tf, v, time.perf_counter() - t0)
+        if table == "raw.ad_daily_performance" and (refusal := segmented(tf, v)):
+            result.refusals.append(refusal)
         if tf.empty or tf.rows_read == 0:
             if not options.allow_empty:
                 what = tf.empty or "has a header but no rows"
@@ -166,13 +205,8 @@ def read_folder(folder: str, options: ImportOptions = ImportOptions()) -> tuple[
     if perf in validated and ads in validated:  # step 3: delivery of ads that are not there
         t0 = time.perf_counter()
         validated[perf] = reject_unknown_ads(validated[perf], validated[ads].frame["ad_id"].astype(str))
-        report = result.files[perf]
-        fresh = _report(TableFile(perf, report.file, report.format, report.encoding, rows_read=report.rows_read,
-                                  blank_lines=report.blank_lines, preamble_lines=report.preamble_lines,
-                                  notes=report.notes),
-                        validated[perf], report.seconds)
-        fresh.seconds += time.perf_counter() - t0
-        result.files[perf] = fresh
+        result.files[perf] = _report(opened[perf], validated[perf],
+                                     result.files[perf].seconds + time.perf_counter() - t0)
     result.seconds = time.perf_counter() - started
     return result, validated
 

@@ -43,6 +43,13 @@ def format_import(result: ImportResult) -> list[str]:
         if f.rounded:
             out.append(f"    {f.rounded:,} row{'s' * (f.rounded > 1)} with fractional conversions rounded to whole "
                        f"numbers, as {f.table} stores whole conversions{_lines(f.rounded_lines, f.rounded)}")
+        if f.summed:
+            out.append(f"    {f.summed:,} row{'s' * (f.summed > 1)} added into an earlier row of the same date and "
+                       "ad_id: the report's segments added up (--sum-segments)")
+        if f.missing:
+            counts = ", ".join(f"{c} in {n:,} row{'s' * (n > 1)}" for c, n in f.missing.items())
+            out.append(f"    no value ('--' or an empty cell) in optional columns, loaded as missing (null): {counts}"
+                       f"{_lines(f.missing_lines, f.missing_rows)}")
     for refusal in result.refusals:
         out.append(f"refused: {refusal}")
     if result.refusals:

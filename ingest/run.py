@@ -24,6 +24,7 @@ class IngestReport:
     reasons: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
     rounded_conversions: int = 0  # rows whose fractional conversions were rounded (ingest.validate)
+    summed: int = 0  # rows added into an earlier row of their (date, ad_id): a segmented report's (ingest.bulk)
 
     @property
     def rejected_share(self) -> float:
@@ -34,12 +35,13 @@ class IngestReport:
                 "rows_received": self.received, "rows": self.loaded, "rows_rejected": self.rejected,
                 "rejected_share": round(self.rejected_share, 6), "seconds": round(self.seconds, 2),
                 "rows_per_second": round(self.received / max(self.seconds, 1e-9)),
-                "reject_reasons": self.reasons, "rows_with_rounded_conversions": self.rounded_conversions}
+                "reject_reasons": self.reasons, "rows_with_rounded_conversions": self.rounded_conversions,
+                "rows_summed_from_segments": self.summed}
 
 
 def _report(v: Validated, source: str, partitions: str, started: float) -> IngestReport:
     return IngestReport(v.table, source, partitions, v.received, len(v.frame), len(v.rejected), v.reasons(),
-                        time.perf_counter() - started, len(v.rounded))
+                        time.perf_counter() - started, len(v.rounded), v.summed)
 
 
 def ingest_performance(client, wh, start: dt.date, end: dt.date) -> IngestReport:

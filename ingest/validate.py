@@ -37,12 +37,18 @@ PINS = {"HEADLINE": ("HEADLINE_1", "HEADLINE_2", "HEADLINE_3"),
 # A number, optionally with thousands separators and decimals as spreadsheets and ad platforms write
 # them (Google Ads exports conversions as "3.00"): a count must be whole, "1,234.00" is.
 _INT = re.compile(r"^\s*(-?)(\d+|\d{1,3}(?:,\d{3})+)(?:\.(\d+))?\s*$")
-# YYYY-MM-DD, or YYYY/M/D as Japanese Excel saves dates.
-_DATE = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$|^(\d{4})/(\d{1,2})/(\d{1,2})$")
+# YYYY-MM-DD, or YYYY/M/D as Japanese Excel saves dates; either with a time of day, as Excel rewrites
+# dates ("2025-06-21 00:00:00", "2025/6/21 0:00"): midnight is the date, any other time is refused.
+_DATE = re.compile(r"^(?:(\d{4})-(\d{1,2})-(\d{1,2})|(\d{4})/(\d{1,2})/(\d{1,2}))"
+                   r"(?:[ T](\d{1,2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?))?$")
+# Google Ads writes "--" for "no value" (a report's conversions or cost of a row without any).
+NO_VALUE = "--"
 _C1 = re.compile("[\u0080-\u009f\ufffd\ud800-\udfff]")
 # OWASP CSV injection (transforms.text.FORMULA_PREFIXES): Google Ads Editor reads exported CSVs as
 # a spreadsheet does. Such text cannot be neutralised in the upload file without changing the ad,
 # so it is refused where it enters.
+# A line break inside a quoted cell (Excel's Alt+Enter): Google Ads refuses ad text on two lines.
+_LINE_BREAK = re.compile("[\r\n\u2028\u2029]")
 FILE_KEYS = ("_file", "_line")  # where an imported row came from; kept in its dead-letter payload
 
 
@@ -97,10 +103,11 @@ class Validated:
     source_file: str = ""
     lines: list[int] | None = None
     rounded: list = field(default_factory=list)  # line (or None) of each row whose conversions were rounded
+    summed: int = 0  # rows added into an earlier row of their key (a segmented report, ingest.bulk.add_up_segments)
 
     @property
     def received(self) -> int:
-        return len(self.frame) + len(self.rejected)
+        return len(self.frame) + len(self.rejected) + self.summed
 
     def reasons(self) -> dict[str, int]:
         """Reject counts by rule (the part of the reason before ':')."""
@@ -173,6 +180,8 @@ def _id(row: dict, name: str, exported: bool = True) -> str:
 
 def _text(row: dict, name: str, kind: str, required: bool) -> str:
     v = _string(row, name, required, exported=True)
+    if _LINE_BREAK.search(v):
+        raise Invalid(f"line break in {name}: Google Ads refuses ad text on more than one line: put it on one line")
     limit = (HEADLINE_MAX_WIDTH if kind == "HEADLINE" else DESCRIPTION_MAX_WIDTH) * HARD_WIDTH_FACTOR
     if display_width(v) > limit and ad_width(v) > limit:  # customizers count their default text
         raise Invalid(f"over-long text: {name} is {ad_width(v)} wide (hard max {limit})")
@@ -190,13 +199,15 @@ def fractional(v: Any) -> bool:
 def _count(row: dict, name: str, required: bool, upper: int = INT64_MAX, upper_why: str = "",
            rounds: bool = False) -> int | None:
     """rounds: a fractional value is rounded to the nearest whole number (halves to even, so sums
-    stay unbiased) instead of rejected."""
+    stay unbiased) instead of rejected. An empty cell or Google Ads' "--" is no value: None in an
+    optional column, a missing field in a required one."""
     v = row.get(name)
     if type(v) is str and v.isdigit() and v.isascii():  # the common case, without a regex
         v = int(v)
-    elif _missing(v) or v == "":
+    elif _missing(v) or (isinstance(v, str) and v.strip() in ("", NO_VALUE)):
         if required:
-            raise Invalid(f"missing field: {name}")
+            raise Invalid(f"missing field: {name}" + (f" is {v.strip()!r} (no value); {name} is required"
+                                                      if isinstance(v, str) and v.strip() else ""))
         return None
     elif isinstance(v, bool):
         raise Invalid(f"wrong type: {name} is a boolean")
@@ -236,6 +247,8 @@ def _parse_date(v: str) -> dt.date:
     m = _DATE.match(v)
     if not m:
         raise Invalid(f"bad date: {v[:40]!r} is not YYYY-MM-DD")
+    if m.group(7) and m.group(7).strip("0:.") != "":
+        raise Invalid(f"bad date: {v!r} is a date with a time of day: the report must be daily")
     y, mo, d = (int(x) for x in (m.group(1, 2, 3) if m.group(1) else m.group(4, 5, 6)))
     try:
         return dt.date(y, mo, d)
@@ -377,4 +390,4 @@ def reject_unknown_ads(performance: Validated, ad_ids: Iterable[str]) -> Validat
                                  {**{k: (v.isoformat() if isinstance(v, dt.date) else v) for k, v in r.items()}, **w}))
     kept = None if lines is None else [line for line, u in zip(lines, unknown) if not u]
     return Validated(performance.table, frame[~unknown].reset_index(drop=True), rejected,
-                     performance.source_file, kept, performance.rounded)
+                     performance.source_file, kept, performance.rounded, performance.summed)

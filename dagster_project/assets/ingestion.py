@@ -95,6 +95,9 @@ def _files_assets(import_path: str, options: dict):
                            description="a performance file without dates holds totals of the period ending here")
         allow_empty: bool = Field(default=bool(options.get("allow_empty")),
                                   description="accept empty or header-only files (their tables are emptied)")
+        sum_segments: bool = Field(default=bool(options.get("sum_segments")),
+                                   description="a segmented performance report (a row per device, network, ...): "
+                                               "add up the rows of each date and ad")
 
     @multi_asset(
         specs=[AssetSpec(k, group_name=GROUP, kinds={"parquet"}, description=f"{t} from imported files (replace)")
@@ -110,7 +113,8 @@ def _files_assets(import_path: str, options: dict):
         if not config.path:
             raise Failure("no import folder: run `adcombo import PATH`, or set `path` in this asset's config")
         options = ImportOptions.from_json({"encoding": config.encoding, "columns": config.columns,
-                                           "as_of": config.as_of, "allow_empty": config.allow_empty})
+                                           "as_of": config.as_of, "allow_empty": config.allow_empty,
+                                           "sum_segments": config.sum_segments})
         with warehouse.open() as wh:  # all or nothing: a refused import writes nothing
             result = import_files(wh, config.path, options)
         lines = format_import(result)

@@ -41,6 +41,40 @@ def write_folder(folder: Path, encoding: str = "utf-8", delimiter: str = ",", ne
     return folder
 
 
+def _segmented(name, text, repeat=None, sep="\t"):
+    """The performance report with a device segment: each (date, ad_id) on 2 or 3 rows whose counts
+    add up to the row's (Google Ads' "Segment > Device"). repeat: only the first `repeat` rows
+    appear twice, the second time as a copy (a small share of duplicates)."""
+    if name != "ad_daily_performance":
+        return text
+    head, *rows = text.rstrip("\n").split("\n")
+    out = [head + sep + "device"]
+    for i, row in enumerate(rows):
+        date, ad, imp, clk, conv, cost = row.split(sep)
+        if repeat is not None:
+            out += [row + sep + "すべて"] + ([row + sep + "すべて"] if i < repeat else [])
+            continue
+        parts = 3 if i % 4 == 0 else 2
+        imps = [int(imp) // parts] * (parts - 1)
+        imps.append(int(imp) - sum(imps))
+        clks = [min(int(clk) // parts, imps[0])] * (parts - 1)
+        clks.append(int(clk) - sum(clks))
+        convs = [0] * (parts - 1) + [int(conv)]
+        costs = [int(cost) // parts] * (parts - 1)
+        costs.append(int(cost) - sum(costs))
+        out += [sep.join(map(str, (date, ad, a, b, c, d, dev)))
+                for a, b, c, d, dev in zip(imps, clks, convs, costs, ("携帯電話", "パソコン", "タブレット"))]
+    return "\n".join(out) + "\n"
+
+
+def segmented_folder(path, **kw):
+    """A folder whose performance file is segmented (UTF-16 tabs, as Google Ads downloads it), the
+    device column ignored by the mapping, as a user would have it before importing."""
+    folder = write_folder(path, "utf-16", "\t", "\r\n", transform=lambda n, t: _segmented(n, t, **kw))
+    (folder / "columns.yaml").write_text("ad_daily_performance: {ignore: [device]}\n", encoding="utf-8")
+    return folder
+
+
 def state(wh) -> dict:
     """Every table an import writes, exactly (sorted rows): equal means untouched. An import writes
     the raw tables, the dead letters and its source, and empties a previous source's run state."""

@@ -220,3 +220,98 @@ def test_empty_description_2_and_headline_3_are_valid(value):
           "headline_3": value, "description_1": "説明文", "description_2": value}
     v = validate("raw.ads", [ad, {k: v for k, v in ad.items() if k not in ("headline_3", "description_2")}])
     assert len(v.frame) == 1 and v.reasons() == {"duplicate key": 1}
+
+
+def test_google_ads_no_value_dashes_are_missing_in_optional_columns_and_dead_letters_in_required(duck, tmp_path):
+    """Google Ads writes "--" for no value. In conversions and cost_micros (optional) it is missing,
+    as an empty cell is, and the report says how many rows; in impressions or clicks the row is a
+    dead letter naming the column and the value. A UTF-16 tab-separated file, as Google Ads' download."""
+    def edit(name, text):
+        if name != "ad_daily_performance":
+            return text
+        return "date\tad_id\timpressions\tclicks\tconversions\tcost_micros\n" + "\n".join([
+            "2025-06-21\tad00001-01\t200\t9\t--\t--",          # line 2: neither
+            "2025-06-21\tad00001-02\t278\t11\t0\t--",          # line 3: no cost
+            "2025-06-21\tad00001-03\t351\t19\t\t2170074605",   # line 4: an empty conversions cell
+            "2025-06-21\tad00002-01\t--\t1\t0\t1",             # line 5: no impressions
+            "2025-06-21\tad00002-02\t10\t--\t0\t1",            # line 6: no clicks
+            "2025-06-21\tad00002-03\t\"1,234\"\t5\t--\t1",     # line 7: the row rules' path
+            "2025-06-21\tad00003-01\t10\t1\t2\t3",             # line 8: all there
+        ]) + "\n"
+
+    folder = write_folder(tmp_path / "d", "utf-16", "\t", "\r\n", transform=edit)
+    result = import_files(duck, str(folder), ImportOptions(today=TODAY))
+    assert result.ok, format_import(result)
+    got = duck.query("SELECT ad_id, impressions, clicks, conversions, cost_micros FROM `raw.ad_daily_performance` "
+                     "ORDER BY ad_id").astype(object)
+    got = got.where(got.notna(), None).values.tolist()
+    assert got == [["ad00001-01", 200, 9, None, None], ["ad00001-02", 278, 11, 0, None],
+                   ["ad00001-03", 351, 19, None, 2170074605], ["ad00002-03", 1234, 5, None, 1],
+                   ["ad00003-01", 10, 1, 2, 3]]
+    assert sorted((r, p["_line"]) for _, r, p in _dead(duck)) == [
+        ("missing field: clicks is '--' (no value); clicks is required", 6),
+        ("missing field: impressions is '--' (no value); impressions is required", 5)]
+    report = format_import(result)
+    assert ("    no value ('--' or an empty cell) in optional columns, loaded as missing (null): conversions in 3 rows, "
+            "cost_micros in 2 rows (lines 2, 3, 4, ...)") in report, report
+
+
+@pytest.mark.parametrize("reader", ["arrow", "csv"])
+def test_excel_dates_at_midnight_are_dates_and_other_times_of_day_are_dead_letters(duck, tmp_path, monkeypatch, reader):
+    """Excel rewrites dates as "2025-06-21 00:00:00" (Japanese Excel: "2025/6/21 0:00", and writes
+    YYYY/MM/DD): midnight is the date; another time of day means the report is not daily. A UTF-8
+    file with a BOM, as Excel's "CSV UTF-8"."""
+    import ingest.files as files
+
+    if reader == "csv":
+        monkeypatch.setattr(files, "_arrow_chunks", lambda *a: None)
+    dates = {"2025-06-21 00:00:00": "2025-06-21", "2025/06/22": "2025-06-22", "2025/6/23 0:00": "2025-06-23",
+             "2025-06-24 00:00:00.000": "2025-06-24", "2025/06/25 00:00:00": "2025-06-25", "2025-06-26": "2025-06-26"}
+    later = ["2025-06-27 13:45:00", "2025-06-28 00:00:01"]
+
+    def edit(name, text):
+        if name != "ad_daily_performance":
+            return text
+        return "date,ad_id,impressions,clicks,conversions,cost_micros\n" + "".join(
+            f"{d},ad00001-01,100,1,0,5\n" for d in [*dates, *later])
+
+    folder = write_folder(tmp_path / "d", "utf-8-sig", newline="\r\n", transform=edit)
+    result = import_files(duck, str(folder), ImportOptions(today=TODAY))
+    assert result.ok, format_import(result)
+    got = duck.query("SELECT CAST(date AS STRING) AS d FROM `raw.ad_daily_performance` ORDER BY d")["d"].tolist()
+    assert got == list(dates.values())
+    assert sorted((r, p["_line"]) for _, r, p in _dead(duck)) == [
+        (f"bad date: {d!r} is a date with a time of day: the report must be daily", 2 + len(dates) + i)
+        for i, d in enumerate(later)]
+
+
+@pytest.mark.parametrize("encoding,newline", [("cp932", "\r\n"), ("utf-16", "\n")])
+def test_ad_and_pool_texts_with_a_line_break_are_dead_letters(duck, tmp_path, encoding, newline):
+    """A line break inside a quoted cell (Excel's Alt+Enter) is valid CSV, but Google Ads refuses the
+    text: the row is a dead letter naming the column, on the line the row starts; later lines stay
+    exact."""
+    def edit(name, text):
+        head, *rows = text.rstrip("\n").split("\n")
+        if name == "ads":  # line 3: headline_2 on two lines (LF); line 6: description_1 with a CR
+            cells = rows[1].split(",")
+            cells[6] = f'"{cells[6]}\n二行目"'
+            rows[1] = ",".join(cells)
+            cells = rows[3].split(",")
+            cells[8] = f'"{cells[8]}\r続き"'
+            rows[3] = ",".join(cells)
+        if name == "asset_pools":  # line 2: the text on two lines (CRLF)
+            cells = rows[0].split(",")
+            cells[3] = f'"{cells[3]}\r\n二行目"'
+            rows[0] = ",".join(cells)
+        return "\n".join([head, *rows]) + "\n"
+
+    folder = write_folder(tmp_path / encoding, encoding, newline=newline, transform=edit)
+    result = import_files(duck, str(folder), ImportOptions(today=TODAY, encoding="cp932" if encoding == "cp932" else None))
+    assert result.ok, format_import(result)
+    dead = sorted((t, r.split(":")[0], p["_line"]) for t, r, p in _dead(duck) if t != "raw.ad_daily_performance")
+    # ads.csv: header 1, a row 2, the two-line headline 3-4, a row 5, the description with a CR 6
+    assert dead == [("raw.ads", "line break in description_1", 6), ("raw.ads", "line break in headline_2", 3),
+                    ("raw.asset_pools", "line break in text", 2)], dead
+    assert ("line break in headline_2: Google Ads refuses ad text on more than one line: put it on one line"
+            in [r for _, r, _ in _dead(duck)])
+    assert result.files["raw.ads"].loaded == 46 and result.files["raw.asset_pools"].loaded == 183

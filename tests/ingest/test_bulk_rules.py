@@ -13,8 +13,8 @@ from ingest.validate import Invalid, clean_performance, fractional
 TODAY = dt.date(2025, 7, 1)
 COUNT_VALUES = ["0", "7", "120", "999999999", "1000000000", "1000000001", "1,234", " 15 ", "-3", "1.5", "", None, "abc", "１２",
                 "99999999999999999999", 5, 0, 2**63, -1, True, 3.0, 2.5, np.int64(4),
-                "3.00", "1,234.00", "1234.0", "0.50", "2.5", "-0.4", "1.", ".5", -0.4, float("inf")]
-DATES = ["2025-06-20", "2025-06-21", "2025/6/22", "2025-02-30", "06/21/2025", "2099-01-01", "", None,
+                "3.00", "1,234.00", "1234.0", "0.50", "2.5", "-0.4", "1.", ".5", -0.4, float("inf"), "--", " -- ", "  "]
+DATES = ["2025-06-20", "2025-06-21", "2025/6/22", "2025-06-21 00:00:00", "2025/06/22 0:00", "2025-06-21 09:30:00", "2025-02-30", "06/21/2025", "2099-01-01", "", None,
          dt.date(2025, 6, 23), dt.datetime(2025, 6, 24, 12), pd.Timestamp("2025-06-25"), 20250626]
 ADS = ["ad1", "ad2", "ad3", "", None, "広告1", "x" * 129, "a b", "=ad", 12, "ad\u00e9", 2**70, np.int64(7), True, 12.0,
        " ad1", "ad2\u3000", "\u3000", "\tad3 "]
@@ -93,3 +93,44 @@ def test_bulk_on_api_shaped_rows_and_nothing():
     assert v.lines is None
     empty = validate_performance([])
     assert len(empty.frame) == 0 and list(empty.frame.columns)[:2] == ["date", "ad_id"]
+
+
+def test_a_missing_count_beside_a_19_digit_one_among_the_row_rules_rows_is_exact():
+    """Rows the row rules accept are gathered as objects: a missing cost beside one of 19 digits
+    (past float precision) made the column floats, and the import failed with a TypeError."""
+    rows = [{"date": "2025-06-20", "ad_id": "a", "impressions": "1,000", "clicks": "1", "cost_micros": ""},
+            {"date": "2025-06-20", "ad_id": "b", "impressions": "1,000", "clicks": "1",
+             "cost_micros": "9223372036854775807"}]
+    v = validate_performance(rows, None, TODAY)
+    assert v.frame["cost_micros"].tolist() == [pd.NA, 9223372036854775807] and not v.rejected
+
+
+def test_a_missing_count_beside_an_18_digit_one_among_plain_rows_is_exact():
+    """A column with a missing value went through floats on its way to the table: an 18-digit cost
+    (past float precision) was loaded as another number, silently."""
+    rows = [{"date": "2025-06-20", "ad_id": "a", "impressions": "10", "clicks": "1", "cost_micros": ""},
+            {"date": "2025-06-20", "ad_id": "b", "impressions": "10", "clicks": "1", "cost_micros": "999999999999999999"}]
+    v = validate_performance(rows, None, TODAY)
+    assert v.frame["cost_micros"].tolist() == [pd.NA, 999999999999999999] and not v.rejected
+
+
+def test_adding_up_segments_is_exact_and_a_sum_past_a_limit_rejects_its_rows():
+    from ingest.bulk import chunks_of, validate_performance_chunks
+    from ingest.validate import INT64_MAX, MAX_IMPRESSIONS
+
+    def row(ad, line, imp, clk="1", conv="", cost=""):
+        return {"date": "2025-06-20", "ad_id": ad, "impressions": imp, "clicks": clk, "conversions": conv,
+                "cost_micros": cost, "_file": "p.csv", "_line": line}
+
+    rows = [row("a", 2, "10", conv="--", cost="5"), row("b", 3, "7"), row("a", 4, "20", "2", "1", "6"),
+            row("b", 5, "1,000"), row("c", 6, str(MAX_IMPRESSIONS)), row("c", 7, "1"),
+            row("d", 8, "1", cost=str(INT64_MAX)), row("d", 9, "1", cost="1"),
+            row("e", 10, "1", cost=str(2**62)), row("e", 11, "1", cost=str(2**62 - 1))]
+    v = validate_performance_chunks(chunks_of(rows), None, TODAY, sum_segments=True)
+    got = v.frame.astype(object).where(v.frame.notna(), None).values.tolist()
+    assert got == [[dt.date(2025, 6, 20), "a", 30, 3, 1, 11], [dt.date(2025, 6, 20), "b", 1007, 2, None, None],
+                   [dt.date(2025, 6, 20), "e", 2, 2, None, INT64_MAX]]
+    assert v.lines == [2, 3, 10] and v.summed == 3 and v.received == len(rows)
+    assert [(r.reason.split(" of the rows")[0], r.line) for r in v.rejected] == [
+        ("implausible count: impressions", 6), ("implausible count: impressions", 7),
+        ("out of range: cost_micros", 8), ("out of range: cost_micros", 9)]

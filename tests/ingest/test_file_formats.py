@@ -5,8 +5,8 @@ import json
 
 import pytest
 
-from _files_testlib import (BYOD_JA, NAMES, TABLES, TODAY, byod_text, copy, rows, state, without_source,
-                            write_folder)
+from _files_testlib import (BYOD_JA, NAMES, TABLES, TODAY, byod_text, copy, rows, segmented_folder, state,
+                            without_source, write_folder)
 from ingest.importer import ImportOptions, import_files
 from ingest.report import format_import
 
@@ -181,12 +181,15 @@ def test_extra_cells_are_dead_letters_and_line_numbers_count_quoted_newlines(duc
     result = _import(duck, write_folder(tmp_path / "x", transform=edit))
     assert result.ok
     f = result.files["raw.asset_pools"]
-    assert f.reasons == {"wrong number of fields": 1} and f.lines == {"wrong number of fields": [5]}
-    assert f.blank_lines == 2 and f.loaded == 185
-    text = duck.query("SELECT text FROM `raw.asset_pools` WHERE asset_id = 'ag00001-q1'")["text"].iloc[0]
-    assert text == "二行に\nまたがる説明文"
-    payload = json.loads(duck.query("SELECT payload FROM `raw.dead_letters`")["payload"].iloc[0])
-    assert payload["_file"] == "asset_pools.csv" and payload["_line"] == 5
+    # a text on two lines is no ad text (Google Ads refuses it): a dead letter too, on the line it starts
+    assert f.reasons == {"wrong number of fields": 1, "line break in text": 1}
+    assert f.lines == {"line break in text": [3], "wrong number of fields": [5]}
+    assert f.blank_lines == 2 and f.loaded == 184
+    dead = duck.query("SELECT reason, payload FROM `raw.dead_letters`")
+    payloads = {r.split(":")[0]: json.loads(p) for r, p in dead.itertuples(index=False)}
+    assert payloads["line break in text"]["text"] == "二行に\nまたがる説明文"
+    assert payloads["wrong number of fields"]["_file"] == "asset_pools.csv"
+    assert payloads["wrong number of fields"]["_line"] == 5
 
 
 def test_extra_empty_cells_are_dead_letters_not_a_silent_shift(duck, tmp_path, monkeypatch):
@@ -381,3 +384,115 @@ def test_arrow_and_csv_readers_agree_on_rows_and_lines(duck, tmp_path, monkeypat
     shift = {"none": 0, "blank line": 1, "empty cells": 1, "extra cells": 1, "quoted newline": 2}[blemish]
     quoted = [102] if blemish == "quoted newline" else []  # that row's ad_id has a line break: unknown too
     assert a.lines["unknown ad_id"] == quoted + [201 + shift]  # line 201: list index 200 after the header
+
+
+# ---- Excel's empty trailing columns -------------------------------------------------------------------
+
+def _trailing_empty_cells(name, text):
+    """Excel saves a sheet whose used range is wider than the data with ",," after every line."""
+    return "\n".join(line + ",," if line else line for line in text.split("\n"))
+
+
+@pytest.mark.parametrize("encoding", ["cp932", "utf-8-sig"])
+def test_empty_header_cells_over_empty_columns_are_ignored_and_said(duck, tmp_path, plain, monkeypatch, encoding):
+    import ingest.files as files
+
+    folder = write_folder(tmp_path / encoding, encoding, newline="\r\n", transform=_trailing_empty_cells)
+    for reader in ("arrow", "csv"):  # the performance file's two readers
+        if reader == "csv":
+            monkeypatch.setattr(files, "_arrow_chunks", lambda *a: None)
+        result = _import(duck, folder, encoding="cp932" if encoding == "cp932" else None)
+        assert result.ok, format_import(result)
+        assert rows(duck) == without_source(plain)
+        lines = format_import(result)
+        for name in NAMES:
+            assert f"    ignored 2 empty columns at the end of {name}.csv (no header, no value in any row)" in lines
+        assert all(f.rejected == 0 for f in result.files.values())
+
+
+def test_a_value_under_an_empty_header_cell_is_refused_with_its_line_and_column(duck, tmp_path, plain, monkeypatch):
+    import ingest.files as files
+
+    def edit(name, text):
+        text = _trailing_empty_cells(name, text)
+        if name in ("ads", "ad_daily_performance"):  # line 4: a value in the 2nd empty column
+            lines = text.split("\n")
+            lines[3] += "メモ"
+            text = "\n".join(lines)
+        return text
+
+    folder = write_folder(tmp_path / "v", "cp932", transform=edit)
+    for reader in ("arrow", "csv"):
+        if reader == "csv":
+            monkeypatch.setattr(files, "_arrow_chunks", lambda *a: None)
+        result = _import(duck, folder, encoding="cp932")
+        assert [str(r) for r in result.refusals] == [
+            f"{name}.csv: line 4, column {width} (no header): a value ('メモ') in a column whose header cell is empty; "
+            f"give the column a name in the header line, or map it in columns.yaml ({name}: {{columns: {{'': one of "
+            f"adcombo's columns}}}})" for name, width in (("ads", 12), ("ad_daily_performance", 8))]
+        assert state(duck) == plain
+    (folder / "columns.yaml").write_text("ads: {ignore: ['']}\nad_daily_performance: {ignore: ['']}\n",
+                                         encoding="utf-8")
+    assert _import(duck, folder, encoding="cp932").ok  # the user says those columns are not data
+
+
+@pytest.mark.parametrize("name,encoding,delimiter", [("asset_pools", "cp932", ","),
+                                                     ("ad_daily_performance", "utf-16", "\t")])
+def test_an_unclosed_quote_is_refused_on_the_line_that_opens_it(duck, tmp_path, plain, name, encoding, delimiter):
+    """The refusal names the line a text editor shows the opening quote on (it named the line
+    before: where the last good row ended). asset_pools has quoted texts further down, so the
+    reader stops at one of them; the performance file has none, so it reads to the end."""
+    def edit(n, text):
+        if n != name:
+            return text
+        lines = text.split("\n")
+        cells = lines[9].split(delimiter)  # line 10
+        cells[3] = '"' + cells[3]
+        lines[9] = delimiter.join(cells)
+        return "\n".join(lines)
+
+    folder = write_folder(tmp_path / name, encoding, delimiter, "\r\n", transform=edit)
+    (refusal,) = _import(duck, folder, encoding="cp932").refusals
+    assert (refusal.file, refusal.line) == (f"{name}.csv", 10), str(refusal)
+    assert str(refusal).startswith(f"{name}.csv: line 10: cannot be read as {'TSV' if delimiter != ',' else 'CSV'}: ")
+    assert "(the row starting on this line runs on to line " in str(refusal)
+    assert str(refusal).endswith("; check the quoting on that line (a quote opened and never closed?)")
+    assert state(duck) == plain
+
+
+# ---- a segmented performance report ---------------------------------------------------------------------
+
+def test_a_segmented_report_is_refused_unless_its_segments_are_added_up(duck, tmp_path, plain):
+    """A report with a device segment (UTF-16 TSV, as Google Ads' download): most (date, ad_id)
+    repeat, so the first rows would load one device's delivery as the day's. Refused whole, saying
+    why and what to do; with sum_segments each day's devices add up to exactly the plain report."""
+    folder = segmented_folder(tmp_path / "seg")
+    result = _import(duck, folder)
+    assert [str(r) for r in result.refusals] == [
+        "ad_daily_performance.csv: 529 of its 952 rows (56%) repeat the date and ad_id of an earlier row: the report "
+        "looks segmented (by device, network, ...); export it without segments, or pass --sum-segments to add up the "
+        "rows of each date and ad"]
+    assert format_import(result)[-1] == "nothing was imported: the warehouse and the source are as they were."
+    assert state(duck) == plain
+    result = _import(duck, folder, sum_segments=True)
+    assert result.ok, format_import(result)
+    assert rows(duck) == without_source(plain)
+    assert ("    529 rows added into an earlier row of the same date and ad_id: the report's segments added up "
+            "(--sum-segments)") in format_import(result)
+    meta = result.ingest_reports()["raw.ad_daily_performance"].metadata()
+    assert (meta["rows_received"], meta["rows"], meta["rows_rejected"], meta["rows_summed_from_segments"]) == (
+        952, 423, 0, 529)
+
+
+@pytest.mark.parametrize("repeat,refused", [(42, False), (48, True)])
+def test_a_few_repeated_rows_stay_dead_letters(duck, tmp_path, plain, repeat, refused):
+    """At most 10% of the rows repeating an earlier (date, ad_id): the first row wins, the others
+    are dead letters, as before; above it, the report is taken for a segmented one."""
+    result = _import(duck, segmented_folder(tmp_path / str(repeat), repeat=repeat))
+    assert bool(result.refusals) == refused, format_import(result)
+    if refused:
+        assert "48 of its 471 rows (10%) repeat the date and ad_id of an earlier row" in str(result.refusals[0])
+        assert state(duck) == plain
+    else:
+        assert result.files["raw.ad_daily_performance"].reasons == {"duplicate key": 42}
+        assert duck.row_count("raw.ad_daily_performance") == 423

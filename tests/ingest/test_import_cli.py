@@ -10,7 +10,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from _files_testlib import BYOD, BYOD_JA, state, write_folder
+from _files_testlib import BYOD, BYOD_JA, segmented_folder, state, write_folder
 
 ADCOMBO = str(Path(sys.executable).with_name("adcombo"))
 
@@ -45,7 +45,8 @@ def test_import_records_the_source_and_how_to_read_it_again(home):
     assert "    1 × bad date on line 445: '合計: アカウント' is not YYYY-MM-DD" in out.stdout
     recorded = json.loads((home / "source.json").read_text(encoding="utf-8"))
     assert recorded == {"source": "files", "path": str(BYOD_JA),
-                        "options": {"encoding": "cp932", "columns": "", "as_of": "", "allow_empty": False}}
+                        "options": {"encoding": "cp932", "columns": "", "as_of": "", "allow_empty": False,
+                                    "sum_segments": False}}
 
 
 def _bad_yaml(folder):
@@ -124,3 +125,20 @@ def test_as_of_and_allow_empty_reach_the_import(home, tmp_path):
     assert json.loads((home / "source.json").read_text())["options"]["allow_empty"] is True
     bad = _run(home, str(folder), "--as-of", "30/06/2025")
     assert bad.returncode == 2 and "is not a date YYYY-MM-DD" in bad.stderr
+
+
+def test_a_segmented_report_is_refused_in_one_line_and_sum_segments_adds_it_up(home, tmp_path):
+    before = _snapshot(home)
+    folder = segmented_folder(tmp_path / "seg")
+    out = _run(home, str(folder))
+    assert out.returncode == 2, out.stdout + out.stderr
+    assert [line for line in out.stderr.splitlines() if line.startswith("refused:")] == [
+        "refused: ad_daily_performance.csv: 529 of its 952 rows (56%) repeat the date and ad_id of an earlier row: the "
+        "report looks segmented (by device, network, ...); export it without segments, or pass --sum-segments to add "
+        "up the rows of each date and ad"]
+    assert "Traceback" not in out.stdout + out.stderr and _snapshot(home) == before
+    out = _run(home, str(folder), "--sum-segments")
+    assert out.returncode == 0, out.stderr
+    assert "raw.ad_daily_performance ← ad_daily_performance.csv (utf-16, tab-separated): 423 rows loaded, 0 rejected" \
+        in out.stdout
+    assert json.loads((home / "source.json").read_text())["options"]["sum_segments"] is True  # `run` reads it so
