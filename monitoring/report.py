@@ -138,6 +138,13 @@ def build_report(
     return report
 
 
+def group_key(seed: int, ad_group_id: str) -> int:
+    """A seeded pseudo-random key of an ad group, from its id alone (not its place in a list)."""
+    import hashlib
+
+    return int.from_bytes(hashlib.sha256(f"{seed}:{ad_group_id}".encode("utf-8")).digest()[:8], "big")
+
+
 def sample_published_scores(model, pools, per_group: int = SAMPLE_PER_GROUP, max_groups: int = SAMPLE_MAX_GROUPS,
                             seed: int = SAMPLE_SEED) -> "pd.DataFrame":
     """Scores of a seeded sample of valid combinations, exactly as production publishes them.
@@ -146,23 +153,28 @@ def sample_published_scores(model, pools, per_group: int = SAMPLE_PER_GROUP, max
     plus per-asset history effects); up to `per_group` of its valid combinations are drawn
     uniformly. Returns ad_group_id, row (enumeration order), raw_score, score (predicted CTR).
     Unscorable pools are skipped: the scoring run lists them with their reason.
+
+    Which ad groups (the `max_groups` with the smallest group_key) and which of their combinations
+    are drawn depends on each ad group's id and pool alone, so an ad group that did not change
+    contributes the same scores to every sample, whatever ad groups came or went beside it: the
+    score reference of a bundle and a later run's sample then differ only where the pools did.
     """
     import pandas as pd
 
     from models.scoring import score_pool, sigmoid
 
     pools = sorted(pools, key=lambda p: p.ad_group_id)
-    rng = np.random.default_rng(seed)
     if len(pools) > max_groups:
-        pools = [pools[i] for i in sorted(rng.choice(len(pools), max_groups, replace=False))]
+        chosen = {p.ad_group_id for p in sorted(pools, key=lambda p: group_key(seed, p.ad_group_id))[:max_groups]}
+        pools = [p for p in pools if p.ad_group_id in chosen]
     frames = []
-    for i, pool in enumerate(pools):
+    for pool in pools:
         out = score_pool(model, pool, 1, keep_all=True)
         if not out.ok:
             continue
         n = len(out.group)
         rows = np.arange(n) if n <= per_group else np.sort(
-            np.random.default_rng(seed + i).choice(n, size=per_group, replace=False))
+            np.random.default_rng(group_key(seed, pool.ad_group_id)).choice(n, size=per_group, replace=False))
         raw = out.scored.all_raw[rows]
         frames.append(pd.DataFrame({"ad_group_id": pool.ad_group_id, "row": rows, "raw_score": raw,
                                     "score": sigmoid(raw)}))
