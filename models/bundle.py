@@ -2,7 +2,9 @@
 
 A bundle is a directory `<root>/<version>/` holding the LightGBM booster, the SentencePiece model
 it was trained with, the per-asset history effects fitted with that booster (models.asset_effects;
-possibly empty) and a manifest (feature spec, checksums, metrics, training-data fingerprint).
+possibly empty), the reference distribution of its scores (a seeded sample of valid combinations of
+the pools at training time, which the drift report compares each scoring run's sample with) and a
+manifest (feature spec, checksums, metrics, training-data fingerprint).
 It is written to a temporary sibling and renamed, so a reader never sees half a bundle.
 
 Loading refuses, with a message that says what to fix: a missing or corrupt manifest, a file
@@ -26,8 +28,12 @@ BOOSTER_FILE = "booster.txt"
 TOKENIZER_FILE = "tokenizer.model"
 MANIFEST_FILE = "manifest.json"
 ASSET_EFFECTS_FILE = "asset_effects.parquet"
+SCORE_REFERENCE_FILE = "score_reference.parquet"
+SCORE_REFERENCE_COLUMNS = ["ad_group_id", "row", "raw_score", "score"]
 # 2: manifest records the tokenizer spec; extra files (plots). 3: asset_effects.parquet.
-# 4: asset effects per slot (effect_1..3: an asset's effect in each slot of its kind).
+# 4: asset effects per slot (effect_1..3: an asset's effect in each slot of its kind). Within format
+# 4, score_reference.parquet is optional: bundles written before it load as they did (the drift
+# report then compares with their served ads, and says so), and code before it reads new bundles.
 BUNDLE_FORMAT = 4
 
 
@@ -68,12 +74,18 @@ def save_bundle(
     version: str | None = None,
     extra_files: dict[str, bytes] | None = None,
     asset_effects=None,
+    score_reference=None,
+    score_reference_sample: dict | None = None,
 ) -> str:
     """Write a new bundle under `root` atomically and return its directory.
 
     extra_files (name → bytes, e.g. calibration.png) are stored and checksummed with the rest.
     asset_effects: the DataFrame of models.asset_effects.asset_effects for this booster (None: no
     ad group has history; scoring then uses the text model alone).
+    score_reference: this model's scores of a seeded sample of valid combinations of the pools it
+    was trained beside (SCORE_REFERENCE_COLUMNS; monitoring.report.score_reference), with how it was
+    sampled (`score_reference_sample`, e.g. per_group, max_groups, seed) recorded in the manifest so
+    that a scoring run samples alike. None: the bundle has no reference.
     """
     import pandas as pd
 
@@ -98,7 +110,19 @@ def save_bundle(
                                         "impressions": "int64", "ads": "int64"}) \
             .to_parquet(os.path.join(tmp, ASSET_EFFECTS_FILE), index=False)
         names = [BOOSTER_FILE, TOKENIZER_FILE, ASSET_EFFECTS_FILE]
-        reserved = (BOOSTER_FILE, TOKENIZER_FILE, MANIFEST_FILE, ASSET_EFFECTS_FILE)
+        reference_meta = None
+        if score_reference is not None:
+            missing = set(SCORE_REFERENCE_COLUMNS) - set(score_reference.columns)
+            if missing:
+                raise BundleError(f"score reference lacks columns {sorted(missing)}")
+            score_reference[SCORE_REFERENCE_COLUMNS].astype(
+                {"ad_group_id": str, "row": "int64", "raw_score": "float64", "score": "float64"}) \
+                .to_parquet(os.path.join(tmp, SCORE_REFERENCE_FILE), index=False)
+            names.append(SCORE_REFERENCE_FILE)
+            reference_meta = {"rows": int(len(score_reference)),
+                              "ad_groups": int(score_reference["ad_group_id"].nunique()),
+                              "sample": dict(score_reference_sample or {})}
+        reserved = (BOOSTER_FILE, TOKENIZER_FILE, MANIFEST_FILE, ASSET_EFFECTS_FILE, SCORE_REFERENCE_FILE)
         for name, data in (extra_files or {}).items():
             if os.path.basename(name) != name or name in reserved:
                 raise BundleError(f"extra bundle file name {name!r} is not allowed")
@@ -115,6 +139,7 @@ def save_bundle(
                           "sha256": sha256_file(os.path.join(tmp, TOKENIZER_FILE))},
             "training_data_fingerprint": data_fingerprint,
             "asset_effects": {"rows": int(len(effects)), "ad_groups": int(effects["ad_group_id"].nunique())},
+            **({"score_reference": reference_meta} if reference_meta is not None else {}),
             "metrics": metrics,
             "params": params,
         }
@@ -152,6 +177,30 @@ class ModelBundle:
     def feature_names(self) -> list[str]:
         return list(self.manifest["feature_spec"]["names"])
 
+    @property
+    def has_score_reference(self) -> bool:
+        return "score_reference" in self.manifest
+
+    @property
+    def score_reference_sample(self) -> dict:
+        """How the reference was sampled (per_group, max_groups, seed); {} without one."""
+        return dict((self.manifest.get("score_reference") or {}).get("sample") or {})
+
+    def score_reference(self):
+        """The model's scores on a seeded sample of valid combinations of the pools it was trained
+        beside (SCORE_REFERENCE_COLUMNS), or None for a bundle written before references. Read on
+        demand (scoring never needs it); its checksum was verified when the bundle was loaded."""
+        import pandas as pd
+
+        if not self.has_score_reference:
+            return None
+        table = pd.read_parquet(os.path.join(self.path, SCORE_REFERENCE_FILE))
+        missing = set(SCORE_REFERENCE_COLUMNS) - set(table.columns)
+        if missing:
+            raise BundleError(f"{SCORE_REFERENCE_FILE} of bundle {self.path} lacks columns {sorted(missing)}; "
+                              "retrain the model")
+        return table
+
 
 def read_manifest(path: str) -> dict:
     manifest_path = os.path.join(path, MANIFEST_FILE)
@@ -182,6 +231,9 @@ def check_bundle(path: str, expected_spec: dict | None, expected_tokenizer_sha25
     if not {BOOSTER_FILE, TOKENIZER_FILE, ASSET_EFFECTS_FILE} <= set(manifest["files"]):
         raise BundleError(f"manifest of bundle {path} does not list {BOOSTER_FILE}, {TOKENIZER_FILE} "
                           f"and {ASSET_EFFECTS_FILE}")
+    if ("score_reference" in manifest) != (SCORE_REFERENCE_FILE in manifest["files"]):
+        raise BundleError(f"manifest of bundle {path}: its score reference and its file list disagree "
+                          f"({SCORE_REFERENCE_FILE}); the manifest was edited, retrain the model")
     for name, digest in manifest.get("files", {}).items():
         file_path = os.path.join(path, name)
         if not os.path.exists(file_path):

@@ -2,7 +2,8 @@
 
     train, valid = read_training_set(files)
     fitted = fit_ctr_model(train, valid, ads_rows)        # booster, metrics, history effects, plots
-    bundle_dir = save_fitted(fitted, store.build_dir(), tokenizer_path)
+    reference = monitoring.report.score_reference(fitted_scoring_model(fitted, tokenizer_path), ads_rows, pool_rows)
+    bundle_dir = save_fitted(fitted, store.build_dir(), tokenizer_path, reference)
 
 The Dagster asset wires these to the data folder and the model store and turns `fitted` into
 metadata; the promotion check reads validation rows with the same functions.
@@ -183,12 +184,30 @@ def fit_ctr_model(train: pd.DataFrame, valid: pd.DataFrame, ads_rows, split: dic
                        fingerprint(train, valid))
 
 
-def save_fitted(fitted: FittedModel, bundle_root: str, tokenizer_path: str) -> str:
-    """Write the bundle (atomically) under bundle_root; returns its directory."""
+def fitted_scoring_model(fitted: FittedModel, tokenizer_path: str):
+    """The fitted model as scoring will use it once its bundle is loaded (models.scoring.ScoringModel:
+    the booster read back from the text the bundle stores, the tokenizer, the history effects), for
+    what must be computed before the bundle is written, such as its score reference."""
+    import lightgbm as lgb
+
+    from models.asset_effects import AssetEffects
+    from models.scoring import ScoringModel
+    from transforms.tokenizer import load_processor
+
+    booster = lgb.Booster(model_str=fitted.result.booster.model_to_string())
+    return ScoringModel.from_booster(booster, load_processor(tokenizer_path), AssetEffects(fitted.effects))
+
+
+def save_fitted(fitted: FittedModel, bundle_root: str, tokenizer_path: str, score_reference=None,
+                score_reference_sample: dict | None = None) -> str:
+    """Write the bundle (atomically) under bundle_root; returns its directory. score_reference:
+    the fitted model's scores of a sample of the pools (monitoring.report.score_reference) and how
+    it was sampled, for the drift report of later scoring runs."""
     from models.bundle import save_bundle
     from transforms.features import feature_spec
 
     params = {k: v for k, v in fitted.result.params.items() if k != "interaction_constraints"}
     return save_bundle(bundle_root, fitted.result.booster.model_to_string(), tokenizer_path, feature_spec(),
                        fitted.metrics, params, fitted.data_fingerprint, extra_files=fitted.images,
-                       asset_effects=fitted.effects)
+                       asset_effects=fitted.effects, score_reference=score_reference,
+                       score_reference_sample=score_reference_sample)

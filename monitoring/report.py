@@ -1,8 +1,9 @@
 """The drift report: training inputs versus the inputs of a scoring run.
 
 Compares per-asset features (each distinct text featurised once, with its ad group's keyword),
-text coverage (empty texts, tokens the tokenizer maps to <unk>) and model scores (on the
-training examples versus a seeded sample of valid combinations of the scored pools).
+text coverage (empty texts, tokens the tokenizer maps to <unk>) and model scores: a seeded sample
+of valid combinations of the scored pools against the same kind of sample taken when the model was
+trained (the bundle's score reference; bundles written before it: the training set's served ads).
 """
 
 from __future__ import annotations
@@ -20,6 +21,12 @@ from monitoring.drift import (
 # A few noisy features should not page anyone: the run is an ERROR when this share of features
 # is at ERROR level (or when coverage or scores are), a WARN when any single feature is.
 FEATURE_ERROR_SHARE = 0.10
+# How scores are sampled, on both sides of the comparison: at training time (the bundle's score
+# reference, which records these) and in every scoring run.
+SAMPLE_PER_GROUP, SAMPLE_MAX_GROUPS, SAMPLE_SEED = 20, 300, 7
+# What the score sample is compared with.
+REFERENCE_POOLS = "pools at training"  # the bundle's score reference: like with like
+REFERENCE_SERVED = "served ads"  # a bundle without one: the training set's served ads, as before
 
 
 @dataclass
@@ -35,6 +42,10 @@ class DriftReport:
     n_score_texts: int
     score_ks_pvalue: float = 0.0
     reasons: list[str] = field(default_factory=list)
+    score_reference: str = REFERENCE_SERVED  # what the scoring run's sample was compared with
+    n_reference_scores: int = 0
+    n_sample_scores: int = 0
+    notes: list[str] = field(default_factory=list)  # said once in the log, never a drift reason
 
     @property
     def error_share(self) -> float:
@@ -99,6 +110,8 @@ def build_report(
     train_scores: np.ndarray,
     sample_scores: np.ndarray,
 ) -> DriftReport:
+    """train_scores: the reference side of the score comparison (the bundle's score reference, or
+    the served ads' scores); sample_scores: the scoring run's sample."""
     from transforms.features import ASSET_FEATURE_NAMES
 
     # An empty slot (a served ad without H3 or D2) is not an asset: it counts in the empty-text
@@ -118,36 +131,50 @@ def build_report(
         score_ks_pvalue=ks_pvalue(train_scores, sample_scores),
         n_train_texts=len(train_u),
         n_score_texts=len(score_u),
+        n_reference_scores=len(train_scores),
+        n_sample_scores=len(sample_scores),
     )
     report.status  # fills reasons
     return report
 
 
-def sample_published_scores(model, pools, per_group: int = 20, max_groups: int = 300,
-                            seed: int = 7) -> "pd.DataFrame":
+def group_key(seed: int, ad_group_id: str) -> int:
+    """A seeded pseudo-random key of an ad group, from its id alone (not its place in a list)."""
+    import hashlib
+
+    return int.from_bytes(hashlib.sha256(f"{seed}:{ad_group_id}".encode("utf-8")).digest()[:8], "big")
+
+
+def sample_published_scores(model, pools, per_group: int = SAMPLE_PER_GROUP, max_groups: int = SAMPLE_MAX_GROUPS,
+                            seed: int = SAMPLE_SEED) -> "pd.DataFrame":
     """Scores of a seeded sample of valid combinations, exactly as production publishes them.
 
     Each sampled ad group goes through models.scoring.score_pool (the one scoring path: booster
     plus per-asset history effects); up to `per_group` of its valid combinations are drawn
     uniformly. Returns ad_group_id, row (enumeration order), raw_score, score (predicted CTR).
     Unscorable pools are skipped: the scoring run lists them with their reason.
+
+    Which ad groups (the `max_groups` with the smallest group_key) and which of their combinations
+    are drawn depends on each ad group's id and pool alone, so an ad group that did not change
+    contributes the same scores to every sample, whatever ad groups came or went beside it: the
+    score reference of a bundle and a later run's sample then differ only where the pools did.
     """
     import pandas as pd
 
     from models.scoring import score_pool, sigmoid
 
     pools = sorted(pools, key=lambda p: p.ad_group_id)
-    rng = np.random.default_rng(seed)
     if len(pools) > max_groups:
-        pools = [pools[i] for i in sorted(rng.choice(len(pools), max_groups, replace=False))]
+        chosen = {p.ad_group_id for p in sorted(pools, key=lambda p: group_key(seed, p.ad_group_id))[:max_groups]}
+        pools = [p for p in pools if p.ad_group_id in chosen]
     frames = []
-    for i, pool in enumerate(pools):
+    for pool in pools:
         out = score_pool(model, pool, 1, keep_all=True)
         if not out.ok:
             continue
         n = len(out.group)
         rows = np.arange(n) if n <= per_group else np.sort(
-            np.random.default_rng(seed + i).choice(n, size=per_group, replace=False))
+            np.random.default_rng(group_key(seed, pool.ad_group_id)).choice(n, size=per_group, replace=False))
         raw = out.scored.all_raw[rows]
         frames.append(pd.DataFrame({"ad_group_id": pool.ad_group_id, "row": rows, "raw_score": raw,
                                     "score": sigmoid(raw)}))
@@ -178,13 +205,36 @@ def served_ads_once(training: "pd.DataFrame", ad_ids) -> "pd.DataFrame":
     return training[ids.isin(ad_ids) & ~ids.duplicated()]
 
 
-def drift_report(model, ad_rows, pool_rows, training: "pd.DataFrame", per_group: int = 20,
-                 max_groups: int = 300, seed: int = 7) -> DriftReport:
+def score_reference(model, ad_rows, pool_rows, per_group: int = SAMPLE_PER_GROUP,
+                    max_groups: int = SAMPLE_MAX_GROUPS, seed: int = SAMPLE_SEED) -> "pd.DataFrame":
+    """The reference distribution of a model's scores, taken when it is trained: its scores of a
+    seeded sample of valid combinations of the pools (raw.asset_pools with raw.ads' keywords), by
+    the very function and parameters that sample each scoring run. Stored with the bundle; the
+    scoring run's sample is compared with it, so both sides are one kind of population (the served
+    ads are not: a selected set whose assets' history effects were fitted on exactly them)."""
+    from models.scoring import pool_inputs
+
+    return sample_published_scores(model, pool_inputs(pool_rows, ad_rows), per_group, max_groups, seed)
+
+
+def reference_sample_spec(per_group: int = SAMPLE_PER_GROUP, max_groups: int = SAMPLE_MAX_GROUPS,
+                          seed: int = SAMPLE_SEED) -> dict:
+    """How a reference was sampled, as the bundle's manifest records it."""
+    return {"per_group": int(per_group), "max_groups": int(max_groups), "seed": int(seed)}
+
+
+def drift_report(model, ad_rows, pool_rows, training: "pd.DataFrame", per_group: int = SAMPLE_PER_GROUP,
+                 max_groups: int = SAMPLE_MAX_GROUPS, seed: int = SAMPLE_SEED,
+                 reference: "pd.DataFrame | None" = None) -> DriftReport:
     """This scoring run's inputs against the model's training inputs.
 
     ad_rows, pool_rows: raw.ads and raw.asset_pools rows (dicts); training: the training set
     (ad_id, features). Texts are compared as the model sees them (each pool text with its ad
     group's keyword, by the one keyword rule); scores as production publishes them on both sides.
+    reference: the bundle's score reference (score_reference, sampled with these parameters). The
+    run's sample is compared with it. Without one (a bundle written before references), the
+    sample is compared with the model's predictions of the training set's served ads, as before,
+    and the report carries a note saying so.
     """
     from models.scoring import pool_inputs
     from transforms.combinations import ad_group_keywords
@@ -192,12 +242,24 @@ def drift_report(model, ad_rows, pool_rows, training: "pd.DataFrame", per_group:
     keywords = {ag: kw for ag, (kw, _) in ad_group_keywords(ad_rows).items()}
     train_pairs = [(ad.get(c) or "", ad.get("keyword") or "") for c in TEXT_COLUMNS for ad in ad_rows]
     score_pairs = [(a.get("text") or "", keywords.get(str(a["ad_group_id"]), "")) for a in pool_rows]
+    if reference is not None:
+        reference_scores, kind, notes = reference["score"].to_numpy(dtype=np.float64), REFERENCE_POOLS, []
+    else:
+        reference_scores, kind = served_scores(model, ad_rows, training), REFERENCE_SERVED
+        notes = [f"model {model.version or '(unversioned)'} has no score reference (trained before references were "
+                 "stored, or without pools to sample): its pool sample is compared with its served ads, a selected "
+                 "population that differs by construction; retrain to compare like with like"]
+    sample = sample_published_scores(model, pool_inputs(pool_rows, ad_rows), per_group, max_groups, seed)
+    report = build_report(train_pairs, score_pairs, model.sp, reference_scores, sample["score"].to_numpy())
+    report.score_reference, report.notes = kind, notes
+    return report
+
+
+def served_scores(model, ad_rows, training: "pd.DataFrame") -> np.ndarray:
+    """The model's predicted CTR of the training set's served ads, one per ad still in raw.ads."""
     by_id = {str(a["ad_id"]): a for a in ad_rows}
     served = served_ads_once(training, by_id)
-    if len(served):
-        X = np.stack(served["features"].to_numpy()).astype(np.float32)
-        train_scores = served_ad_scores(model, X, [by_id[str(a)] for a in served["ad_id"]])
-    else:
-        train_scores = np.empty(0)
-    sample = sample_published_scores(model, pool_inputs(pool_rows, ad_rows), per_group, max_groups, seed)
-    return build_report(train_pairs, score_pairs, model.sp, train_scores, sample["score"].to_numpy())
+    if not len(served):
+        return np.empty(0)
+    X = np.stack(served["features"].to_numpy()).astype(np.float32)
+    return served_ad_scores(model, X, [by_id[str(a)] for a in served["ad_id"]])

@@ -22,18 +22,32 @@ GROUP = "model"
 )
 def ctr_model(context: AssetExecutionContext, paths: LocalPaths, model_store: ModelStoreResource,
               warehouse: WarehouseResource):
+    import time
+
     from models.asset_effects import strongest as strongest_effects
-    from models.fit import fit_ctr_model, read_training_set, save_fitted
+    from models.fit import fit_ctr_model, fitted_scoring_model, read_training_set, save_fitted
+    from monitoring.report import reference_sample_spec, score_reference
 
     files = paths.training_files()
     train, valid = read_training_set(files)
     context.log.info(f"training on {len(train):,} examples, validating on {len(valid):,}")
     with warehouse.open() as wh:
         ads = wh.query("SELECT * FROM `raw.ads`")
+        pools = frame_rows(wh.query("SELECT * FROM `raw.asset_pools`")) if wh.table_exists("raw.asset_pools") else []
     ads = frame_rows(ads)
     fitted = fit_ctr_model(train, valid, ads, split=paths.training_split(), progress=context.log.info)
+    # The reference of score drift: this model's scores of the same kind of sample that each scoring
+    # run takes (valid combinations of the pools), stored with the bundle (docs/monitoring.md).
+    reference = None
+    if pools:
+        started = time.perf_counter()
+        reference = score_reference(fitted_scoring_model(fitted, paths.tokenizer), ads, pools)
+        context.log.info(f"score reference: {len(reference):,} sampled combinations of "
+                         f"{reference['ad_group_id'].nunique():,} ad groups in {time.perf_counter() - started:.1f}s")
+    else:
+        context.log.warning("no asset pools to sample: the bundle has no score reference")
     store = model_store.store()
-    version = store.add(save_fitted(fitted, store.build_dir(), paths.tokenizer))
+    version = store.add(save_fitted(fitted, store.build_dir(), paths.tokenizer, reference, reference_sample_spec()))
     m, effects = fitted.metrics, fitted.effects
     context.log.info(f"candidate model {version}: {m['num_trees']} trees in {fitted.seconds:.1f}s; valid AUC "
                      f"{m['valid']['auc']:.4f}, log loss {m['valid']['logloss']:.5f}, calibration "
@@ -69,6 +83,7 @@ def ctr_model(context: AssetExecutionContext, paths: LocalPaths, model_store: Mo
             # the assets whose own delivery moves their scores most in a slot: what history adds
             "strongest_history_effects": table(strongest, 3),
             "train_seconds": round(fitted.seconds, 1),
+            "score_reference_combinations": 0 if reference is None else len(reference),
             "metrics": table(fitted.metrics_table()),
             "calibration_table": table(fitted.calibration),
             "top_features_by_gain": table(fitted.importance.head(15)),

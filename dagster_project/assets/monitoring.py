@@ -42,17 +42,26 @@ def drift_report(context: AssetExecutionContext, paths: LocalPaths, warehouse: W
     from transforms.features import feature_spec
 
     store = model_store.store()
-    model = ScoringModel.from_bundle(store.load(store.require_current(), feature_spec()))
+    bundle = store.load(store.require_current(), feature_spec())
+    model = ScoringModel.from_bundle(bundle)
     with warehouse.open() as wh:
         ad_rows = frame_rows(wh.query("SELECT * FROM `raw.ads`"))
         pool_rows = frame_rows(wh.query("SELECT * FROM `raw.asset_pools`"))
     train, valid = read_training_set(paths.training_files())
-    report = build_drift_report(model, ad_rows, pool_rows, pd.concat([train, valid], ignore_index=True))
+    # The scoring run's sample of scores is compared with the bundle's reference, sampled alike when
+    # the model was trained; a bundle written before references falls back (the report notes it).
+    sampled = {k: v for k, v in bundle.score_reference_sample.items() if k in ("per_group", "max_groups", "seed")}
+    report = build_drift_report(model, ad_rows, pool_rows, pd.concat([train, valid], ignore_index=True),
+                                reference=bundle.score_reference(), **sampled)
+    for note in report.notes:
+        context.log.warning(note)
     status, now = report.status, dt.datetime.now(dt.timezone.utc)
     summary = {"checked_at": now.isoformat(), "model_version": model.version, "status": status,
-               "reasons": report.reasons, "feature_error_share": report.error_share,
+               "reasons": report.reasons, "notes": report.notes, "feature_error_share": report.error_share,
                "oov_train": report.oov_train, "oov_score": report.oov_score, "empty_train": report.empty_train,
-               "empty_score": report.empty_score, "score_psi": report.score_psi, "score_ks": report.score_ks,
+               "empty_score": report.empty_score, "score_reference": report.score_reference,
+               "score_psi": report.score_psi, "score_ks": report.score_ks, "score_ks_pvalue": report.score_ks_pvalue,
+               "reference_scores": report.n_reference_scores, "sample_scores": report.n_sample_scores,
                "top_features": report.top_features()}
     os.makedirs(paths.path("monitoring"), exist_ok=True)
     with open(paths.path("monitoring", "drift_latest.json"), "w", encoding="utf-8") as f:
@@ -79,6 +88,9 @@ def drift_report(context: AssetExecutionContext, paths: LocalPaths, warehouse: W
             "score_psi": rounded(report.score_psi, 3),
             "score_ks": rounded(report.score_ks, 3),
             "score_ks_pvalue": rounded(report.score_ks_pvalue, 3),
+            # what the run's sample of scores was compared with, and both sides' sizes
+            "score_reference": report.score_reference,
+            "score_samples": f"{report.n_reference_scores:,} reference vs {report.n_sample_scores:,} now",
             "features_at_error": int(sum(f.severity == "error" for f in report.features)),
             "top_features": table(top, 3),
             "psi_plot": psi_plot(top),

@@ -187,3 +187,38 @@ def test_the_scoring_digest_names_what_scores_not_when_it_was_built(tmp_path, tr
     other_tokenizer = save_bundle(str(tmp_path / "d"), text, str(tok2), SPEC, {}, {}, "feedbeef")
     assert len({digest, scoring_digest(load_bundle(other_booster, SPEC).manifest),
                 scoring_digest(load_bundle(other_tokenizer, SPEC).manifest)}) == 3
+
+
+def test_the_score_reference_travels_with_the_bundle_checksummed(tmp_path, trained):
+    """The drift report's reference (the model's scores of a sample of the pools at training) is a
+    checksummed file of the bundle, with how it was sampled; a bundle without one loads as before."""
+    import pandas as pd
+
+    tok = tmp_path / "tok.model"
+    tok.write_bytes(b"tok")
+    reference = pd.DataFrame({"ad_group_id": ["g1", "g1", "g2"], "row": [3, 17, 0],
+                              "raw_score": [-3.1, -2.9, -3.4], "score": [0.0431, 0.0522, 0.0323]})
+    sample = {"per_group": 20, "max_groups": 300, "seed": 7}
+    path = save_bundle(str(tmp_path / "b"), trained.booster.model_to_string(), str(tok), SPEC, {}, {},
+                       "feedbeef", score_reference=reference, score_reference_sample=sample)
+    loaded = load_bundle(path, SPEC)
+    assert loaded.has_score_reference and loaded.score_reference_sample == sample
+    pd.testing.assert_frame_equal(loaded.score_reference(), reference)
+    assert loaded.manifest["score_reference"] == {"rows": 3, "ad_groups": 2, "sample": sample}
+    assert "score_reference.parquet" in loaded.manifest["files"]
+    # it decides no score: the scoring digest ignores it
+    plain = save_bundle(str(tmp_path / "c"), trained.booster.model_to_string(), str(tok), SPEC, {}, {}, "feedbeef")
+    assert scoring_digest(load_bundle(plain, SPEC).manifest) == scoring_digest(loaded.manifest)
+    assert not load_bundle(plain, SPEC).has_score_reference and load_bundle(plain, SPEC).score_reference() is None
+
+    with pytest.raises(BundleError, match="score reference lacks columns"):
+        save_bundle(str(tmp_path / "d"), "x", str(tok), SPEC, {}, {}, "feedbeef",
+                    score_reference=reference.drop(columns="raw_score"))
+    with open(os.path.join(path, "score_reference.parquet"), "ab") as f:
+        f.write(b"x")
+    with pytest.raises(BundleError, match="score_reference.parquet does not match its checksum"):
+        load_bundle(path, SPEC)
+    # the manifest and its file list must agree: an edited manifest is refused either way
+    _edit_manifest(plain, score_reference={"rows": 3, "ad_groups": 2, "sample": sample})
+    with pytest.raises(BundleError, match="score reference and its file list disagree.*retrain"):
+        load_bundle(plain, SPEC)

@@ -45,3 +45,20 @@ def test_same_world_is_ok_and_a_shifted_one_is_an_error(tiny_world, tiny_bundle)
     assert moved.status == "error"
     assert any("features drifted" in r for r in moved.reasons)
     assert moved.top_features(3)[0]["psi"] > 0.25
+
+
+def test_an_unchanged_ad_group_contributes_the_same_scores_whatever_comes_or_goes_beside_it(tiny_world, tiny_bundle):
+    """The sample is keyed by ad group id, not by place in the list: a bundle's score reference and
+    a later run's sample differ only where the pools did (adding ad groups used to redraw all)."""
+    model = ScoringModel.from_bundle(load_bundle(tiny_bundle, feature_spec()))
+    pools = pool_inputs(tiny_world.asset_pools(), tiny_world.ads())
+    gone = pools[0].ad_group_id
+    for max_groups in (len(pools), 8):  # every ad group sampled, or some of them
+        full = sample_published_scores(model, pools, per_group=5, max_groups=max_groups)
+        fewer = sample_published_scores(model, pools[1:], per_group=5, max_groups=max_groups)
+        shared = sorted((set(full["ad_group_id"]) & set(fewer["ad_group_id"])) - {gone})
+        assert len(shared) >= max_groups - 1
+        a = full[full["ad_group_id"].isin(shared)].reset_index(drop=True)
+        b = fewer[fewer["ad_group_id"].isin(shared)].reset_index(drop=True)
+        pd.testing.assert_frame_equal(a, b)
+        assert len(set(full["ad_group_id"]) ^ set(fewer["ad_group_id"])) <= 2
