@@ -55,7 +55,10 @@ def report(settings: Settings, seconds: float) -> None:
                f"{score.get('combinations_rejected', 0):,} rejected by pins and width limits")
     drift, assignments, results = meta["drift_report"], meta["ab_assignments"], meta["experiment_results"]
     if drift:
-        typer.echo(f"drift against the training set: {drift.get('status')} (score PSI {_num(drift, 'score_psi'):.3f})")
+        # scores are compared with the bundle's reference sample of the pools (a same-run retrain: PSI 0)
+        ref = "the served ads" if drift.get("score_reference") == "served ads" else "the model's sample of its pools"
+        typer.echo(f"drift: {drift.get('status')} (texts against the training set; scores against {ref}, "
+                   f"PSI {_num(drift, 'score_psi'):.3f})")
     if assignments:
         typer.echo(f"experiment {assignments.get('experiment_id')}: {assignments.get('creatives', 0):,} creatives "
                    f"from {assignments.get('start_date')}; upload file {assignments.get('export')}")

@@ -2,6 +2,7 @@
 
 import csv
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -26,6 +27,9 @@ def demo_home(tmp_path_factory):
 def test_demo_materialises_everything_and_reports(demo_home, tiny_world):
     home, _, stdout = demo_home
     assert "== adcombo report ==" in stdout
+    # trained and scored in one run: the bundle's reference sample is this run's sample
+    assert re.search(r"drift: \w+ \(texts against the training set; scores against the model's sample of its "
+                     r"pools, PSI 0\.000\)", stdout)
     assert "scored" in stdout and f"combinations of {len(tiny_world.ad_group_ids())} ad groups" in stdout
     con = duckdb.connect(str(home / "warehouse.duckdb"), read_only=True)
     pools = con.execute("SELECT COUNT(DISTINCT ad_group_id) FROM raw.asset_pools").fetchone()[0]
