@@ -389,5 +389,8 @@ def reject_unknown_ads(performance: Validated, ad_ids: Iterable[str]) -> Validat
         rejected.append(Rejected(f"unknown ad_id: {r['ad_id']} is not in the ads file (or its row was rejected)",
                                  {**{k: (v.isoformat() if isinstance(v, dt.date) else v) for k, v in r.items()}, **w}))
     kept = None if lines is None else [line for line, u in zip(lines, unknown) if not u]
+    # a rejected row's rounded conversions are not loaded: not counted (rows without a line are kept)
+    gone = set() if lines is None else {lines[i] for i in np.flatnonzero(unknown)}
+    rounded = [line for line in performance.rounded if line is None or line not in gone]
     return Validated(performance.table, frame[~unknown].reset_index(drop=True), rejected,
-                     performance.source_file, kept, performance.rounded, performance.summed)
+                     performance.source_file, kept, rounded, performance.summed)

@@ -64,14 +64,16 @@ def test_whole_decimals_count_and_fractional_conversions_are_rounded_and_said(du
             "2025-06-21,ad00001-03,351,19,1.5,2170074605",           # line 4: 1.5 → 2
             "2025-06-21,ad00001-04,200,1.5,0,79485660",              # line 5: a fractional click
             "2025-06-21,ad00002-01,100,1,-0.5,1",                    # line 6: negative
+            "2025-06-21,nobody-01,100,1,0.5,1",                      # line 7: rounded, then an unknown ad
         ]) + "\n"
 
     result = import_files(duck, str(write_folder(tmp_path / "d", transform=edit)), ImportOptions(today=TODAY))
     assert result.ok, format_import(result)
     got = duck.query("SELECT ad_id, impressions, clicks, conversions FROM `raw.ad_daily_performance` ORDER BY ad_id")
     assert got.values.tolist() == [["ad00001-01", 1234, 9, 3], ["ad00001-02", 1234, 11, 0], ["ad00001-03", 351, 19, 2]]
-    assert sorted((r, p["_line"]) for _, r, p in _dead(duck)) == [
-        ("negative count: conversions=-0.5", 6), ("wrong type: clicks='1.5' is not a whole number", 5)]
+    assert sorted((r.split(" (")[0], p["_line"]) for _, r, p in _dead(duck)) == [
+        ("negative count: conversions=-0.5", 6), ("unknown ad_id: nobody-01 is not in the ads file", 7),
+        ("wrong type: clicks='1.5' is not a whole number", 5)]
     report = format_import(result)
     assert ("    2 rows with fractional conversions rounded to whole numbers, as raw.ad_daily_performance stores "
             "whole conversions (lines 3, 4)") in report
