@@ -118,6 +118,8 @@ def main(argv=None) -> int:
     ap.add_argument("--world", default="base30")
     ap.add_argument("--seed", type=int, default=101)
     ap.add_argument("--prior_sd", type=float, default=0.5, help="prior sd of a term's departure from its category")
+    ap.add_argument("--between_ad_sd", type=float, default=0.1,
+                    help="scatter of a served ad's log-odds beyond its clicks' noise (the linear base measures it)")
     ap.add_argument("--max_truth_groups", type=int, default=200)
     args = ap.parse_args(argv)
     world = World.generate(world_config(args.world, args.seed))
@@ -125,7 +127,7 @@ def main(argv=None) -> int:
         prep = prepare(world, wd)
     ex = prep.examples
     train = ex[~ex.ad_group_id.isin(prep.holdout) & (ex.split == "train")]  # what the model learns from
-    weights = learn_term_weights(prep.ads, train, args.prior_sd)
+    weights = learn_term_weights(prep.ads, train, args.prior_sd, args.between_ad_sd)
     ranked = sorted(weights.items(), key=lambda kv: kv[1])
     print(f"{len(weights)} terms; lowest " + ", ".join(f"{k}:{m} {v:.2f}" for (k, m), v in ranked[:5])
           + "; highest " + ", ".join(f"{k}:{m} {v:.2f}" for (k, m), v in ranked[-5:]), flush=True)
