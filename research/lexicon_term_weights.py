@@ -11,7 +11,9 @@ every slot through the category's per-slot coefficient b_{k,p}:
 
 fitted by alternating weighted least squares on the training groups' served ads (empirical
 log-odds weighted by 1 / (binomial variance + 0.1^2), ad-group levels absorbed by centring within
-each group; ridge 1 on b, Normal(0, prior_sd) on d, d clipped to [-1, 1]). The evaluation is then
+each group; ridge 1 on b, Normal(0, prior_sd) on d, d clipped to [-1, 1]). Only a weight relative
+to its category's other terms matters (b times w is what is identified, and the linear base refits
+b on the weighted counts): the prior at 1 breaks that tie only weakly. The evaluation is then
 run with lex_* counting each match with its term's weight, in training and scoring alike (the
 evaluation's own code, `models.evaluate.run_evaluation`, with the featurisation patched).
 
