@@ -5,7 +5,7 @@ reference populations it could be compared with.
 
 For each data folder (after `adcombo demo --world NAME --home FOLDER`, or `adcombo import` and
 `adcombo run`): the production bundle, raw.ads, raw.asset_pools and the training set are read
-through the product's own resources, and monitoring.report.drift_report (the function the asset
+through the product's own resources, and monitoring.report.bundle_drift_report (the function the asset
 calls, with the bundle's score reference when it has one) builds the report. Prints the score
 PSI, KS statistic and its p-value, both sample sizes, the status and its reasons.
 
@@ -134,18 +134,17 @@ def stats(reference, sample) -> dict:
 
 
 def as_the_asset(bundle, model, training, ad_rows, pool_rows) -> dict:
-    from monitoring.report import drift_report
+    from monitoring.report import bundle_drift_report
 
     started = time.perf_counter()
-    sampled = {k: v for k, v in bundle.score_reference_sample.items() if k in ("per_group", "max_groups", "seed")}
-    report = drift_report(model, ad_rows, pool_rows, training, reference=bundle.score_reference(), **sampled)
+    report = bundle_drift_report(bundle, model, ad_rows, pool_rows, training)
     return {
         "status": report.status, "reasons": list(report.reasons),
-        "score_reference": getattr(report, "score_reference", "served ads"),
+        "score_reference": report.score_reference,
         "score_psi": round(report.score_psi, 4), "score_ks": round(report.score_ks, 4),
         "score_ks_pvalue": float(f"{report.score_ks_pvalue:.3g}"),
-        "n_reference": getattr(report, "n_reference_scores", None),
-        "n_sample": getattr(report, "n_sample_scores", None),
+        "n_reference": report.n_reference_scores,
+        "n_sample": report.n_sample_scores,
         "feature_error_share": round(report.error_share, 3),
         "seconds": round(time.perf_counter() - started, 1),
     }
@@ -162,10 +161,9 @@ def served_asset_pools(ad_rows, pool_rows) -> list[dict]:
 
 
 def designs(model, training, ad_rows, pool_rows) -> dict:
-    from models.scoring import pool_inputs
-    from monitoring.report import sample_published_scores, score_reference, served_scores
+    from monitoring.report import score_reference, served_scores
 
-    sample = sample_published_scores(model, pool_inputs(pool_rows, ad_rows))["score"].to_numpy()
+    sample = score_reference(model, ad_rows, pool_rows)["score"].to_numpy()  # the scoring run's sample
     groups = sorted({str(p["ad_group_id"]) for p in pool_rows})
     rng = np.random.default_rng(0)
     dropped = set(rng.choice(groups, max(1, int(round(DROP_SHARE * len(groups)))), replace=False).tolist())
@@ -174,8 +172,7 @@ def designs(model, training, ad_rows, pool_rows) -> dict:
         "served": served_scores(model, ad_rows, training),
         "pools": score_reference(model, ad_rows, pool_rows)["score"].to_numpy(),
         f"pools-minus-{DROP_SHARE:.0%}": score_reference(model, ad_rows, fewer)["score"].to_numpy(),
-        "served-assets": sample_published_scores(
-            model, pool_inputs(served_asset_pools(ad_rows, pool_rows), ad_rows))["score"].to_numpy(),
+        "served-assets": score_reference(model, ad_rows, served_asset_pools(ad_rows, pool_rows))["score"].to_numpy(),
     }
     return {name: stats(ref, sample) for name, ref in refs.items()}
 

@@ -236,7 +236,6 @@ def drift_report(model, ad_rows, pool_rows, training: "pd.DataFrame", per_group:
     sample is compared with the model's predictions of the training set's served ads, as before,
     and the report carries a note saying so.
     """
-    from models.scoring import pool_inputs
     from transforms.combinations import ad_group_keywords
 
     keywords = {ag: kw for ag, (kw, _) in ad_group_keywords(ad_rows).items()}
@@ -249,10 +248,17 @@ def drift_report(model, ad_rows, pool_rows, training: "pd.DataFrame", per_group:
         notes = [f"model {model.version or '(unversioned)'} has no score reference (trained before references were "
                  "stored, or without pools to sample): its pool sample is compared with its served ads, a selected "
                  "population that differs by construction; retrain to compare like with like"]
-    sample = sample_published_scores(model, pool_inputs(pool_rows, ad_rows), per_group, max_groups, seed)
+    sample = score_reference(model, ad_rows, pool_rows, per_group, max_groups, seed)  # drawn as the reference was
     report = build_report(train_pairs, score_pairs, model.sp, reference_scores, sample["score"].to_numpy())
     report.score_reference, report.notes = kind, notes
     return report
+
+
+def bundle_drift_report(bundle, model, ad_rows, pool_rows, training: "pd.DataFrame") -> DriftReport:
+    """drift_report against a loaded bundle's score reference, sampled as its manifest records
+    (a bundle written before references: the served-ads fallback)."""
+    sampled = {k: v for k, v in bundle.score_reference_sample.items() if k in ("per_group", "max_groups", "seed")}
+    return drift_report(model, ad_rows, pool_rows, training, reference=bundle.score_reference(), **sampled)
 
 
 def served_scores(model, ad_rows, training: "pd.DataFrame") -> np.ndarray:

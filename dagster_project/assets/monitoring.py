@@ -38,7 +38,7 @@ def drift_report(context: AssetExecutionContext, paths: LocalPaths, warehouse: W
 
     from models.fit import read_training_set
     from models.scoring import ScoringModel
-    from monitoring.report import drift_report as build_drift_report
+    from monitoring.report import bundle_drift_report
     from transforms.features import feature_spec
 
     store = model_store.store()
@@ -50,9 +50,7 @@ def drift_report(context: AssetExecutionContext, paths: LocalPaths, warehouse: W
     train, valid = read_training_set(paths.training_files())
     # The scoring run's sample of scores is compared with the bundle's reference, sampled alike when
     # the model was trained; a bundle written before references falls back (the report notes it).
-    sampled = {k: v for k, v in bundle.score_reference_sample.items() if k in ("per_group", "max_groups", "seed")}
-    report = build_drift_report(model, ad_rows, pool_rows, pd.concat([train, valid], ignore_index=True),
-                                reference=bundle.score_reference(), **sampled)
+    report = bundle_drift_report(bundle, model, ad_rows, pool_rows, pd.concat([train, valid], ignore_index=True))
     for note in report.notes:
         context.log.warning(note)
     status, now = report.status, dt.datetime.now(dt.timezone.utc)
