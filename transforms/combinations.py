@@ -9,7 +9,7 @@ from typing import Sequence
 
 import numpy as np
 
-from transforms.features import (COMBINATION_FEATURE_NAMES, AssetBlock, combination_features,
+from transforms.features import (COMBINATION_FEATURE_NAMES, AssetBlock, TermWeights, combination_features,
                                  featurize_assets)
 from transforms.text import DESCRIPTION_MAX_WIDTH, HEADLINE_MAX_WIDTH, ad_width, has_customizer, normalize
 
@@ -270,8 +270,10 @@ class Pool:
 
 
 def build_ad_group_combinations(keyword: str, assets: Sequence[dict], sp,
-                                industry: str = "", ad_group_id: str = "") -> AdGroupCombinations:
-    """Enumerate and featurise one ad group's pool (len 0 when no valid combination exists).
+                                industry: str = "", ad_group_id: str = "",
+                                term_weights: TermWeights | None = None) -> AdGroupCombinations:
+    """Enumerate and featurise one ad group's pool (len 0 when no valid combination exists), the
+    lexicon read with the model's term weights (transforms.features.TermWeights).
 
     Assets (dicts with asset_id, asset_type, text, pinned_field) are sorted by asset_id so the
     output does not depend on input order. Each asset is featurised once; combination rows are
@@ -282,8 +284,8 @@ def build_ad_group_combinations(keyword: str, assets: Sequence[dict], sp,
     n = len(triples) * len(pairs)
     h_block = d_block = None
     if n:  # nothing to score: skip tokenising the pool
-        h_block = featurize_assets(pool.headline_texts, keyword, sp)
-        d_block = featurize_assets(pool.description_texts, keyword, sp)
+        h_block = featurize_assets(pool.headline_texts, keyword, sp, term_weights)
+        d_block = featurize_assets(pool.description_texts, keyword, sp, term_weights)
     return AdGroupCombinations(
         triples=triples, pairs=pairs, headlines=h_block, descriptions=d_block,
         headline_ids=pool.headline_ids, headline_texts=pool.headline_texts,

@@ -41,10 +41,12 @@ def local_copy(path: str) -> str:
 
 
 class FeaturizeServedAd(beam.DoFn):
-    """raw.ads row (dict) -> same dict plus "features": float32 (F,) of its fixed combination."""
+    """raw.ads row (dict) -> same dict plus "features": float32 (F,) of its fixed combination.
+    term_weights: the model's (transforms.features.TermWeights; None: every lexicon match counts 1)."""
 
-    def __init__(self, tokenizer_path: str):
+    def __init__(self, tokenizer_path: str, term_weights=None):
         self._tokenizer_path = tokenizer_path
+        self._term_weights = term_weights
         self._sp = None
         self._featurized = Metrics.counter(NAMESPACE, "served_ads_featurized")
 
@@ -54,7 +56,7 @@ class FeaturizeServedAd(beam.DoFn):
 
     def process(self, ad: dict):
         out = dict(ad)
-        out["features"] = featurize_served_ad(ad, self._sp)
+        out["features"] = featurize_served_ad(ad, self._sp, self._term_weights)
         self._featurized.inc()
         yield out
 
@@ -66,11 +68,12 @@ class EnumerateAndFeaturize(beam.DoFn):
     Ad groups without a valid combination yield nothing on the main output (counted, logged).
     With emit_invalid=True, ad groups with an invalid pin go to the INVALID_TAG output as
     (ad_group_id, reason) instead of failing the bundle; otherwise they are counted, logged and
-    skipped.
+    skipped. term_weights: the model's, as for FeaturizeServedAd.
     """
 
-    def __init__(self, tokenizer_path: str, emit_invalid: bool = False):
+    def __init__(self, tokenizer_path: str, emit_invalid: bool = False, term_weights=None):
         self._tokenizer_path = tokenizer_path
+        self._term_weights = term_weights
         self._emit_invalid = emit_invalid
         self._sp = None
         self._ad_groups = Metrics.counter(NAMESPACE, "ad_groups")
@@ -90,7 +93,7 @@ class EnumerateAndFeaturize(beam.DoFn):
         try:
             result = build_ad_group_combinations(
                 group.get("keyword") or "", group.get("assets") or [], self._sp,
-                industry=group.get("industry") or "", ad_group_id=ad_group_id)
+                industry=group.get("industry") or "", ad_group_id=ad_group_id, term_weights=self._term_weights)
         except ValueError as exc:
             self._invalid.inc()
             log.warning("ad group %s skipped: %s", ad_group_id, exc)

@@ -15,7 +15,7 @@ import json
 import re
 import zlib
 from dataclasses import dataclass, field
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 
@@ -62,6 +62,17 @@ _LEXICON_RE["free"] = re.compile(r"無料|free|無償|タダ|(?<![\d,])0円")
 _NUMBER_RE = re.compile(r"\d+(?:[.,]\d+)*")
 _PRICE_RE = re.compile(r"\d[\d,]*(?:\.\d+)?\s*(?:万|千|百)?\s*円|[¥\\]\s*\d")  # 1,980円 3万円 ¥500
 _BRACKETS = frozenset("【】《》「」『』〈〉〔〕[]()<>{}〖〗≪≫")
+
+# A market's reading of the lexicon, learnt from its delivery (models.term_weights) and stored in the
+# model bundle: {category: {term: weight}}. A match counts its term's weight in lex_<category>
+# instead of 1 (a term absent counts 1). None or {}: every match counts 1, the training set's values.
+TermWeights = Mapping[str, Mapping[str, float]]
+
+
+def lexicon_matches(text_low: str) -> dict[str, list[str]]:
+    """Each lexicon category's matched terms in a normalised, case-folded text (what lex_* count)."""
+    return {name: _LEXICON_RE[name].findall(text_low) for name in LEXICONS}
+
 
 APPEALS = ("urgency", "discount", "free_shipping", "free", "social_proof", "cta")
 
@@ -162,12 +173,14 @@ def char_bigrams(text_norm: str) -> frozenset[str]:
 
 
 def asset_feature_row(text: str, keyword_norm: str, keyword_words: list[str],
-                      pieces: list[str], raw_width: int | None = None) -> list[float]:
+                      pieces: list[str], raw_width: int | None = None,
+                      term_weights: TermWeights | None = None) -> list[float]:
     """One row of ASSET_FEATURE_NAMES for a normalised text and its SentencePiece pieces.
 
     raw_width is the display width of the text as submitted and counted by the platform (NFKC folds
     a full-width ３, width 2, to 3, width 1; customizers count their default text): ad_width. It
-    defaults to the normalised width.
+    defaults to the normalised width. term_weights: lex_* count each match by its term's weight;
+    n_appeals counts the appeal categories with a match whatever their weights.
     """
     t = text
     low = t.casefold()
@@ -181,8 +194,12 @@ def asset_feature_row(text: str, keyword_norm: str, keyword_words: list[str],
         buckets[_hash_bucket(p)] += 1.0
     if content:
         buckets = [b / len(content) for b in buckets]
-    lex = [float(len(_LEXICON_RE[name].findall(low))) for name in LEXICONS]
-    appeals = sum(1.0 for name, v in zip(LEXICONS, lex) if v > 0 and name in APPEALS)
+    matches = lexicon_matches(low)
+    appeals = sum(1.0 for name in APPEALS if matches[name])
+    if term_weights:
+        lex = [float(sum(term_weights.get(name, {}).get(m, 1.0) for m in matches[name])) for name in LEXICONS]
+    else:
+        lex = [float(len(matches[name])) for name in LEXICONS]
     row = [
         float(n == 0), float(n), float(width), width / HEADLINE_MAX_WIDTH,
         float(width if raw_width is None else raw_width),
@@ -204,8 +221,10 @@ def asset_feature_row(text: str, keyword_norm: str, keyword_words: list[str],
     return row
 
 
-def featurize_assets(texts: Sequence[str], keyword: str, sp) -> AssetBlock:
-    """Per-asset features of texts (raw; normalised here) against the ad group's keyword."""
+def featurize_assets(texts: Sequence[str], keyword: str, sp,
+                     term_weights: TermWeights | None = None) -> AssetBlock:
+    """Per-asset features of texts (raw; normalised here) against the ad group's keyword, the
+    lexicon read with the model's term weights (None: every match counts 1)."""
     keyword_norm = normalize(keyword).casefold()
     keyword_words = _keyword_words(keyword)
     rows, token_sets, number_sets, bigram_sets, keyword_sets = [], [], [], [], []
@@ -213,7 +232,7 @@ def featurize_assets(texts: Sequence[str], keyword: str, sp) -> AssetBlock:
         t = normalize(raw)
         pieces = tokenize(sp, t)
         rows.append(asset_feature_row(t, keyword_norm, keyword_words, pieces,
-                                      raw_width=ad_width(raw)))
+                                      raw_width=ad_width(raw), term_weights=term_weights))
         token_sets.append(frozenset(_content_pieces(pieces)))
         number_sets.append(frozenset(_NUMBER_RE.findall(t)))
         bigram_sets.append(char_bigrams(t))
@@ -335,19 +354,19 @@ def combination_features(headlines: AssetBlock, descriptions: AssetBlock,
     return out
 
 
-def featurize_served_ad(ad: dict, sp) -> np.ndarray:
+def featurize_served_ad(ad: dict, sp, term_weights: TermWeights | None = None) -> np.ndarray:
     """(F,) features of a served ad via exactly the scoring path (its combination [0,1,2,0,1])."""
     heads = featurize_assets([ad.get("headline_1") or "", ad.get("headline_2") or "",
-                              ad.get("headline_3") or ""], ad.get("keyword") or "", sp)
+                              ad.get("headline_3") or ""], ad.get("keyword") or "", sp, term_weights)
     descs = featurize_assets([ad.get("description_1") or "", ad.get("description_2") or ""],
-                             ad.get("keyword") or "", sp)
+                             ad.get("keyword") or "", sp, term_weights)
     return combination_features(heads, descs, np.array([[0, 1, 2, 0, 1]], dtype=np.int32))[0]
 
 
 SERVED_TEXT_COLUMNS = ("headline_1", "headline_2", "headline_3", "description_1", "description_2")
 
 
-def featurize_served_ads(ads: Sequence[dict], sp) -> np.ndarray:
+def featurize_served_ads(ads: Sequence[dict], sp, term_weights: TermWeights | None = None) -> np.ndarray:
     """(len(ads), F) features of served ads, row i for ads[i]; byte-identical to featurize_served_ad.
 
     Ads are grouped by (ad_group_id, keyword); within a group each distinct text is normalised,
@@ -367,7 +386,7 @@ def featurize_served_ads(ads: Sequence[dict], sp) -> np.ndarray:
             for k, t in enumerate(texts):
                 index = h_index if k < 3 else d_index
                 combos[r, k] = index.setdefault(t, len(index))
-        heads = featurize_assets(list(h_index), keyword, sp)
-        descs = featurize_assets(list(d_index), keyword, sp)
+        heads = featurize_assets(list(h_index), keyword, sp, term_weights)
+        descs = featurize_assets(list(d_index), keyword, sp, term_weights)
         out[rows] = combination_features(heads, descs, combos)
     return out

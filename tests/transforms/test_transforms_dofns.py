@@ -1,6 +1,7 @@
 """The Beam wrappers: same bytes through the training DoFn and the scoring DoFn."""
 import apache_beam as beam
 import numpy as np
+import pytest
 from apache_beam.testing.test_pipeline import TestPipeline as BeamTestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
@@ -25,21 +26,23 @@ def served_row(group: AdGroupCombinations) -> np.ndarray:
     return group.X[i]
 
 
-def test_training_and_scoring_dofns_give_identical_bytes(sp_model_path, sp):
+@pytest.mark.parametrize("weights", [None, {"urgency": {"今だけ": 0.0}, "cta": {"こちら": 1.7}}],
+                         ids=["plain", "term-weights"])
+def test_training_and_scoring_dofns_give_identical_bytes(sp_model_path, sp, weights):
     pools = {"g1": make_pool(seed=1), "g2": make_pool(n_h=12, n_d=3, seed=2)}
     # g3: every headline too wide -> no valid combination, counted and dropped
     wide = [dict(a, text="あ" * 16) if a["asset_type"] == "HEADLINE" else a for a in make_pool(seed=3)]
     groups = [(g, {"keyword": "格安SIM", "industry": "telecom", "assets": a}) for g, a in pools.items()]
     groups.append(("g3", {"keyword": "", "industry": "", "assets": wide}))
     ads = [served_ad(a, g) for g, a in pools.items()]
-    expected = {ad["ad_group_id"]: featurize_served_ad(ad, sp).tobytes() for ad in ads}
+    expected = {ad["ad_group_id"]: featurize_served_ad(ad, sp, weights).tobytes() for ad in ads}
 
     p = BeamTestPipeline(runner="FnApiRunner")
     served = (p | "Ads" >> beam.Create(ads)
-                | "Served" >> beam.ParDo(FeaturizeServedAd(sp_model_path))
+                | "Served" >> beam.ParDo(FeaturizeServedAd(sp_model_path, weights))
                 | "KeyServed" >> beam.Map(lambda ad: (ad["ad_group_id"], ad)))
     scored = (p | "Pools" >> beam.Create(groups)
-                | "Enumerate" >> beam.ParDo(EnumerateAndFeaturize(sp_model_path)))
+                | "Enumerate" >> beam.ParDo(EnumerateAndFeaturize(sp_model_path, term_weights=weights)))
 
     def compare(kv):
         gid, joined = kv

@@ -109,15 +109,34 @@ def test_changing_h3_leaves_other_features_unchanged(sp):
     assert (X[0, touches_h3] != X[1, touches_h3]).any()
 
 
-def test_served_ad_equals_pool_row(sp):
-    """No train/serve skew at the pure-function level: served features == scoring row bytes."""
+# A market that reads 今すぐ as no urgency and 申し込み as twice a call to action (models.term_weights).
+WEIGHTS = {"urgency": {"今すぐ": 0.0, "今だけ": 1.5}, "cta": {"申し込み": 2.0}}
+
+
+def test_term_weights_count_each_match_by_its_term(sp):
+    text = "今すぐ申し込み、今だけ"
+    plain, weighted = asset_row(sp, text), dict(zip(ASSET_FEATURE_NAMES,
+                                                    featurize_assets([text], "", sp, WEIGHTS).feats[0].tolist()))
+    assert plain["lex_urgency"] == 2 and plain["lex_cta"] == 2  # 今すぐ is urgency and a call to action
+    assert weighted["lex_urgency"] == 1.5  # 0 for 今すぐ + 1.5 for 今だけ
+    assert weighted["lex_cta"] == 3  # 1 for 今すぐ (no cta weight) + 2 for 申し込み
+    assert weighted["n_appeals"] == plain["n_appeals"] == 2  # categories with a match, whatever the weights
+    others = [n for n in ASSET_FEATURE_NAMES if n not in ("lex_urgency", "lex_cta")]
+    assert [weighted[n] for n in others] == [plain[n] for n in others]
+    assert featurize_assets([text], "", sp, {}).feats.tobytes() == featurize_assets([text], "", sp).feats.tobytes()
+
+
+@pytest.mark.parametrize("weights", [None, WEIGHTS], ids=["plain", "term-weights"])
+def test_served_ad_equals_pool_row(sp, weights):
+    """No train/serve skew at the pure-function level: served features == scoring row bytes, with
+    the model's term weights too."""
     assets = make_pool()
     by_id = {a["asset_id"]: a["text"] for a in assets}
     served_ids = ("H07", "H02", "H11", "D03", "D00")
     ad = {"ad_id": "A1", "keyword": "格安SIM", "headline_1": by_id["H07"], "headline_2": by_id["H02"],
           "headline_3": by_id["H11"], "description_1": by_id["D03"], "description_2": by_id["D00"]}
-    served = featurize_served_ad(ad, sp)
-    g = build_ad_group_combinations("格安SIM", assets, sp)
+    served = featurize_served_ad(ad, sp, weights)
+    g = build_ad_group_combinations("格安SIM", assets, sp, term_weights=weights)
     rows = [i for i in range(len(g)) if g.row_asset_ids(i) == served_ids]
     assert len(rows) == 1
     assert served.dtype == np.float32 and served.shape == (len(COMBINATION_FEATURE_NAMES),)
@@ -144,7 +163,8 @@ def test_raw_width_counts_full_width_as_submitted(sp):
     assert r["raw_display_width"] == 14 and r["display_width"] == 10
 
 
-def test_served_ads_batch_equals_one_by_one(sp):
+@pytest.mark.parametrize("weights", [None, WEIGHTS], ids=["plain", "term-weights"])
+def test_served_ads_batch_equals_one_by_one(sp, weights):
     """The training pipeline featurises an ad group's ads together; bytes equal the per-ad path."""
     from transforms.features import featurize_served_ads
 
@@ -156,6 +176,6 @@ def test_served_ads_batch_equals_one_by_one(sp):
         ads.append({"ad_id": f"a{i}", "ad_group_id": f"g{i % 3}", "keyword": "格安SIM" if i % 3 else "",
                     "headline_1": h[0], "headline_2": h[1], "headline_3": "" if i == 4 else h[2],
                     "description_1": h[3], "description_2": h[4]})
-    X = featurize_served_ads(ads, sp)
+    X = featurize_served_ads(ads, sp, weights)
     for ad, row in zip(ads, X):
-        assert row.tobytes() == featurize_served_ad(ad, sp).tobytes()
+        assert row.tobytes() == featurize_served_ad(ad, sp, weights).tobytes()
