@@ -1,0 +1,53 @@
+"""The lexicon's term weights (models.term_weights) are learnt from delivery and read by features."""
+import numpy as np
+import pandas as pd
+
+from models.term_weights import SLOTS, learn_term_weights, term_weight_rows
+
+# Two urgency terms the market reads differently: 今だけ works as urgency (weight 1), 本日限定 does
+# not (weight 0); 満足度 is social proof (weight 1). Other texts say nothing a lexicon knows.
+TEXTS = ["今だけ安心の品", "本日限定の品", "満足度の高い品", "普通の品です", "丁寧な品です"]
+TRUE_WEIGHT = {"今だけ安心の品": ("urgency", 1.0), "本日限定の品": ("urgency", 0.0), "満足度の高い品": ("social_proof", 1.0)}
+SLOT_COEF = {"urgency": (0.40, 0.30, 0.25, 0.20, 0.15), "social_proof": (0.30, 0.25, 0.20, 0.15, 0.10)}
+
+
+def _delivery(n_groups=300, ads_per_group=8, seed=0, texts=TEXTS):
+    rng = np.random.default_rng(seed)
+    ads, rows = {}, []
+    for g in range(n_groups):
+        level = rng.normal(-3.4, 0.3)
+        for i in range(ads_per_group):
+            chosen = [texts[j] for j in rng.choice(len(texts), size=5)]
+            logit = level + sum(SLOT_COEF[TRUE_WEIGHT[t][0]][p] * TRUE_WEIGHT[t][1]
+                                for p, t in enumerate(chosen) if t in TRUE_WEIGHT)
+            impressions = 20_000
+            clicks = rng.binomial(impressions, 1 / (1 + np.exp(-logit)))
+            ad_id = f"g{g}-{i}"
+            ads[ad_id] = dict(zip(SLOTS, chosen))
+            rows.append({"ad_id": ad_id, "ad_group_id": f"g{g}", "impressions": impressions, "clicks": clicks})
+    return ads, pd.DataFrame(rows)
+
+
+def test_a_term_the_market_does_not_read_as_its_category_gets_a_low_weight():
+    """Only the weights relative to their category's other terms matter (the linear base refits the
+    category's coefficients on the weighted counts): the fit settles where the category's
+    coefficient is half the true one and 今だけ weighs twice, which scores alike."""
+    ads, rows = _delivery()
+    w = learn_term_weights(ads, rows)
+    assert w["urgency"]["本日限定"] < 0.2 * w["urgency"]["今だけ"]
+    assert 0.8 < w["social_proof"]["満足度"] < 1.2  # alone in its category: its weight stays near 1
+    top = term_weight_rows(w, 2)
+    assert list(top["term"])[0] in ("本日限定", "今だけ") and len(top) == 2
+
+
+def test_rows_without_log_odds_are_skipped_and_a_plain_market_has_no_weights():
+    ads, rows = _delivery(n_groups=40)
+    # no clicks, clicks on every impression, an ad raw.ads does not know: no log-odds to fit
+    extra = pd.DataFrame([{"ad_id": "g0-0", "ad_group_id": "g0", "impressions": 10, "clicks": 10},
+                          {"ad_id": "g0-1", "ad_group_id": "g0", "impressions": 10, "clicks": 0},
+                          {"ad_id": "gone", "ad_group_id": "g0", "impressions": 100, "clicks": 3}])
+    assert learn_term_weights(ads, pd.concat([rows, extra], ignore_index=True)) == learn_term_weights(ads, rows)
+    plain, plain_rows = _delivery(n_groups=20, texts=["普通の品です", "丁寧な品です", "良い品です"])
+    assert learn_term_weights(plain, plain_rows) == {}
+    assert learn_term_weights(ads, rows.iloc[:0]) == {}
+    assert term_weight_rows({}, 5).empty
