@@ -1,7 +1,8 @@
 """The model bundle: everything scoring needs, versioned, checked on load.
 
 A bundle is a directory `<root>/<version>/` holding the LightGBM booster, the SentencePiece model
-it was trained with, the per-asset history effects fitted with that booster (models.asset_effects;
+it was trained with, the lexicon's term weights its features were computed with (models.term_weights),
+the per-asset history effects fitted with that booster (models.asset_effects;
 possibly empty), the reference distribution of its scores (a seeded sample of valid combinations of
 the pools at training time, which the drift report compares each scoring run's sample with) and a
 manifest (feature spec, checksums, metrics, training-data fingerprint).
@@ -30,11 +31,16 @@ MANIFEST_FILE = "manifest.json"
 ASSET_EFFECTS_FILE = "asset_effects.parquet"
 SCORE_REFERENCE_FILE = "score_reference.parquet"
 SCORE_REFERENCE_COLUMNS = ["ad_group_id", "row", "raw_score", "score"]
+TERM_WEIGHTS_FILE = "term_weights.json"
 # 2: manifest records the tokenizer spec; extra files (plots). 3: asset_effects.parquet.
 # 4: asset effects per slot (effect_1..3: an asset's effect in each slot of its kind). Within format
 # 4, score_reference.parquet is optional: bundles written before it load as they did (the drift
 # report then compares with their served ads, and says so), and code before it reads new bundles.
-BUNDLE_FORMAT = 4
+# 5: term_weights.json, the lexicon's term weights every featurisation must read the lexicon with:
+# code before it would score a format-5 bundle with unweighted features, so it must refuse it. This
+# code still reads format 4 (no weights: every match counts 1, as those bundles were trained).
+BUNDLE_FORMAT = 5
+READABLE_FORMATS = (4, 5)
 
 
 class BundleError(RuntimeError):
@@ -54,6 +60,8 @@ def scoring_digest(manifest: dict) -> str:
     version (which carries the wall-clock time of the build)."""
     files = manifest.get("files", {})
     parts = [f"{name}={files.get(name, '')}" for name in (BOOSTER_FILE, TOKENIZER_FILE, ASSET_EFFECTS_FILE)]
+    if TERM_WEIGHTS_FILE in files:  # absent from format 4: those bundles keep their digest
+        parts.append(f"{TERM_WEIGHTS_FILE}={files[TERM_WEIGHTS_FILE]}")
     return hashlib.sha256("\n".join(parts).encode("utf-8")).hexdigest()
 
 
@@ -76,6 +84,7 @@ def save_bundle(
     asset_effects=None,
     score_reference=None,
     score_reference_sample: dict | None = None,
+    term_weights: dict | None = None,
 ) -> str:
     """Write a new bundle under `root` atomically and return its directory.
 
@@ -86,6 +95,8 @@ def save_bundle(
     was trained beside (SCORE_REFERENCE_COLUMNS; monitoring.report.score_reference), with how it was
     sampled (`score_reference_sample`, e.g. per_group, max_groups, seed) recorded in the manifest so
     that a scoring run samples alike. None: the bundle has no reference.
+    term_weights: {category: {term: weight}} the booster's features were computed with
+    (transforms.features.TermWeights); None or {}: every lexicon match counts 1.
     """
     import pandas as pd
 
@@ -109,7 +120,10 @@ def save_bundle(
                                         "effect_1": "float64", "effect_2": "float64", "effect_3": "float64",
                                         "impressions": "int64", "ads": "int64"}) \
             .to_parquet(os.path.join(tmp, ASSET_EFFECTS_FILE), index=False)
-        names = [BOOSTER_FILE, TOKENIZER_FILE, ASSET_EFFECTS_FILE]
+        with open(os.path.join(tmp, TERM_WEIGHTS_FILE), "w", encoding="utf-8") as f:
+            json.dump({k: dict(sorted(v.items())) for k, v in sorted((term_weights or {}).items())}, f,
+                      indent=1, ensure_ascii=False)
+        names = [BOOSTER_FILE, TOKENIZER_FILE, ASSET_EFFECTS_FILE, TERM_WEIGHTS_FILE]
         reference_meta = None
         if score_reference is not None:
             missing = set(SCORE_REFERENCE_COLUMNS) - set(score_reference.columns)
@@ -122,7 +136,8 @@ def save_bundle(
             reference_meta = {"rows": int(len(score_reference)),
                               "ad_groups": int(score_reference["ad_group_id"].nunique()),
                               "sample": dict(score_reference_sample or {})}
-        reserved = (BOOSTER_FILE, TOKENIZER_FILE, MANIFEST_FILE, ASSET_EFFECTS_FILE, SCORE_REFERENCE_FILE)
+        reserved = (BOOSTER_FILE, TOKENIZER_FILE, MANIFEST_FILE, ASSET_EFFECTS_FILE, SCORE_REFERENCE_FILE,
+                    TERM_WEIGHTS_FILE)
         for name, data in (extra_files or {}).items():
             if os.path.basename(name) != name or name in reserved:
                 raise BundleError(f"extra bundle file name {name!r} is not allowed")
@@ -139,6 +154,7 @@ def save_bundle(
                           "sha256": sha256_file(os.path.join(tmp, TOKENIZER_FILE))},
             "training_data_fingerprint": data_fingerprint,
             "asset_effects": {"rows": int(len(effects)), "ad_groups": int(effects["ad_group_id"].nunique())},
+            "term_weights": {"terms": sum(len(v) for v in (term_weights or {}).values())},
             **({"score_reference": reference_meta} if reference_meta is not None else {}),
             "metrics": metrics,
             "params": params,
@@ -164,6 +180,7 @@ class ModelBundle:
     manifest: dict
     booster: Any  # lightgbm.Booster
     effects: Any = None  # models.asset_effects.AssetEffects
+    term_weights: dict | None = None  # transforms.features.TermWeights; None: format 4, none learnt
 
     @property
     def version(self) -> str:
@@ -220,10 +237,10 @@ def check_bundle(path: str, expected_spec: dict | None, expected_tokenizer_sha25
     from transforms.tokenizer import TOKENIZER_VERSION
 
     manifest = read_manifest(path)
-    if manifest.get("format") != BUNDLE_FORMAT:
+    if manifest.get("format") not in READABLE_FORMATS:
         raise BundleError(
-            f"bundle {path} has format {manifest.get('format')!r}, this code reads {BUNDLE_FORMAT}; "
-            "retrain the model with this code"
+            f"bundle {path} has format {manifest.get('format')!r}, this code reads "
+            f"{' and '.join(map(str, READABLE_FORMATS))}; retrain the model with this code"
         )
     for key in ("version", "feature_spec", "files", "tokenizer"):
         if key not in manifest:
@@ -231,6 +248,8 @@ def check_bundle(path: str, expected_spec: dict | None, expected_tokenizer_sha25
     if not {BOOSTER_FILE, TOKENIZER_FILE, ASSET_EFFECTS_FILE} <= set(manifest["files"]):
         raise BundleError(f"manifest of bundle {path} does not list {BOOSTER_FILE}, {TOKENIZER_FILE} "
                           f"and {ASSET_EFFECTS_FILE}")
+    if manifest["format"] >= 5 and TERM_WEIGHTS_FILE not in manifest["files"]:
+        raise BundleError(f"manifest of bundle {path} does not list {TERM_WEIGHTS_FILE}; retrain the model")
     if ("score_reference" in manifest) != (SCORE_REFERENCE_FILE in manifest["files"]):
         raise BundleError(f"manifest of bundle {path}: its score reference and its file list disagree "
                           f"({SCORE_REFERENCE_FILE}); the manifest was edited, retrain the model")
@@ -287,4 +306,19 @@ def load_bundle(path: str, expected_spec: dict | None = None,
             f"booster in {path} expects {booster.num_feature()} features, manifest lists {len(names)}"
         )
     effects = AssetEffects(pd.read_parquet(os.path.join(path, ASSET_EFFECTS_FILE)))
-    return ModelBundle(path=path, manifest=manifest, booster=booster, effects=effects)
+    return ModelBundle(path=path, manifest=manifest, booster=booster, effects=effects,
+                       term_weights=read_term_weights(path, manifest))
+
+
+def read_term_weights(path: str, manifest: dict) -> dict | None:
+    """The bundle's {category: {term: weight}} (checksum verified by check_bundle); None for a
+    format-4 bundle, trained before term weights."""
+    if TERM_WEIGHTS_FILE not in manifest["files"]:
+        return None
+    with open(os.path.join(path, TERM_WEIGHTS_FILE), encoding="utf-8") as f:
+        weights = json.load(f)
+    if not isinstance(weights, dict) or not all(
+            isinstance(v, dict) and all(isinstance(x, (int, float)) for x in v.values()) for v in weights.values()):
+        raise BundleError(f"{TERM_WEIGHTS_FILE} of bundle {path} is not {{category: {{term: weight}}}}; "
+                          "retrain the model")
+    return weights

@@ -222,3 +222,36 @@ def test_the_score_reference_travels_with_the_bundle_checksummed(tmp_path, train
     _edit_manifest(plain, score_reference={"rows": 3, "ad_groups": 2, "sample": sample})
     with pytest.raises(BundleError, match="score reference and its file list disagree.*retrain"):
         load_bundle(plain, SPEC)
+
+
+def test_term_weights_travel_with_the_bundle_and_format_4_still_loads(tmp_path, trained):
+    """The lexicon's term weights decide the features, hence the scores: a checksummed file the
+    scoring digest names. A format-4 bundle (trained before them) loads with none (every lexicon
+    match counts 1, as it was trained); a format-5 manifest without them is refused."""
+    tok = tmp_path / "tok.model"
+    tok.write_bytes(b"tok")
+    text = trained.booster.model_to_string()
+    weights = {"urgency": {"今すぐ": 0.0, "限定": 1.4}, "cta": {"申し込み": 2.0}}
+    path = save_bundle(str(tmp_path / "b"), text, str(tok), SPEC, {}, {}, "feedbeef", term_weights=weights)
+    loaded = load_bundle(path, SPEC)
+    assert loaded.term_weights == weights and loaded.manifest["term_weights"] == {"terms": 3}
+    plain = save_bundle(str(tmp_path / "c"), text, str(tok), SPEC, {}, {}, "feedbeef")
+    assert load_bundle(plain, SPEC).term_weights == {}
+    assert scoring_digest(loaded.manifest) != scoring_digest(load_bundle(plain, SPEC).manifest)
+
+    with open(os.path.join(path, "term_weights.json"), "w", encoding="utf-8") as f:
+        json.dump({"urgency": {"今すぐ": 1.0}}, f)
+    with pytest.raises(BundleError, match="term_weights.json does not match its checksum"):
+        load_bundle(path, SPEC)
+
+    # format 4: no term_weights.json (as written before it)
+    with open(os.path.join(plain, "manifest.json"), encoding="utf-8") as f:
+        manifest = json.load(f)
+    files = {k: v for k, v in manifest["files"].items() if k != "term_weights.json"}
+    _edit_manifest(plain, format=5, files=files)
+    with pytest.raises(BundleError, match="does not list term_weights.json"):
+        load_bundle(plain, SPEC)
+    _edit_manifest(plain, format=4, files=files)
+    os.remove(os.path.join(plain, "term_weights.json"))
+    old = load_bundle(plain, SPEC)
+    assert old.term_weights is None and len(scoring_digest(old.manifest)) == 64
