@@ -136,7 +136,7 @@ def check_insights(run: dict, groups, bundle_path: str, min_diff: int, top_n: in
     values = run["asset_values"].set_index("asset_id")
     bad, max_err, checked = [], 0.0, 0
     for gid, keyword, industry, assets in groups:
-        g = build_ad_group_combinations(keyword, assets, sp, industry=industry)
+        g = build_ad_group_combinations(keyword, assets, sp, industry=industry, term_weights=bundle.term_weights)
         raw = bundle.booster.predict(g.X, raw_score=True, num_threads=1)
         want = [g.row_asset_ids(i) for i in brute_diverse(raw, g.combos, K, min_diff)]
         t = top[top.ad_group_id == gid]

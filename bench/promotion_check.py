@@ -57,17 +57,19 @@ def retraining(world_name: str, seed: int, log=None) -> dict:
     started = time.perf_counter()
     world = World.generate(world_config(world_name, seed))
     ads = world.ads()
-    with tempfile.TemporaryDirectory(prefix="adcombo-promotion-") as workdir:
-        sp = load_processor(train_sentencepiece(world_texts(world), os.path.join(workdir, "tokenizer.model")))
-    features = dict(zip((a["ad_id"] for a in ads), featurize_served_ads(ads, sp)))
     models = {}
-    for role, last in (("production", world.end_date - dt.timedelta(days=RETRAIN_EVERY_DAYS)),
-                       ("candidate", world.end_date)):
-        train, valid, split = training_frames(world, ads, features, last)
-        fitted = fit_ctr_model(train, valid, ads, split)
-        models[role] = Contender(fitted.result.booster, fitted.result.metrics.get("asset_effects"))
-        log(f"  {world_name} seed {seed}: {role} on {(last - world.start_date).days + 1} days, "
-            f"{len(train):,} + {len(valid):,} rows")
+    with tempfile.TemporaryDirectory(prefix="adcombo-promotion-") as workdir:
+        tokenizer = train_sentencepiece(world_texts(world), os.path.join(workdir, "tokenizer.model"))
+        sp = load_processor(tokenizer)
+        features = dict(zip((a["ad_id"] for a in ads), featurize_served_ads(ads, sp)))
+        for role, last in (("production", world.end_date - dt.timedelta(days=RETRAIN_EVERY_DAYS)),
+                           ("candidate", world.end_date)):
+            train, valid, split = training_frames(world, ads, features, last)
+            fitted = fit_ctr_model(train, valid, ads, tokenizer, split)
+            models[role] = Contender(fitted.result.booster, fitted.result.metrics.get("asset_effects"),
+                                     fitted.term_weights, sp)
+            log(f"  {world_name} seed {seed}: {role} on {(last - world.start_date).days + 1} days, "
+                f"{len(train):,} + {len(valid):,} rows")
     # the check compares on the candidate's training set: `train`, `valid` are the last window's
     row = {"world": world_name, "seed": seed, "days": world.config.days, "validation_rows": len(valid)}
     passed, meta = verdict(compare(models["candidate"], models["production"], train, valid, ads))
@@ -75,7 +77,7 @@ def retraining(world_name: str, seed: int, log=None) -> dict:
     for name, change in BROKEN.items():
         priors = dict(models["candidate"].priors or {})
         priors["prior_sd"] = change(float(priors["prior_sd"]))
-        broken = Contender(models["candidate"].booster, priors)
+        broken = Contender(models["candidate"].booster, priors, models["candidate"].term_weights, sp)
         passed, meta = verdict(compare(broken, models["production"], train, valid, ads))
         row[f"broken_{name}"] = {"promoted": passed, **meta}
     row["seconds"] = round(time.perf_counter() - started, 1)

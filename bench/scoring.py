@@ -162,7 +162,7 @@ def run_model_alone(groups, bundle_path: str) -> dict:
     predict_s, rows, expected = 0.0, 0, {}
     with PeakRss() as rss:
         for gid, keyword, industry, assets in groups:
-            g = build_ad_group_combinations(keyword, assets, sp, industry=industry)
+            g = build_ad_group_combinations(keyword, assets, sp, industry=industry, term_weights=bundle.term_weights)
             X = np.ascontiguousarray(g.X)  # built beforehand: not timed
             start = time.perf_counter()
             raw = bundle.booster.predict(X, raw_score=True, num_threads=1)
@@ -179,7 +179,7 @@ def run_baseline(paths: dict, bundle: str, workers: int, out_dir: str) -> dict:
     import apache_beam as beam
     from apache_beam.ml.inference.base import KeyedModelHandler, RunInference
 
-    from models.bundle import TOKENIZER_FILE
+    from models.bundle import TOKENIZER_FILE, load_bundle
     from models.handler import LightGBMBundleHandler
     from pipelines import score
     from pipelines.options import local_runner_flags, metrics_summary, pipeline_options
@@ -210,7 +210,7 @@ def run_baseline(paths: dict, bundle: str, workers: int, out_dir: str) -> dict:
 
     _ = ({"assets": assets, "meta": meta}
          | beam.CoGroupByKey() | beam.Map(score._assemble) | beam.Map(as_dict) | beam.Reshuffle()
-         | beam.ParDo(EnumerateAndFeaturize(f"{bundle}/{TOKENIZER_FILE}"))
+         | beam.ParDo(EnumerateAndFeaturize(f"{bundle}/{TOKENIZER_FILE}", term_weights=load_bundle(bundle).term_weights))
          | "OneElementPerCombination" >> beam.FlatMap(explode)
          | RunInference(KeyedModelHandler(LightGBMBundleHandler(bundle)))
          | beam.Map(rekey)

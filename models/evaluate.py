@@ -203,9 +203,11 @@ def summarise_truth(rows: list[dict]) -> dict:
 
 def run_evaluation(world, workdir: str, params: dict | None = None, holdout_share: float = 0.2,
                    valid_days: int | None = None, max_truth_groups: int | None = None, log=print,
-                   asset_prior_sd: float | None = None) -> dict:
+                   asset_prior_sd: float | None = None, term_weights: bool = True) -> dict:
+    """term_weights=False: the lexicon's terms count alike (what models before term weights did)."""
+    from models.term_weights import learn_term_weights
     from transforms.combinations import ad_group_keywords
-    from transforms.features import COMBINATION_FEATURE_NAMES
+    from transforms.features import COMBINATION_FEATURE_NAMES, featurize_served_ads
 
     t0 = time.perf_counter()
     prep = prepare(world, workdir, holdout_share, valid_days)
@@ -215,6 +217,12 @@ def run_evaluation(world, workdir: str, params: dict | None = None, holdout_shar
     hold_hist, hold_valid = ex[hold & (ex.split == "train")], ex[hold & (ex.split == "valid")]
     log(f"prepared {len(ex):,} examples ({len(prep.holdout)} held-out ad groups, validation from "
         f"{prep.valid_from}) in {time.perf_counter() - t0:.1f}s")
+    # The lexicon's term weights from the training groups' training rows, as ctr_model learns them
+    # (models.fit.fit_ctr_model); every featurisation below reads the lexicon with them.
+    weights = learn_term_weights(prep.ads, train) if term_weights else {}
+    if weights:
+        prep.X = featurize_served_ads(list(prep.ads.values()), prep.sp, weights)  # prep.X_by_ad's order
+    log(f"term weights: {sum(map(len, weights.values()))} lexicon terms weighted")
 
     t1 = time.perf_counter()
     result = train_ctr_model(*_arrays(prep, train), *_arrays(prep, valid), COMBINATION_FEATURE_NAMES, params=params,
@@ -297,10 +305,11 @@ def run_evaluation(world, workdir: str, params: dict | None = None, holdout_shar
         served_groups = served_groups[:max_truth_groups]
     # The shipped model is scored the way production scores a pool (models.scoring.score_pool);
     # the baselines on the same enumerated combinations.
-    scorers = {k: ScoringModel.from_booster(result.booster, prep.sp, e) for k, e in effects.items()}
-    text_only = ScoringModel.from_booster(result.booster, prep.sp, None)
+    scorers = {k: ScoringModel.from_booster(result.booster, prep.sp, e, term_weights=weights)
+               for k, e in effects.items()}
+    text_only = ScoringModel.from_booster(result.booster, prep.sp, None, term_weights=weights)
     # only its effects are used: this scorer's score less the booster's is their sum per combination
-    rules_effects_scorer = ScoringModel.from_booster(result.booster, prep.sp, rules_effects)
+    rules_effects_scorer = ScoringModel.from_booster(result.booster, prep.sp, rules_effects, term_weights=weights)
     keywords = ad_group_keywords(prep.ads.values())
     served: dict[str, set] = {}
     for a in hist_ads:
@@ -362,6 +371,7 @@ def run_evaluation(world, workdir: str, params: dict | None = None, holdout_shar
                      "params": {k: v for k, v in result.params.items() if k != "interaction_constraints"},
                      "valid_same_groups": result.metrics["valid"]},
         "logistic_regression": {"C": best_c},
+        "term_weights": {"terms": sum(map(len, weights.values()))},
         "asset_effects": {"prior_sd": asset_prior_sd, "prior_sd_learnt": learnt_sd, "slot_scales": [round(float(s), 4) for s in scales],
                           "assets": len(effects["lightgbm"]),
                           "around_known_rules": {"prior_sd": rules_sd, "slot_scales": [round(float(s), 4) for s in rules_scales]}},
@@ -521,7 +531,8 @@ def summary_plot(summary: dict) -> bytes:
 
 def evaluate_worlds(worlds: list[str], seeds: list[int], params: dict | None = None, holdout_share: float = 0.2,
                     valid_days: int | None = None, asset_prior_sd: float | None = None, log=print,
-                    max_truth_groups: int | None = None, ad_groups: int | None = None) -> dict:
+                    max_truth_groups: int | None = None, ad_groups: int | None = None,
+                    term_weights: bool = True) -> dict:
     """ad_groups: generate each world with this many ad groups instead of its own number (the
     first ones keep their content: each ad group has its own random stream), to see how the
     shares change with the volume of served ads."""
@@ -539,7 +550,7 @@ def evaluate_worlds(worlds: list[str], seeds: list[int], params: dict | None = N
         with tempfile.TemporaryDirectory(prefix="adcombo-eval-") as workdir:
             report = run_evaluation(world, workdir, params=params, holdout_share=holdout_share, valid_days=valid_days,
                                     log=lambda m: log("  " + m), asset_prior_sd=asset_prior_sd,
-                                    max_truth_groups=max_truth_groups)
+                                    max_truth_groups=max_truth_groups, term_weights=term_weights)
         report["world"]["name"] = name
         t = report["ground_truth_holdout"]["lightgbm"]
         log(f"  lightgbm top-1 share {t['top1_share_of_oracle_lift']:.1%} (ordered {t['ordered_share_of_oracle_lift']:.1%}) "
@@ -574,6 +585,8 @@ def main(argv=None) -> int:
     ap.add_argument("--ad_groups", type=int, default=None,
                     help="generate the worlds with this many ad groups (the first keep their content): how the "
                          "shares grow with the served ads the text model learns from")
+    ap.add_argument("--no_term_weights", action="store_true",
+                    help="count every lexicon term alike, as models before term weights did (docs/model.md)")
     ap.add_argument("--plot", default="", help="also write the summary plot (PNG) here")
     args = ap.parse_args(argv)
     worlds = [w for w in args.world.split(",") if w] or (world_variants.names(args.role) if args.role else ["default"])
@@ -593,7 +606,8 @@ def main(argv=None) -> int:
     report = evaluate_worlds(worlds, seeds, params=json.loads(args.params) if args.params else None,
                              holdout_share=args.holdout_share, valid_days=args.valid_days,
                              asset_prior_sd=args.asset_prior_sd, log=lambda m: print(m, file=sys.stderr, flush=True),
-                             max_truth_groups=args.max_truth_groups, ad_groups=args.ad_groups)
+                             max_truth_groups=args.max_truth_groups, ad_groups=args.ad_groups,
+                             term_weights=not args.no_term_weights)
     report["command"] = "python -m models.evaluate " + " ".join(argv if argv is not None else sys.argv[1:])
     if len(report["runs"]) == 1:
         print(format_table(report["runs"][0]))

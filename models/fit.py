@@ -1,7 +1,7 @@
 """The training job's core: training-set shards in, a fitted model with its report out.
 
     train, valid = read_training_set(files)
-    fitted = fit_ctr_model(train, valid, ads_rows)        # booster, metrics, history effects, plots
+    fitted = fit_ctr_model(train, valid, ads_rows, tokenizer_path)  # term weights, booster, metrics, effects, plots
     reference = monitoring.report.score_reference(fitted_scoring_model(fitted, tokenizer_path), ads_rows, pool_rows)
     bundle_dir = save_fitted(fitted, store.build_dir(), tokenizer_path, reference)
 
@@ -58,6 +58,7 @@ class FittedModel:
     images: dict  # file name -> PNG bytes, stored in the bundle
     seconds: float
     data_fingerprint: str = ""
+    term_weights: dict | None = None  # models.term_weights: what the booster's lex_* were counted with
 
     @property
     def metrics(self) -> dict:
@@ -148,26 +149,58 @@ def paired_loglik_z(raw_a: np.ndarray, raw_b: np.ndarray, impressions, clicks, g
     return (float(sums.mean() / (sd / np.sqrt(len(sums)))) if sd > 0 else 0.0), int(len(sums))
 
 
-def fit_ctr_model(train: pd.DataFrame, valid: pd.DataFrame, ads_rows, split: dict | None = None,
-                  progress=None) -> FittedModel:
-    """Train, calibrate, fit history effects and draw the plots; the training set's fingerprint
-    goes with them. `split` (models.split's record of how validation rows were chosen) goes into
-    the metrics, hence into the bundle's manifest; progress(line) hears how far training is."""
+def model_features(part: pd.DataFrame, ads_by_id: dict, sp, term_weights) -> pd.DataFrame:
+    """`part` (training-set rows) with its features as a model with these term weights computes
+    them. The training set's count every lexicon match 1 (the weights are learnt from it), so
+    without weights there is nothing to recompute; with them, every row's ad must be in raw.ads."""
+    from transforms.features import featurize_served_ads
+
+    if not term_weights or part.empty:
+        return part
+    ads = [ads_by_id.get(str(a)) for a in part["ad_id"]]
+    missing = sum(a is None for a in ads)
+    if missing:
+        raise ValueError(f"{missing:,} training-set rows have no ad in raw.ads, so their features cannot be read "
+                         "with the model's term weights; rebuild the training set (materialise training_set)")
+    out = part.copy()
+    out["features"] = list(featurize_served_ads(ads, sp, term_weights))
+    return out
+
+
+def fit_ctr_model(train: pd.DataFrame, valid: pd.DataFrame, ads_rows, tokenizer_path: str,
+                  split: dict | None = None, progress=None) -> FittedModel:
+    """Learn the lexicon's term weights, train, calibrate, fit history effects and draw the plots;
+    the training set's fingerprint goes with them. `split` (models.split's record of how
+    validation rows were chosen) goes into the metrics, hence into the bundle's manifest;
+    progress(line) hears how far training is."""
     from models.plots import model_plots
+    from models.term_weights import learn_term_weights
     from models.train import calibration_table, train_ctr_model
     from transforms.features import COMBINATION_FEATURE_NAMES
+    from transforms.tokenizer import load_processor
 
-    Xt, it, ct, gt = arrays(train)
-    Xv, iv, cv, gv = arrays(valid)
+    data_fingerprint = fingerprint(train, valid)
     # Each training row's served ad, so that the text rules are learnt beside the ads' own asset
     # effects (models.train._fit_base), as the evaluation trains them.
     by_id = {str(r["ad_id"]): r for r in ads_rows}
     ads_train = [by_id.get(str(a)) for a in train["ad_id"]]
+    term_weights: dict = {}
     if any(a is None for a in ads_train):
         missing = sum(a is None for a in ads_train)
         if progress:
-            progress(f"{missing:,} training rows have no ad in raw.ads: the text rules are learnt without asset effects")
+            progress(f"{missing:,} training rows have no ad in raw.ads: the text rules are learnt without asset "
+                     "effects and the lexicon's terms count alike")
         ads_train = None
+    else:
+        started = time.perf_counter()
+        term_weights = learn_term_weights(by_id, train)
+        if progress:
+            progress(f"term weights: {sum(map(len, term_weights.values())):,} lexicon terms weighted from "
+                     f"{len(train):,} training rows in {time.perf_counter() - started:.1f}s")
+        sp = load_processor(tokenizer_path)
+        train, valid = (model_features(part, by_id, sp, term_weights) for part in (train, valid))
+    Xt, it, ct, gt = arrays(train)
+    Xv, iv, cv, gv = arrays(valid)
     started = time.perf_counter()
     result = train_ctr_model(Xt, it, ct, Xv, iv, cv, COMBINATION_FEATURE_NAMES, groups_train=gt, groups_valid=gv,
                              ads_train=ads_train, progress=progress)
@@ -181,12 +214,13 @@ def fit_ctr_model(train: pd.DataFrame, valid: pd.DataFrame, ads_rows, split: dic
     effects = history_effects(result.booster, train, valid, ads_rows, priors)
     result.metrics["asset_effects"] = priors  # the learnt prior sd and slot scales of the shipped effects
     return FittedModel(result, calibration, importance, effects, model_plots(calibration, importance), seconds,
-                       fingerprint(train, valid))
+                       data_fingerprint, term_weights)
 
 
 def fitted_scoring_model(fitted: FittedModel, tokenizer_path: str):
     """The fitted model as scoring will use it once its bundle is loaded (models.scoring.ScoringModel:
-    the booster read back from the text the bundle stores, the tokenizer, the history effects), for
+    the booster read back from the text the bundle stores, the tokenizer, the term weights, the
+    history effects), for
     what must be computed before the bundle is written, such as its score reference."""
     import lightgbm as lgb
 
@@ -195,7 +229,8 @@ def fitted_scoring_model(fitted: FittedModel, tokenizer_path: str):
     from transforms.tokenizer import load_processor
 
     booster = lgb.Booster(model_str=fitted.result.booster.model_to_string())
-    return ScoringModel.from_booster(booster, load_processor(tokenizer_path), AssetEffects(fitted.effects))
+    return ScoringModel.from_booster(booster, load_processor(tokenizer_path), AssetEffects(fitted.effects),
+                                     term_weights=fitted.term_weights)
 
 
 def save_fitted(fitted: FittedModel, bundle_root: str, tokenizer_path: str, score_reference=None,
@@ -210,4 +245,4 @@ def save_fitted(fitted: FittedModel, bundle_root: str, tokenizer_path: str, scor
     return save_bundle(bundle_root, fitted.result.booster.model_to_string(), tokenizer_path, feature_spec(),
                        fitted.metrics, params, fitted.data_fingerprint, extra_files=fitted.images,
                        asset_effects=fitted.effects, score_reference=score_reference,
-                       score_reference_sample=score_reference_sample)
+                       score_reference_sample=score_reference_sample, term_weights=fitted.term_weights)

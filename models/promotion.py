@@ -33,20 +33,28 @@ MATERIAL_CHANGE_PERCENT = 0.01
 
 @dataclass(frozen=True)
 class Contender:
-    """A model as the comparison needs it: its booster and the prior sd and slot scales its history
-    effects were fitted with (a bundle's metrics["asset_effects"]; None: learnt from the history)."""
+    """A model as the comparison needs it: its booster, the prior sd and slot scales its history
+    effects were fitted with (a bundle's metrics["asset_effects"]; None: learnt from the history),
+    and the term weights and tokenizer its features are computed with (None: the training set's
+    features, every lexicon match counted 1)."""
 
     booster: object
     priors: dict | None = None
+    term_weights: dict | None = None
+    sp: object = None
 
 
 def compare(candidate: Contender, current: Contender | None, train, valid, ads_rows=()) -> dict:
-    """Both models on the candidate's validation rows (models.fit.validation_report), plus the
-    paired comparison of their predictions with the history effects when both have them."""
-    from models.fit import paired_loglik_z, validation_report
+    """Both models on the candidate's validation rows (models.fit.validation_report), each with
+    its own features, plus the paired comparison of their predictions with the history effects
+    when both have them."""
+    from models.fit import model_features, paired_loglik_z, validation_report
+
+    by_id = {str(r["ad_id"]): r for r in ads_rows}
 
     def report(model: Contender) -> dict:
-        return validation_report(model.booster, train, valid, ads_rows, model.priors)
+        tr, va = (model_features(part, by_id, model.sp, model.term_weights) for part in (train, valid))
+        return validation_report(model.booster, tr, va, ads_rows, model.priors)
 
     out = {"candidate": report(candidate), "current": report(current) if current is not None else None}
     if current is None:

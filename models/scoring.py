@@ -41,12 +41,14 @@ class PoolInput:
 @dataclass
 class ScoringModel:
     """What scoring needs in memory, built once per process: the booster's exact scorer, the
-    SentencePiece processor it was trained with and the per-asset history effects (may be None)."""
+    SentencePiece processor and the lexicon's term weights its features were computed with, and the
+    per-asset history effects (may be None)."""
 
     scorer: PairwiseScorer
     sp: Any  # sentencepiece.SentencePieceProcessor
     effects: Any = None  # models.asset_effects.AssetEffects
     version: str = ""
+    term_weights: Any = None  # transforms.features.TermWeights; None: every lexicon match counts 1
 
     @classmethod
     def from_bundle(cls, bundle, force_predict: bool = False, num_threads: int = 1) -> "ScoringModel":
@@ -54,14 +56,15 @@ class ScoringModel:
 
         scorer = PairwiseScorer(bundle.booster, bundle.feature_names, num_threads=num_threads,
                                 force_predict=force_predict)
-        return cls(scorer, load_processor(bundle.tokenizer_path), bundle.effects, bundle.version)
+        return cls(scorer, load_processor(bundle.tokenizer_path), bundle.effects, bundle.version,
+                   bundle.term_weights)
 
     @classmethod
     def from_booster(cls, booster, sp, effects=None, version: str = "", force_predict: bool = False,
-                     num_threads: int = 1) -> "ScoringModel":
+                     num_threads: int = 1, term_weights=None) -> "ScoringModel":
         """A model that lives in memory only (evaluation): same scorer, same effects lookup."""
         return cls(PairwiseScorer(booster, num_threads=num_threads, force_predict=force_predict), sp,
-                   effects, version)
+                   effects, version, term_weights)
 
     @property
     def booster(self):
@@ -109,7 +112,8 @@ def score_pool(model: ScoringModel, pool: PoolInput, k: int, keep_all: bool = Fa
     start = time.perf_counter()
     try:
         group = build_ad_group_combinations(pool.keyword or "", pool.assets, model.sp,
-                                            industry=pool.industry or "", ad_group_id=pool.ad_group_id)
+                                            industry=pool.industry or "", ad_group_id=pool.ad_group_id,
+                                            term_weights=model.term_weights)
     except ValueError as exc:  # an invalid pin: the pool, not the run, is wrong
         return PoolScores(pool.ad_group_id, None, None, time.perf_counter() - start, f"invalid pin: {exc}")
     featurize_s = time.perf_counter() - start

@@ -52,7 +52,7 @@ def predict_creatives(model, creatives: Sequence[Mapping]) -> np.ndarray:
 
     if not creatives:
         return np.empty(0)
-    X = featurize_served_ads(list(creatives), model.sp)
+    X = featurize_served_ads(list(creatives), model.sp, model.term_weights)
     return served_ad_scores(model, X, list(creatives))
 
 

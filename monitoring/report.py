@@ -86,14 +86,15 @@ def unique_text_keyword(pairs: Sequence[tuple[str, str]]) -> list[tuple[str, str
     return sorted({(t or "", k or "") for t, k in pairs})
 
 
-def asset_feature_matrix(pairs: Sequence[tuple[str, str]], sp) -> np.ndarray:
-    """Per-asset features of distinct (text, keyword) pairs, grouped by keyword for one call each."""
+def asset_feature_matrix(pairs: Sequence[tuple[str, str]], sp, term_weights=None) -> np.ndarray:
+    """Per-asset features of distinct (text, keyword) pairs, grouped by keyword for one call each,
+    as the model computes them (its tokenizer and term weights)."""
     from transforms.features import featurize_assets
 
     by_keyword: dict[str, list[str]] = {}
     for text, keyword in pairs:
         by_keyword.setdefault(keyword, []).append(text)
-    blocks = [featurize_assets(texts, keyword, sp).feats for keyword, texts in sorted(by_keyword.items())]
+    blocks = [featurize_assets(texts, keyword, sp, term_weights).feats for keyword, texts in sorted(by_keyword.items())]
     return np.vstack(blocks) if blocks else np.empty((0, 0), dtype=np.float32)
 
 
@@ -109,16 +110,18 @@ def build_report(
     sp,
     train_scores: np.ndarray,
     sample_scores: np.ndarray,
+    term_weights=None,
 ) -> DriftReport:
     """train_scores: the reference side of the score comparison (the bundle's score reference, or
-    the served ads' scores); sample_scores: the scoring run's sample."""
+    the served ads' scores); sample_scores: the scoring run's sample; term_weights: the model's
+    (both sides' features are computed as the model computes them)."""
     from transforms.features import ASSET_FEATURE_NAMES
 
     # An empty slot (a served ad without H3 or D2) is not an asset: it counts in the empty-text
     # rates below, not in the feature distributions (pools never hold empty assets).
     train_u = [p for p in unique_text_keyword(train_pairs) if p[0].strip()]
     score_u = [p for p in unique_text_keyword(score_pairs) if p[0].strip()]
-    X_train, X_score = asset_feature_matrix(train_u, sp), asset_feature_matrix(score_u, sp)
+    X_train, X_score = asset_feature_matrix(train_u, sp, term_weights), asset_feature_matrix(score_u, sp, term_weights)
     unk = sp.unk_id()
     report = DriftReport(
         features=feature_drift(list(ASSET_FEATURE_NAMES), X_train, X_score),
@@ -249,7 +252,8 @@ def drift_report(model, ad_rows, pool_rows, training: "pd.DataFrame", per_group:
                  "stored, or without pools to sample): its pool sample is compared with its served ads, a selected "
                  "population that differs by construction; retrain to compare like with like"]
     sample = score_reference(model, ad_rows, pool_rows, per_group, max_groups, seed)  # drawn as the reference was
-    report = build_report(train_pairs, score_pairs, model.sp, reference_scores, sample["score"].to_numpy())
+    report = build_report(train_pairs, score_pairs, model.sp, reference_scores, sample["score"].to_numpy(),
+                          model.term_weights)
     report.score_reference, report.notes = kind, notes
     return report
 
@@ -262,10 +266,13 @@ def bundle_drift_report(bundle, model, ad_rows, pool_rows, training: "pd.DataFra
 
 
 def served_scores(model, ad_rows, training: "pd.DataFrame") -> np.ndarray:
-    """The model's predicted CTR of the training set's served ads, one per ad still in raw.ads."""
+    """The model's predicted CTR of the training set's served ads, one per ad still in raw.ads
+    (featurised as the model reads them: the training set's features count every lexicon match 1)."""
+    from transforms.features import featurize_served_ads
+
     by_id = {str(a["ad_id"]): a for a in ad_rows}
     served = served_ads_once(training, by_id)
     if not len(served):
         return np.empty(0)
-    X = np.stack(served["features"].to_numpy()).astype(np.float32)
-    return served_ad_scores(model, X, [by_id[str(a)] for a in served["ad_id"]])
+    ads = [by_id[str(a)] for a in served["ad_id"]]
+    return served_ad_scores(model, featurize_served_ads(ads, model.sp, model.term_weights), ads)

@@ -26,6 +26,7 @@ def ctr_model(context: AssetExecutionContext, paths: LocalPaths, model_store: Mo
 
     from models.asset_effects import strongest as strongest_effects
     from models.fit import fit_ctr_model, fitted_scoring_model, read_training_set, save_fitted
+    from models.term_weights import term_weight_rows
     from monitoring.report import reference_sample_spec, score_reference
 
     files = paths.training_files()
@@ -35,7 +36,7 @@ def ctr_model(context: AssetExecutionContext, paths: LocalPaths, model_store: Mo
         ads = wh.query("SELECT * FROM `raw.ads`")
         pools = frame_rows(wh.query("SELECT * FROM `raw.asset_pools`")) if wh.table_exists("raw.asset_pools") else []
     ads = frame_rows(ads)
-    fitted = fit_ctr_model(train, valid, ads, split=paths.training_split(), progress=context.log.info)
+    fitted = fit_ctr_model(train, valid, ads, paths.tokenizer, split=paths.training_split(), progress=context.log.info)
     # The reference of score drift: this model's scores of the same kind of sample that each scoring
     # run takes (valid combinations of the pools), stored with the bundle (docs/monitoring.md).
     reference = None
@@ -77,6 +78,10 @@ def ctr_model(context: AssetExecutionContext, paths: LocalPaths, model_store: Mo
             "asset_prior_sd": (m.get("asset_effects") or {}).get("prior_sd"),
             "early_stopping": MetadataValue.json(m["early_stopping"]),
             "validation_split": MetadataValue.json(m.get("split", {})),
+            # the market's reading of the lexicon (docs/model.md, "Term weights"): weights of 1 count a
+            # match as the lexicon does, 0 as no appeal, 2 as twice its category's effect
+            "term_weights": sum(len(v) for v in fitted.term_weights.values()) if fitted.term_weights else 0,
+            "terms_read_differently": table(term_weight_rows(fitted.term_weights, 10), 2),
             "assets_with_history_effects": len(effects),
             "ad_groups_with_history_effects": int(effects["ad_group_id"].nunique()),
             "history_effect_sd": rounded(float(effects["effect"].std()) if len(effects) > 1 else 0.0, 3),

@@ -20,7 +20,10 @@ def compare_on_validation(store, candidate: str, current: str, training_files: l
     train, valid = read_training_set(training_files)
 
     def contender(bundle) -> Contender:
-        return Contender(bundle.booster, bundle.manifest["metrics"].get("asset_effects"))
+        from transforms.tokenizer import load_processor
+
+        return Contender(bundle.booster, bundle.manifest["metrics"].get("asset_effects"), bundle.term_weights,
+                         load_processor(bundle.tokenizer_path))
 
     try:
         old = store.load(current)  # verified files; its spec is compared below

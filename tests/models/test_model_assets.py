@@ -67,6 +67,8 @@ def test_promotes_only_after_the_check(home):
     assert meta["linear_trees"].value + meta["residual_stumps"].value == meta["num_trees"].value
     assert list(meta["slot_scales"].value) == ["H1", "H2", "H3", "D1", "D2"]
     assert meta["asset_prior_sd"].value in PRIOR_SD_GRID + (ASSET_PRIOR_SD,)
+    # the lexicon's terms as this market reads them: a count, and the ones read most differently
+    assert meta["term_weights"].value > 0 and 0 < len(meta["terms_read_differently"].value.records) <= 10
     assert _current(home) == first
 
     # Same data, deterministic training: not worse either way, promoted again.
@@ -136,9 +138,11 @@ def test_paired_z_sees_what_a_difference_of_log_losses_hides():
     assert paired_loglik_z(skipped, truth, imp, clk, groups)[1] == 59
 
 
-def test_validation_report_needs_the_ad_texts_for_the_history_effects(home):
-    from models.fit import read_training_set, validation_report
+def _bundle_and_rows(home):
+    """The production bundle, the training set's rows with its features and raw.ads."""
+    from models.fit import model_features, read_training_set
     from models.store import ModelStore
+    from transforms.tokenizer import load_processor
 
     if _current(home) is None:  # run alone: a model on this data first
         assert _run(home).success
@@ -147,6 +151,31 @@ def test_validation_report_needs_the_ad_texts_for_the_history_effects(home):
     train, valid = read_training_set(home.training_files())
     with WarehouseResource(duckdb_path=home.path("warehouse.duckdb")).open() as wh:
         ads = wh.query("SELECT * FROM `raw.ads`").to_dict("records")
+    by_id, sp = {str(a["ad_id"]): a for a in ads}, load_processor(bundle.tokenizer_path)
+    return bundle, *(model_features(p, by_id, sp, bundle.term_weights) for p in (train, valid)), ads
+
+
+def test_the_model_reads_the_lexicon_with_the_term_weights_it_learnt(home):
+    """ctr_model learns one weight per lexicon term from the delivery, trains on the training set's
+    features recomputed with them and ships them: its validation metrics are those of the rows
+    read with its weights, not of the training set's plain counts."""
+    from models.fit import arrays, read_training_set
+    from models.train import evaluate
+
+    bundle, _, valid, _ = _bundle_and_rows(home)
+    plain = read_training_set(home.training_files())[1]
+    assert bundle.term_weights and bundle.manifest["term_weights"]["terms"] == sum(map(len, bundle.term_weights.values()))
+    X, imp, clk, _ = arrays(valid)
+    assert not np.array_equal(X, arrays(plain)[0])  # the weights change some lex_* counts
+    recorded = bundle.manifest["metrics"]["valid"]["logloss"]
+    assert evaluate(bundle.booster.predict(X), imp, clk)["logloss"] == pytest.approx(recorded, rel=1e-9)
+    assert evaluate(bundle.booster.predict(arrays(plain)[0]), imp, clk)["logloss"] != pytest.approx(recorded, rel=1e-9)
+
+
+def test_validation_report_needs_the_ad_texts_for_the_history_effects(home):
+    from models.fit import validation_report
+
+    bundle, train, valid, ads = _bundle_and_rows(home)
     with_texts = validation_report(bundle.booster, train, valid, ads, bundle.manifest["metrics"]["asset_effects"])
     assert with_texts["with_history_effects"]["rows"] == len(valid)  # every tiny group served several ads
     assert with_texts["text_only"]["rows"] == len(valid)
