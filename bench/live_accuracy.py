@@ -26,20 +26,20 @@ TREES = 300
 
 
 def train_model(world, train_days: int, workdir: str, trees: int = TREES):
-    """A ScoringModel trained like ctr_model (linear base with ad-group offsets beside the served
-    ads' asset effects, stumps, history effects) on the first `train_days` days, the last quarter
+    """A ScoringModel trained like ctr_model (term weights, linear base with ad-group offsets beside
+    the served ads' asset effects, stumps, history effects) on the first `train_days` days, the last quarter
     validating, with `trees` stumps instead of choosing their number."""
     from models.asset_effects import AssetEffects
     from models.evaluate import world_texts
     from models.fit import arrays, history_effects
     from models.scoring import ScoringModel
+    from models.term_weights import learn_term_weights
     from models.train import train_ctr_model
     from transforms.features import COMBINATION_FEATURE_NAMES, featurize_served_ads
     from transforms.tokenizer import load_processor, train_sentencepiece
 
     ads = world.ads()
     sp = load_processor(train_sentencepiece(world_texts(world), os.path.join(workdir, "tokenizer.model")))
-    features = dict(zip((a["ad_id"] for a in ads), featurize_served_ads(ads, sp)))
     last = world.start_date + dt.timedelta(days=train_days - 1)
     valid_days = max(1, train_days // 4)
     perf = pd.DataFrame(world.daily_performance(world.start_date, last))
@@ -48,16 +48,20 @@ def train_model(world, train_days: int, workdir: str, trees: int = TREES):
     ex = perf.groupby(["ad_id", "split"], as_index=False)[["impressions", "clicks"]].sum()
     ex = ex[ex.impressions > 0]
     group = {a["ad_id"]: a["ad_group_id"] for a in ads}
-    ex = ex.assign(ad_group_id=ex.ad_id.map(group), features=ex.ad_id.map(features)).sort_values(["split", "ad_id"])
+    by_id = {a["ad_id"]: a for a in ads}
+    ex = ex.assign(ad_group_id=ex.ad_id.map(group))
+    weights = learn_term_weights(by_id, ex[ex.split == "train"])
+    features = dict(zip((a["ad_id"] for a in ads), featurize_served_ads(ads, sp, weights)))
+    ex = ex.assign(features=ex.ad_id.map(features)).sort_values(["split", "ad_id"])
     train, valid = ex[ex.split == "train"], ex[ex.split == "valid"]
     (Xt, it, ct, gt), (Xv, iv, cv, gv) = arrays(train), arrays(valid)
-    by_id = {a["ad_id"]: a for a in ads}
     # the training rows' served ads beside them, as ctr_model trains (models.fit)
     result = train_ctr_model(Xt, it, ct, Xv, iv, cv, COMBINATION_FEATURE_NAMES, params={"num_threads": 1},
                              groups_train=gt, groups_valid=gv, num_boost_round=trees,
                              ads_train=[by_id[a] for a in train.ad_id])
     effects = history_effects(result.booster, train, valid, ads)
-    return ScoringModel.from_booster(result.booster, sp, AssetEffects(effects), f"first-{train_days}-days")
+    return ScoringModel.from_booster(result.booster, sp, AssetEffects(effects), f"first-{train_days}-days",
+                                     term_weights=weights)
 
 
 def measure(world, model, first_day: dt.date) -> pd.DataFrame:

@@ -185,12 +185,15 @@ def fit_ctr_model(train: pd.DataFrame, valid: pd.DataFrame, ads_rows, tokenizer_
     by_id = {str(r["ad_id"]): r for r in ads_rows}
     ads_train = [by_id.get(str(a)) for a in train["ad_id"]]
     term_weights: dict = {}
-    if any(a is None for a in ads_train):
-        missing = sum(a is None for a in ads_train)
+    missing = sum(a is None for a in ads_train)
+    if missing:
         if progress:
             progress(f"{missing:,} training rows have no ad in raw.ads: the text rules are learnt without asset "
                      "effects and the lexicon's terms count alike")
         ads_train = None
+    elif not valid["ad_id"].astype(str).isin(by_id).all():
+        if progress:  # their features could not be recomputed with the weights
+            progress("some validation rows have no ad in raw.ads: the lexicon's terms count alike")
     else:
         started = time.perf_counter()
         term_weights = learn_term_weights(by_id, train)

@@ -205,3 +205,23 @@ def test_a_candidate_whose_history_effects_are_broken_is_not_promoted(home, monk
     assert check.metadata["relative_change_with_history_effects_%"].value > 100 * promotion.LOGLOSS_TOLERANCE
     assert not result.asset_materializations_for_node("production_model")
     assert _current(home) == current
+
+
+def test_without_every_served_ad_in_raw_ads_the_terms_count_alike(home):
+    """Features can only be recomputed from an ad's texts: a training set whose ads raw.ads lost
+    is trained on as it is (no term weights, no asset effects beside the text rules), and says so."""
+    from models.fit import fit_ctr_model, read_training_set
+
+    train, valid = read_training_set(home.training_files())
+    with WarehouseResource(duckdb_path=home.path("warehouse.duckdb")).open() as wh:
+        ads = wh.query("SELECT * FROM `raw.ads`").to_dict("records")
+    lines = []
+    lost_train = [a for a in ads if str(a["ad_id"]) != str(train["ad_id"].iloc[0])]
+    assert fit_ctr_model(train, valid, lost_train, home.tokenizer, progress=lines.append).term_weights == {}
+    assert any("the lexicon's terms count alike" in line for line in lines)
+    orphan = valid.copy()
+    orphan.loc[orphan.index[0], "ad_id"] = "no-such-ad"  # a validation row raw.ads does not know
+    lines.clear()
+    assert fit_ctr_model(train, orphan, ads, home.tokenizer, progress=lines.append).term_weights == {}
+    assert any("validation rows have no ad" in line for line in lines)
+    assert fit_ctr_model(train, valid, ads, home.tokenizer).term_weights  # all there: weights learnt
