@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -120,6 +121,8 @@ def save_bundle(
                                         "effect_1": "float64", "effect_2": "float64", "effect_3": "float64",
                                         "impressions": "int64", "ads": "int64"}) \
             .to_parquet(os.path.join(tmp, ASSET_EFFECTS_FILE), index=False)
+        if not is_term_weights(term_weights or {}):
+            raise BundleError("term weights are not {category: {term: weight}} with finite weights")
         with open(os.path.join(tmp, TERM_WEIGHTS_FILE), "w", encoding="utf-8") as f:
             json.dump({k: dict(sorted(v.items())) for k, v in sorted((term_weights or {}).items())}, f,
                       indent=1, ensure_ascii=False)
@@ -180,7 +183,7 @@ class ModelBundle:
     manifest: dict
     booster: Any  # lightgbm.Booster
     effects: Any = None  # models.asset_effects.AssetEffects
-    term_weights: dict | None = None  # transforms.features.TermWeights; None: format 4, none learnt
+    term_weights: dict | None = None  # transforms.features.TermWeights; None: format 4 ({}: none learnt)
 
     @property
     def version(self) -> str:
@@ -310,6 +313,15 @@ def load_bundle(path: str, expected_spec: dict | None = None,
                        term_weights=read_term_weights(path, manifest))
 
 
+def is_term_weights(weights) -> bool:
+    """{category: {term: finite number}}, as transforms.features.TermWeights reads it."""
+    def number(x) -> bool:
+        return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
+
+    return isinstance(weights, dict) and all(
+        isinstance(v, dict) and all(number(x) for x in v.values()) for v in weights.values())
+
+
 def read_term_weights(path: str, manifest: dict) -> dict | None:
     """The bundle's {category: {term: weight}} (checksum verified by check_bundle); None for a
     format-4 bundle, trained before term weights."""
@@ -317,8 +329,7 @@ def read_term_weights(path: str, manifest: dict) -> dict | None:
         return None
     with open(os.path.join(path, TERM_WEIGHTS_FILE), encoding="utf-8") as f:
         weights = json.load(f)
-    if not isinstance(weights, dict) or not all(
-            isinstance(v, dict) and all(isinstance(x, (int, float)) for x in v.values()) for v in weights.values()):
+    if not is_term_weights(weights):
         raise BundleError(f"{TERM_WEIGHTS_FILE} of bundle {path} is not {{category: {{term: weight}}}}; "
                           "retrain the model")
     return weights

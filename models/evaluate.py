@@ -221,7 +221,8 @@ def run_evaluation(world, workdir: str, params: dict | None = None, holdout_shar
     # (models.fit.fit_ctr_model); every featurisation below reads the lexicon with them.
     weights = learn_term_weights(prep.ads, train) if term_weights else {}
     if weights:
-        prep.X = featurize_served_ads(list(prep.ads.values()), prep.sp, weights)  # prep.X_by_ad's order
+        prep.X = featurize_served_ads([prep.ads[a] for a in sorted(prep.X_by_ad, key=prep.X_by_ad.get)], prep.sp,
+                                      weights)
     log(f"term weights: {sum(map(len, weights.values()))} lexicon terms weighted")
 
     t1 = time.perf_counter()

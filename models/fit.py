@@ -151,7 +151,7 @@ def paired_loglik_z(raw_a: np.ndarray, raw_b: np.ndarray, impressions, clicks, g
 
 def model_features(part: pd.DataFrame, ads_by_id: dict, sp, term_weights) -> pd.DataFrame:
     """`part` (training-set rows) with its features as a model with these term weights computes
-    them. The training set's count every lexicon match 1 (the weights are learnt from it), so
+    them. The training set's features count every lexicon match 1 (the weights are learnt from it), so
     without weights there is nothing to recompute; with them, every row's ad must be in raw.ads."""
     from transforms.features import featurize_served_ads
 

@@ -27,10 +27,10 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from transforms.features import LEXICONS, TermWeights, lexicon_matches
+from transforms.features import LEXICONS, SERVED_TEXT_COLUMNS, TermWeights, lexicon_matches
 from transforms.text import normalize
 
-SLOTS = ("headline_1", "headline_2", "headline_3", "description_1", "description_2")
+SLOTS = SERVED_TEXT_COLUMNS
 PRIOR_SD = 0.5  # a term's departure from its category, in units of the category's effect
 BETWEEN_AD_SD = 0.1  # log-odds scatter of a served ad beyond its clicks' noise
 ROUNDS = 4
@@ -46,13 +46,13 @@ def learn_term_weights(ads: Mapping[str, Mapping], examples: pd.DataFrame, prior
     """{category: {term: weight}} from served ads' delivery.
 
     ads: {ad_id: raw.ads row}; examples: rows with ad_id, ad_group_id, impressions, clicks (the
-    training rows). Rows without clicks, with clicks on every impression or whose ad is unknown
-    carry no log-odds and are skipped. Terms no ad uses get no weight (they count 1). {} when no
+    training rows). Rows without clicks, with clicks on every impression, whose ad is unknown or
+    without an ad group carry no usable log-odds and are skipped. Terms no ad uses get no weight (they count 1). {} when no
     served ad matches the lexicon.
     """
     cats = list(LEXICONS)
     ok = ((examples["clicks"] > 0) & (examples["clicks"] < examples["impressions"])
-          & examples["ad_id"].astype(str).isin(ads))
+          & examples["ad_id"].astype(str).isin(ads) & examples["ad_group_id"].notna())
     rows = examples[ok]
     if rows.empty:
         return {}

@@ -231,8 +231,8 @@ def drift_report(model, ad_rows, pool_rows, training: "pd.DataFrame", per_group:
                  reference: "pd.DataFrame | None" = None) -> DriftReport:
     """This scoring run's inputs against the model's training inputs.
 
-    ad_rows, pool_rows: raw.ads and raw.asset_pools rows (dicts); training: the training set
-    (ad_id, features). Texts are compared as the model sees them (each pool text with its ad
+    ad_rows, pool_rows: raw.ads and raw.asset_pools rows (dicts); training: the training set's rows
+    (ad_id: which ads were served). Texts are compared as the model sees them (each pool text with its ad
     group's keyword, by the one keyword rule); scores as production publishes them on both sides.
     reference: the bundle's score reference (score_reference, sampled with these parameters). The
     run's sample is compared with it. Without one (a bundle written before references), the

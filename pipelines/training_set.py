@@ -2,8 +2,10 @@
 
 One example per served ad and split: impressions and clicks summed over the split's days (the
 model weighs each example by its impressions), with the ad's combination features from the shared
-pure functions the scoring path uses (featurize_assets + combination_features). Served ads are
-grouped by ad group and each distinct text of an ad group is tokenised and featurised once.
+pure functions the scoring path uses (featurize_assets + combination_features), every lexicon
+match counted 1: the model learns its term weights from these rows and recomputes their features
+with them (models.fit.model_features), so the bundle's features are the scoring path's. Served ads
+are grouped by ad group and each distinct text of an ad group is tokenised and featurised once.
 
 The split follows a plan (models.split.plan_split, chosen from what the history has):
 `--split_method=last_days --valid_from=DAY` (days from DAY on validate: the model is judged on the

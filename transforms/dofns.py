@@ -1,7 +1,8 @@
 """Beam DoFns wrapping the pure core; the only module in transforms/ that imports apache_beam.
 
 Training (FeaturizeServedAd) and scoring (EnumerateAndFeaturize) share one code path
-(featurize_assets + combination_features) and one SentencePiece model file: no train/serve skew.
+(featurize_assets + combination_features), one SentencePiece model file and, given the same
+term_weights (the model bundle's), one reading of the lexicon: no train/serve skew.
 """
 from __future__ import annotations
 

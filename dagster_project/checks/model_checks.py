@@ -33,7 +33,11 @@ def compare_on_validation(store, candidate: str, current: str, training_files: l
             "reason": f"production bundle unreadable by this code: {exc}"}
     # Another feature spec: the training set's features are not the ones it reads, not comparable.
     comparable = old.manifest["feature_spec"]["fingerprint"] == spec["fingerprint"]
-    return compare(contender(new), contender(old) if comparable else None, train, valid, ads_rows)
+    try:
+        return compare(contender(new), contender(old) if comparable else None, train, valid, ads_rows)
+    except ValueError as exc:  # production's features need ads raw.ads no longer has
+        return compare(contender(new), None, train, valid, ads_rows) | {
+            "reason": f"production model not comparable on this training set: {exc}"}
 
 
 @asset_check(
@@ -62,6 +66,9 @@ def ctr_model_not_worse_than_production(paths: LocalPaths, model_store: ModelSto
         result = compare_on_validation(store, candidate, current, paths.training_files(), ads)
     except ModelStoreError as exc:
         return AssetCheckResult(passed=True, severity=AssetCheckSeverity.WARN,
+                                metadata={"candidate": candidate, "reason": str(exc)})
+    except ValueError as exc:  # the candidate's own features cannot be recomputed: it cannot be judged
+        return AssetCheckResult(passed=False, severity=AssetCheckSeverity.ERROR,
                                 metadata={"candidate": candidate, "reason": str(exc)})
     new = result["candidate"]["text_only"]
     meta = {"candidate": candidate, "production": current,

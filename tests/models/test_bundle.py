@@ -4,7 +4,7 @@ import os
 import numpy as np
 import pytest
 
-from models.bundle import BundleError, check_bundle, load_bundle, save_bundle, scoring_digest
+from models.bundle import BundleError, check_bundle, load_bundle, save_bundle, scoring_digest, sha256_file
 from models.train import interaction_groups, train_ctr_model
 
 NAMES = ["h1__a", "h1__b", "h2__a", "h2__b", "h1_h2__jaccard"]
@@ -243,6 +243,17 @@ def test_term_weights_travel_with_the_bundle_and_format_4_still_loads(tmp_path, 
         json.dump({"urgency": {"今すぐ": 1.0}}, f)
     with pytest.raises(BundleError, match="term_weights.json does not match its checksum"):
         load_bundle(path, SPEC)
+    for bad in ({"urgency": {"今すぐ": True}}, {"urgency": {"今すぐ": float("inf")}}, {"urgency": 1.0}):
+        with pytest.raises(BundleError, match="term weights are not"):
+            save_bundle(str(tmp_path / "bad"), text, str(tok), SPEC, {}, {}, "feedbeef", term_weights=bad)
+    # well-formed JSON of another shape under a matching checksum (a bundle written by other code)
+    other = save_bundle(str(tmp_path / "e"), text, str(tok), SPEC, {}, {}, "feedbeef")
+    with open(os.path.join(other, "term_weights.json"), "w", encoding="utf-8") as f:
+        json.dump({"urgency": ["今すぐ"]}, f)
+    _edit_manifest(other, files=lambda files: {**files, "term_weights.json": sha256_file(
+        os.path.join(other, "term_weights.json"))})
+    with pytest.raises(BundleError, match="is not {category: {term: weight}}; retrain"):
+        load_bundle(other, SPEC)
 
     # format 4: no term_weights.json (as written before it)
     with open(os.path.join(plain, "manifest.json"), encoding="utf-8") as f:

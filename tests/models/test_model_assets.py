@@ -225,3 +225,25 @@ def test_without_every_served_ad_in_raw_ads_the_terms_count_alike(home):
     assert fit_ctr_model(train, orphan, ads, home.tokenizer, progress=lines.append).term_weights == {}
     assert any("validation rows have no ad" in line for line in lines)
     assert fit_ctr_model(train, valid, ads, home.tokenizer).term_weights  # all there: weights learnt
+
+
+def test_the_check_when_raw_ads_lost_an_ad_of_the_training_set(home, tiny_bundle):
+    """A model's term weights need each training row's ad texts. When raw.ads lost one since: a
+    production model with weights is not comparable (passed, with the reason); a candidate with
+    weights cannot be measured (the check fails, saying what to rebuild); neither crashes it."""
+    from dagster_project.checks.model_checks import compare_on_validation
+    from models.bundle import load_bundle
+    from models.fit import read_training_set
+
+    bundle, _, _, ads = _bundle_and_rows(home)
+    assert bundle.term_weights and not load_bundle(tiny_bundle).term_weights
+    store = _store(home).store()
+    plain = os.path.basename(tiny_bundle)  # trained before term weights were learnt: none
+    shutil.copytree(tiny_bundle, os.path.join(store.build_dir(), plain), dirs_exist_ok=True)
+    train, _ = read_training_set(home.training_files())
+    lost = [a for a in ads if str(a["ad_id"]) != str(train["ad_id"].iloc[0])]
+    result = compare_on_validation(store, plain, bundle.version, home.training_files(), lost)
+    assert result["current"] is None and "not comparable" in result["reason"] and "raw.ads" in result["reason"]
+    assert result["candidate"]["text_only"]["rows"] > 0  # the candidate is still measured
+    with pytest.raises(ValueError, match="no ad in raw.ads.*rebuild the training set"):
+        compare_on_validation(store, bundle.version, plain, home.training_files(), lost)

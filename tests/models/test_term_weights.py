@@ -45,7 +45,8 @@ def test_rows_without_log_odds_are_skipped_and_a_plain_market_has_no_weights():
     # no clicks, clicks on every impression, an ad raw.ads does not know: no log-odds to fit
     extra = pd.DataFrame([{"ad_id": "g0-0", "ad_group_id": "g0", "impressions": 10, "clicks": 10},
                           {"ad_id": "g0-1", "ad_group_id": "g0", "impressions": 10, "clicks": 0},
-                          {"ad_id": "gone", "ad_group_id": "g0", "impressions": 100, "clicks": 3}])
+                          {"ad_id": "gone", "ad_group_id": "g0", "impressions": 100, "clicks": 3},
+                          {"ad_id": "g1-0", "ad_group_id": None, "impressions": 100, "clicks": 3}])
     assert learn_term_weights(ads, pd.concat([rows, extra], ignore_index=True)) == learn_term_weights(ads, rows)
     plain, plain_rows = _delivery(n_groups=20, texts=["普通の品です", "丁寧な品です", "良い品です"])
     assert learn_term_weights(plain, plain_rows) == {}
