@@ -299,6 +299,8 @@ def _numbers(block: AssetBlock) -> list[frozenset]:
 
 def pair_matrices(a: AssetBlock, b: AssetBlock) -> list[np.ndarray]:
     """(len(a), len(b)) float32 matrices, one per PAIR_FEATURES entry, of every text pair."""
+    # Appeal categories a text reads as (lex_* > 0): a match whose term weighs 0 in this market is
+    # none here, while n_appeals still counts it (a category with a match, as the lexicon reads it).
     appeals_a = a.feats[:, _APPEAL_COLS] > 0
     appeals_b = b.feats[:, _APPEAL_COLS] > 0
     kw_words = max(a.n_keyword_words, b.n_keyword_words)
