@@ -45,12 +45,14 @@ def tiny_snapshot(tiny_world, tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def tiny_bundle(tiny_world, tiny_snapshot, tmp_path_factory):
-    """A real model bundle trained on the tiny world's served ads (no Beam: pure functions)."""
+    """A real model bundle trained on the tiny world's served ads (no Beam: pure functions), with
+    the lexicon's term weights learnt from the training rows, as ctr_model learns them."""
     import numpy as np
     import pandas as pd
 
     from models.asset_effects import asset_effects
     from models.bundle import save_bundle
+    from models.term_weights import learn_term_weights
     from models.train import train_ctr_model
     from transforms.features import COMBINATION_FEATURE_NAMES, feature_spec, featurize_served_ad
     from transforms.tokenizer import load_processor
@@ -61,7 +63,10 @@ def tiny_bundle(tiny_world, tiny_snapshot, tmp_path_factory):
     sums = perf.groupby(["ad_id", "valid"], as_index=False)[["impressions", "clicks"]].sum()
     ads = {ad["ad_id"]: ad for ad in tiny_world.ads()}
     sums = sums[sums.ad_id.isin(ads) & (sums.impressions > 0)]
-    X = np.stack([featurize_served_ad(ads[a], sp) for a in sums.ad_id])
+    sums["ad_group_id"] = [ads[a]["ad_group_id"] for a in sums.ad_id]
+    weights = learn_term_weights(ads, sums[~sums.valid])
+    assert weights  # the bundle every scoring test uses reads the lexicon with weights
+    X = np.stack([featurize_served_ad(ads[a], sp, weights) for a in sums.ad_id])
 
     def part(mask):
         return X[mask], sums.impressions.to_numpy()[mask], sums.clicks.to_numpy()[mask]
@@ -72,7 +77,7 @@ def tiny_bundle(tiny_world, tiny_snapshot, tmp_path_factory):
                             sums.impressions.to_numpy(), sums.clicks.to_numpy())
     return save_bundle(
         str(tmp_path_factory.mktemp("bundles")), result.booster.model_to_string(), tiny_snapshot["tokenizer"],
-        feature_spec(), result.metrics, {}, "tinyworld0000", asset_effects=effects,
+        feature_spec(), result.metrics, {}, "tinyworld0000", asset_effects=effects, term_weights=weights,
     )
 
 

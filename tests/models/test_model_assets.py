@@ -235,11 +235,15 @@ def test_the_check_when_raw_ads_lost_an_ad_of_the_training_set(home, tiny_bundle
     from models.bundle import load_bundle
     from models.fit import read_training_set
 
+    from models.bundle import save_bundle
+
     bundle, _, _, ads = _bundle_and_rows(home)
-    assert bundle.term_weights and not load_bundle(tiny_bundle).term_weights
     store = _store(home).store()
-    plain = os.path.basename(tiny_bundle)  # trained before term weights were learnt: none
-    shutil.copytree(tiny_bundle, os.path.join(store.build_dir(), plain), dirs_exist_ok=True)
+    tiny = load_bundle(tiny_bundle)  # the same model saved without its weights: a bundle that has none
+    plain = os.path.basename(save_bundle(store.build_dir(), tiny.booster.model_to_string(), tiny.tokenizer_path,
+                                         tiny.manifest["feature_spec"], tiny.manifest["metrics"], {},
+                                         "plain000", version="20260101T000000000-plain"))
+    assert bundle.term_weights and not load_bundle(os.path.join(store.build_dir(), plain)).term_weights
     train, _ = read_training_set(home.training_files())
     lost = [a for a in ads if str(a["ad_id"]) != str(train["ad_id"].iloc[0])]
     result = compare_on_validation(store, plain, bundle.version, home.training_files(), lost)

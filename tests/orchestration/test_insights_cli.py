@@ -79,8 +79,8 @@ def _query(home, sql):
 
 
 def _brute_force(home, ad_group_id):
-    """Every valid combination of the ad group scored by Booster.predict plus the bundle's history
-    effects: (AdGroupCombinations, raw scores)."""
+    """Every valid combination of the ad group, featurised with the bundle's term weights, scored by
+    Booster.predict plus the bundle's history effects: (AdGroupCombinations, raw scores)."""
     from models.asset_effects import combination_effects
     from models.bundle import load_bundle
     from transforms.combinations import build_ad_group_combinations, pick_keyword
@@ -94,7 +94,8 @@ def _brute_force(home, ad_group_id):
     keyword, industry = pick_keyword(zip(ads["keyword"], ads["industry"]))
     assets = sorted(pool.astype(object).where(pool.notna(), None).to_dict("records"),
                     key=lambda a: (a["asset_type"], a["asset_id"]))
-    g = build_ad_group_combinations(keyword, assets, load_processor(bundle.tokenizer_path), industry=industry)
+    g = build_ad_group_combinations(keyword, assets, load_processor(bundle.tokenizer_path), industry=industry,
+                                    term_weights=bundle.term_weights)
     raw = bundle.booster.predict(g.X, raw_score=True)
     effects = bundle.effects.for_pool(ad_group_id, g.headline_texts, g.description_texts)
     if effects is not None:

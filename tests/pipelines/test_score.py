@@ -33,7 +33,8 @@ def brute_force_top(tiny_world, bundle_path):
     pools = pd.DataFrame(tiny_world.asset_pools())
     expected = {}
     for ad_group_id, assets in pools.groupby("ad_group_id"):
-        block = build_ad_group_combinations(keywords.get(ad_group_id, ""), assets.to_dict("records"), sp)
+        block = build_ad_group_combinations(keywords.get(ad_group_id, ""), assets.to_dict("records"), sp,
+                                            term_weights=bundle.term_weights)
         if len(block) == 0:
             continue
         raw = exact_raw(bundle, block, ad_group_id)
@@ -101,7 +102,8 @@ def test_all_scores_output_and_metrics(tiny_world, tiny_snapshot, tiny_bundle):
     pools = pd.DataFrame(tiny_world.asset_pools())
     want, rejected = {}, 0
     for ad_group_id, assets in pools.groupby("ad_group_id"):
-        block = build_ad_group_combinations(keywords.get(ad_group_id, ""), assets.to_dict("records"), sp)
+        block = build_ad_group_combinations(keywords.get(ad_group_id, ""), assets.to_dict("records"), sp,
+                                            term_weights=bundle.term_weights)
         rejected += block.n_rejected
         if len(block):
             want[ad_group_id] = exact_raw(bundle, block, ad_group_id)
