@@ -210,7 +210,8 @@ def run_baseline(paths: dict, bundle: str, workers: int, out_dir: str) -> dict:
 
     _ = ({"assets": assets, "meta": meta}
          | beam.CoGroupByKey() | beam.Map(score._assemble) | beam.Map(as_dict) | beam.Reshuffle()
-         | beam.ParDo(EnumerateAndFeaturize(f"{bundle}/{TOKENIZER_FILE}", term_weights=load_bundle(bundle).term_weights))
+         | beam.ParDo(EnumerateAndFeaturize(f"{bundle}/{TOKENIZER_FILE}",
+                                           term_weights=load_bundle(bundle).term_weights))
          | "OneElementPerCombination" >> beam.FlatMap(explode)
          | RunInference(KeyedModelHandler(LightGBMBundleHandler(bundle)))
          | beam.Map(rekey)

@@ -1,4 +1,5 @@
-"""One weight per lexicon term, learnt from a market's delivery (docs/model.md, "Term weights").
+"""One weight per lexicon term, learnt from a market's delivery (docs/model.md, "One weight per
+lexicon term").
 
 lex_* count an appeal's lexicon matches per slot (transforms.features), so every term of a category
 counts alike, and a market's words are not the lexicon's: here 今すぐ may not read as urgency at
@@ -47,8 +48,8 @@ def learn_term_weights(ads: Mapping[str, Mapping], examples: pd.DataFrame, prior
 
     ads: {ad_id: raw.ads row}; examples: rows with ad_id, ad_group_id, impressions, clicks (the
     training rows). Rows without clicks, with clicks on every impression, whose ad is unknown or
-    without an ad group carry no usable log-odds and are skipped. Terms no ad uses get no weight (they count 1). {} when no
-    served ad matches the lexicon.
+    without an ad group carry no usable log-odds and are skipped. Terms no ad uses get no weight
+    (they count 1). {} when no served ad matches the lexicon.
     """
     cats = list(LEXICONS)
     ok = ((examples["clicks"] > 0) & (examples["clicks"] < examples["impressions"])
@@ -100,8 +101,8 @@ def learn_term_weights(ads: Mapping[str, Mapping], examples: pd.DataFrame, prior
         C0 = Cc if C0 is None else C0  # the plain counts: y ~ C0 b + Z d
         b = np.linalg.solve(Cc.T @ (Cc * w[:, None]) + np.eye(Cc.shape[1]), Cc.T @ (w * yc))
         # Z[i, t] = sum_p X[i, p, t] b[category(t), p]: how d_t moves row i's log-odds
-        to_terms = sparse.csr_matrix((b.reshape(len(cats), 5)[category[term_of], slot_of], (np.arange(5 * n_terms), term_of)),
-                                     shape=(5 * n_terms, n_terms))
+        b_cell = b.reshape(len(cats), 5)[category[term_of], slot_of]
+        to_terms = sparse.csr_matrix((b_cell, (np.arange(5 * n_terms), term_of)), shape=(5 * n_terms, n_terms))
         Z = centre(np.asarray((X @ to_terms).todense()))
         r0 = yc - C0 @ b
         d = np.clip(np.linalg.solve(Z.T @ (Z * w[:, None]) + np.eye(n_terms) / prior_sd ** 2, Z.T @ (w * r0)), -1, 1)

@@ -78,7 +78,7 @@ def ctr_model(context: AssetExecutionContext, paths: LocalPaths, model_store: Mo
             "asset_prior_sd": (m.get("asset_effects") or {}).get("prior_sd"),
             "early_stopping": MetadataValue.json(m["early_stopping"]),
             "validation_split": MetadataValue.json(m.get("split", {})),
-            # the market's reading of the lexicon (docs/model.md, "Term weights"): weights of 1 count a
+            # the market's reading of the lexicon (docs/model.md, "One weight per lexicon term"): weights of 1 count a
             # match as the lexicon does, 0 as no appeal, 2 as twice its category's effect
             "term_weights": sum(len(v) for v in fitted.term_weights.values()) if fitted.term_weights else 0,
             "terms_read_differently": table(term_weight_rows(fitted.term_weights, 10), 2),

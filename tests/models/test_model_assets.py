@@ -164,7 +164,8 @@ def test_the_model_reads_the_lexicon_with_the_term_weights_it_learnt(home):
 
     bundle, _, valid, _ = _bundle_and_rows(home)
     plain = read_training_set(home.training_files())[1]
-    assert bundle.term_weights and bundle.manifest["term_weights"]["terms"] == sum(map(len, bundle.term_weights.values()))
+    terms = sum(map(len, bundle.term_weights.values()))
+    assert terms and bundle.manifest["term_weights"]["terms"] == terms
     X, imp, clk, _ = arrays(valid)
     assert not np.array_equal(X, arrays(plain)[0])  # the weights change some lex_* counts
     recorded = bundle.manifest["metrics"]["valid"]["logloss"]
