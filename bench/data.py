@@ -91,6 +91,7 @@ def default_bundle(workdir: str, world: str = "default", seed: int = 7) -> str:
 
     from admedia.world import World, WorldConfig
     from models.bundle import save_bundle
+    from models.term_weights import learn_term_weights
     from models.train import DEFAULT_PARAMS, train_ctr_model
     from transforms.features import COMBINATION_FEATURE_NAMES, feature_spec, featurize_served_ads
     from transforms.tokenizer import load_processor, train_sentencepiece
@@ -104,7 +105,7 @@ def default_bundle(workdir: str, world: str = "default", seed: int = 7) -> str:
     spec = feature_spec()
     # The training recipe's knobs are in the key, so a changed model is never measured from cache.
     base = [linear_base.SHAPE_MIN_BINS, linear_base.SHAPE_SMOOTHING, linear_base.SHAPE_RIDGE,
-            "between-ad weights", linear_base.TAU_ROUNDS, "slot scales over five slots"]
+            "between-ad weights", linear_base.TAU_ROUNDS, "slot scales over five slots", "term weights"]
     key = json.dumps([spec["fingerprint"], DEFAULT_PARAMS, world, seed, bundle_mod.BUNDLE_FORMAT, "ads-backfit",
                       getattr(tokenizer_mod, "TOKENIZER_VERSION", ""), base], sort_keys=True, default=str)
     tag = hashlib.sha256(key.encode()).hexdigest()[:12]
@@ -130,9 +131,11 @@ def default_bundle(workdir: str, world: str = "default", seed: int = 7) -> str:
     sums = perf.groupby(["ad_id", "valid"], as_index=False)[["impressions", "clicks"]].sum()
     by_id = {ad["ad_id"]: ad for ad in ads}
     sums = sums[sums.ad_id.isin(by_id) & (sums.impressions > 0)].reset_index(drop=True)
-    X = featurize_served_ads([by_id[a] for a in sums.ad_id], sp)
     groups = np.array([by_id[a]["ad_group_id"] for a in sums.ad_id])
     tr, va = ~sums.valid.to_numpy(), sums.valid.to_numpy()
+    # the lexicon's term weights from the training rows, as ctr_model learns them (models.fit)
+    weights = learn_term_weights(by_id, sums[tr].assign(ad_group_id=groups[tr]))
+    X = featurize_served_ads([by_id[a] for a in sums.ad_id], sp, weights)
     kwargs = {}
     if "groups_train" in inspect.signature(train_ctr_model).parameters:
         kwargs = {"groups_train": groups[tr], "groups_valid": groups[va]}
@@ -143,4 +146,4 @@ def default_bundle(workdir: str, world: str = "default", seed: int = 7) -> str:
                              **kwargs)
     return save_bundle(root, result.booster.model_to_string(), tok, spec, result.metrics,
                        {k: v for k, v in result.params.items() if k != "interaction_constraints"},
-                       tag, version=f"bench-{world}-{tag}")
+                       tag, version=f"bench-{world}-{tag}", term_weights=weights)
