@@ -102,6 +102,7 @@ def save_bundle(
     import pandas as pd
 
     from models.asset_effects import EFFECT_COLUMNS
+    from transforms.features import term_count
     from transforms.tokenizer import TOKENIZER_VERSION
     version = version or new_version(data_fingerprint)
     final = os.path.join(root, version)
@@ -157,7 +158,7 @@ def save_bundle(
                           "sha256": sha256_file(os.path.join(tmp, TOKENIZER_FILE))},
             "training_data_fingerprint": data_fingerprint,
             "asset_effects": {"rows": int(len(effects)), "ad_groups": int(effects["ad_group_id"].nunique())},
-            "term_weights": {"terms": sum(len(v) for v in (term_weights or {}).values())},
+            "term_weights": {"terms": term_count(term_weights)},
             **({"score_reference": reference_meta} if reference_meta is not None else {}),
             "metrics": metrics,
             "params": params,

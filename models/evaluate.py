@@ -207,7 +207,7 @@ def run_evaluation(world, workdir: str, params: dict | None = None, holdout_shar
     """term_weights=False: the lexicon's terms count alike (what models before term weights did)."""
     from models.term_weights import learn_term_weights
     from transforms.combinations import ad_group_keywords
-    from transforms.features import COMBINATION_FEATURE_NAMES, featurize_served_ads
+    from transforms.features import COMBINATION_FEATURE_NAMES, featurize_served_ads, term_count
 
     t0 = time.perf_counter()
     prep = prepare(world, workdir, holdout_share, valid_days)
@@ -223,7 +223,7 @@ def run_evaluation(world, workdir: str, params: dict | None = None, holdout_shar
     if weights:
         prep.X = featurize_served_ads([prep.ads[a] for a in sorted(prep.X_by_ad, key=prep.X_by_ad.get)], prep.sp,
                                       weights)
-    log(f"term weights: {sum(map(len, weights.values()))} lexicon terms weighted")
+    log(f"term weights: {term_count(weights)} lexicon terms weighted")
 
     t1 = time.perf_counter()
     result = train_ctr_model(*_arrays(prep, train), *_arrays(prep, valid), COMBINATION_FEATURE_NAMES, params=params,
@@ -372,7 +372,7 @@ def run_evaluation(world, workdir: str, params: dict | None = None, holdout_shar
                      "params": {k: v for k, v in result.params.items() if k != "interaction_constraints"},
                      "valid_same_groups": result.metrics["valid"]},
         "logistic_regression": {"C": best_c},
-        "term_weights": {"terms": sum(map(len, weights.values()))},
+        "term_weights": {"terms": term_count(weights)},
         "asset_effects": {"prior_sd": asset_prior_sd, "prior_sd_learnt": learnt_sd, "slot_scales": [round(float(s), 4) for s in scales],
                           "assets": len(effects["lightgbm"]),
                           "around_known_rules": {"prior_sd": rules_sd, "slot_scales": [round(float(s), 4) for s in rules_scales]}},

@@ -176,7 +176,7 @@ def fit_ctr_model(train: pd.DataFrame, valid: pd.DataFrame, ads_rows, tokenizer_
     from models.plots import model_plots
     from models.term_weights import learn_term_weights
     from models.train import calibration_table, train_ctr_model
-    from transforms.features import COMBINATION_FEATURE_NAMES
+    from transforms.features import COMBINATION_FEATURE_NAMES, term_count
     from transforms.tokenizer import load_processor
 
     data_fingerprint = fingerprint(train, valid)
@@ -198,7 +198,7 @@ def fit_ctr_model(train: pd.DataFrame, valid: pd.DataFrame, ads_rows, tokenizer_
         started = time.perf_counter()
         term_weights = learn_term_weights(by_id, train)
         if progress:
-            progress(f"term weights: {sum(map(len, term_weights.values())):,} lexicon terms weighted from "
+            progress(f"term weights: {term_count(term_weights):,} lexicon terms weighted from "
                      f"{len(train):,} training rows in {time.perf_counter() - started:.1f}s")
         sp = load_processor(tokenizer_path)
         train, valid = (model_features(part, by_id, sp, term_weights) for part in (train, valid))

@@ -69,6 +69,11 @@ _BRACKETS = frozenset("【】《》「」『』〈〉〔〕[]()<>{}〖〗≪≫"
 TermWeights = Mapping[str, Mapping[str, float]]
 
 
+def term_count(weights: TermWeights | None) -> int:
+    """How many terms carry a weight."""
+    return sum(len(terms) for terms in (weights or {}).values())
+
+
 def lexicon_matches(text_low: str) -> dict[str, list[str]]:
     """Each lexicon category's matched terms in a normalised, case-folded text (what lex_* count)."""
     return {name: _LEXICON_RE[name].findall(text_low) for name in LEXICONS}

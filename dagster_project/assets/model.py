@@ -27,6 +27,7 @@ def ctr_model(context: AssetExecutionContext, paths: LocalPaths, model_store: Mo
     from models.asset_effects import strongest as strongest_effects
     from models.fit import fit_ctr_model, fitted_scoring_model, read_training_set, save_fitted
     from models.term_weights import term_weight_rows
+    from transforms.features import term_count
     from monitoring.report import reference_sample_spec, score_reference
 
     files = paths.training_files()
@@ -80,7 +81,7 @@ def ctr_model(context: AssetExecutionContext, paths: LocalPaths, model_store: Mo
             "validation_split": MetadataValue.json(m.get("split", {})),
             # the market's reading of the lexicon (docs/model.md, "One weight per lexicon term"): weights of 1 count a
             # match as the lexicon does, 0 as no appeal, 2 as twice its category's effect
-            "term_weights": sum(len(v) for v in fitted.term_weights.values()) if fitted.term_weights else 0,
+            "term_weights": term_count(fitted.term_weights),
             "terms_read_differently": table(term_weight_rows(fitted.term_weights, 10), 2),
             "assets_with_history_effects": len(effects),
             "ad_groups_with_history_effects": int(effects["ad_group_id"].nunique()),
