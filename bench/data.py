@@ -105,7 +105,8 @@ def default_bundle(workdir: str, world: str = "default", seed: int = 7) -> str:
     spec = feature_spec()
     # The training recipe's knobs are in the key, so a changed model is never measured from cache.
     base = [linear_base.SHAPE_MIN_BINS, linear_base.SHAPE_SMOOTHING, linear_base.SHAPE_RIDGE,
-            "between-ad weights", linear_base.TAU_ROUNDS, "slot scales over five slots", "term weights"]
+            "between-ad weights", linear_base.TAU_ROUNDS, "slot scales over five slots", "term weights",
+            "term prior learnt"]
     key = json.dumps([spec["fingerprint"], DEFAULT_PARAMS, world, seed, bundle_mod.BUNDLE_FORMAT, "ads-backfit",
                       getattr(tokenizer_mod, "TOKENIZER_VERSION", ""), base], sort_keys=True, default=str)
     tag = hashlib.sha256(key.encode()).hexdigest()[:12]

@@ -203,8 +203,10 @@ def summarise_truth(rows: list[dict]) -> dict:
 
 def run_evaluation(world, workdir: str, params: dict | None = None, holdout_share: float = 0.2,
                    valid_days: int | None = None, max_truth_groups: int | None = None, log=print,
-                   asset_prior_sd: float | None = None, term_weights: bool = True) -> dict:
-    """term_weights=False: the lexicon's terms count alike (what models before term weights did)."""
+                   asset_prior_sd: float | None = None, term_weights: bool = True,
+                   term_prior_sd: float | None = None) -> dict:
+    """term_weights=False: the lexicon's terms count alike (what models before term weights did);
+    term_prior_sd fixes how far a term may depart from its category (None: learnt, as ctr_model does)."""
     from models.term_weights import learn_term_weights
     from transforms.combinations import ad_group_keywords
     from transforms.features import COMBINATION_FEATURE_NAMES, featurize_served_ads, term_count
@@ -219,11 +221,14 @@ def run_evaluation(world, workdir: str, params: dict | None = None, holdout_shar
         f"{prep.valid_from}) in {time.perf_counter() - t0:.1f}s")
     # The lexicon's term weights from the training groups' training rows, as ctr_model learns them
     # (models.fit.fit_ctr_model); every featurisation below reads the lexicon with them.
-    weights = learn_term_weights(prep.ads, train) if term_weights else {}
+    tw_info: dict = {}
+    weights = learn_term_weights(prep.ads, train, prior_sd=term_prior_sd, info=tw_info) if term_weights else {}
     if weights:
         prep.X = featurize_served_ads([prep.ads[a] for a in sorted(prep.X_by_ad, key=prep.X_by_ad.get)], prep.sp,
                                       weights)
-    log(f"term weights: {term_count(weights)} lexicon terms weighted")
+    how = "learnt" if tw_info.get("prior_sd_learnt") else "fixed"
+    prior = f" (prior sd {tw_info['prior_sd']:g}, {how})" if tw_info else ""
+    log(f"term weights: {term_count(weights)} lexicon terms weighted{prior}")
 
     t1 = time.perf_counter()
     result = train_ctr_model(*_arrays(prep, train), *_arrays(prep, valid), COMBINATION_FEATURE_NAMES, params=params,
@@ -372,7 +377,7 @@ def run_evaluation(world, workdir: str, params: dict | None = None, holdout_shar
                      "params": {k: v for k, v in result.params.items() if k != "interaction_constraints"},
                      "valid_same_groups": result.metrics["valid"]},
         "logistic_regression": {"C": best_c},
-        "term_weights": {"terms": term_count(weights)},
+        "term_weights": {"terms": term_count(weights), **tw_info},
         "asset_effects": {"prior_sd": asset_prior_sd, "prior_sd_learnt": learnt_sd, "slot_scales": [round(float(s), 4) for s in scales],
                           "assets": len(effects["lightgbm"]),
                           "around_known_rules": {"prior_sd": rules_sd, "slot_scales": [round(float(s), 4) for s in rules_scales]}},
@@ -533,7 +538,7 @@ def summary_plot(summary: dict) -> bytes:
 def evaluate_worlds(worlds: list[str], seeds: list[int], params: dict | None = None, holdout_share: float = 0.2,
                     valid_days: int | None = None, asset_prior_sd: float | None = None, log=print,
                     max_truth_groups: int | None = None, ad_groups: int | None = None,
-                    term_weights: bool = True) -> dict:
+                    term_weights: bool = True, term_prior_sd: float | None = None) -> dict:
     """ad_groups: generate each world with this many ad groups instead of its own number (the
     first ones keep their content: each ad group has its own random stream), to see how the
     shares change with the volume of served ads."""
@@ -551,7 +556,8 @@ def evaluate_worlds(worlds: list[str], seeds: list[int], params: dict | None = N
         with tempfile.TemporaryDirectory(prefix="adcombo-eval-") as workdir:
             report = run_evaluation(world, workdir, params=params, holdout_share=holdout_share, valid_days=valid_days,
                                     log=lambda m: log("  " + m), asset_prior_sd=asset_prior_sd,
-                                    max_truth_groups=max_truth_groups, term_weights=term_weights)
+                                    max_truth_groups=max_truth_groups, term_weights=term_weights,
+                                    term_prior_sd=term_prior_sd)
         report["world"]["name"] = name
         t = report["ground_truth_holdout"]["lightgbm"]
         log(f"  lightgbm top-1 share {t['top1_share_of_oracle_lift']:.1%} (ordered {t['ordered_share_of_oracle_lift']:.1%}) "
@@ -588,6 +594,9 @@ def main(argv=None) -> int:
                          "shares grow with the served ads the text model learns from")
     ap.add_argument("--no_term_weights", action="store_true",
                     help="count every lexicon term alike, as models before term weights did (docs/model.md)")
+    ap.add_argument("--term_prior_sd", type=float, default=None,
+                    help="prior sd of a lexicon term's departure from its category; default: chosen by held-out "
+                         "ad groups, as ctr_model chooses it (models.term_weights.choose_prior_sd)")
     ap.add_argument("--plot", default="", help="also write the summary plot (PNG) here")
     args = ap.parse_args(argv)
     worlds = [w for w in args.world.split(",") if w] or (world_variants.names(args.role) if args.role else ["default"])
@@ -608,7 +617,7 @@ def main(argv=None) -> int:
                              holdout_share=args.holdout_share, valid_days=args.valid_days,
                              asset_prior_sd=args.asset_prior_sd, log=lambda m: print(m, file=sys.stderr, flush=True),
                              max_truth_groups=args.max_truth_groups, ad_groups=args.ad_groups,
-                             term_weights=not args.no_term_weights)
+                             term_weights=not args.no_term_weights, term_prior_sd=args.term_prior_sd)
     report["command"] = "python -m models.evaluate " + " ".join(argv if argv is not None else sys.argv[1:])
     if len(report["runs"]) == 1:
         print(format_table(report["runs"][0]))

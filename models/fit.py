@@ -185,6 +185,7 @@ def fit_ctr_model(train: pd.DataFrame, valid: pd.DataFrame, ads_rows, tokenizer_
     by_id = {str(r["ad_id"]): r for r in ads_rows}
     ads_train = [by_id.get(str(a)) for a in train["ad_id"]]
     term_weights: dict = {}
+    term_info: dict = {}  # the prior sd the weights were learnt with
     missing = sum(a is None for a in ads_train)
     if missing:
         if progress:
@@ -196,10 +197,12 @@ def fit_ctr_model(train: pd.DataFrame, valid: pd.DataFrame, ads_rows, tokenizer_
             progress("some validation rows have no ad in raw.ads: the lexicon's terms count alike")
     else:
         started = time.perf_counter()
-        term_weights = learn_term_weights(by_id, train)
+        term_weights = learn_term_weights(by_id, train, info=term_info)
         if progress:
+            how = "chosen by held-out ad groups" if term_info.get("prior_sd_learnt") else "too few ad groups to choose"
+            prior = f", prior sd {term_info['prior_sd']:g} ({how})" if term_info else ""
             progress(f"term weights: {term_count(term_weights):,} lexicon terms weighted from "
-                     f"{len(train):,} training rows in {time.perf_counter() - started:.1f}s")
+                     f"{len(train):,} training rows{prior} in {time.perf_counter() - started:.1f}s")
         sp = load_processor(tokenizer_path)
         train, valid = (model_features(part, by_id, sp, term_weights) for part in (train, valid))
     Xt, it, ct, gt = arrays(train)
@@ -210,6 +213,7 @@ def fit_ctr_model(train: pd.DataFrame, valid: pd.DataFrame, ads_rows, tokenizer_
     seconds = time.perf_counter() - started
     if split:
         result.metrics["split"] = split
+    result.metrics["term_weights"] = {"terms": term_count(term_weights), **term_info}
     calibration = calibration_table(result.valid_pred, iv, cv)
     importance = (pd.DataFrame({"feature": COMBINATION_FEATURE_NAMES, "gain": result.booster.feature_importance("gain")})
                   .sort_values("gain", ascending=False))

@@ -22,6 +22,8 @@ prior_sd 0.5 and between_ad_sd 0.1 were fixed before any run and measured on the
 
 from __future__ import annotations
 
+import zlib
+from dataclasses import dataclass
 from typing import Mapping
 
 import numpy as np
@@ -32,7 +34,10 @@ from transforms.features import LEXICONS, SERVED_TEXT_COLUMNS, TermWeights, lexi
 from transforms.text import normalize
 
 SLOTS = SERVED_TEXT_COLUMNS
-PRIOR_SD = 0.5  # a term's departure from its category, in units of the category's effect
+PRIOR_SD = 0.5  # a term's departure from its category, in units of the category's effect, when not learnt
+PRIOR_SD_GRID = (0.125, 0.25, 0.5, 1.0)  # what the held-out ad groups choose from
+FOLDS = 5
+MIN_GROUPS = 20  # fewer ad groups with usable delivery: PRIOR_SD
 BETWEEN_AD_SD = 0.1  # log-odds scatter of a served ad beyond its clicks' noise
 ROUNDS = 4
 DIGITS = 4  # weights are stored rounded: the bundle's JSON and every reader see the same numbers
@@ -42,30 +47,51 @@ def _slot_matches(ad: Mapping) -> list[dict[str, list[str]]]:
     return [lexicon_matches(normalize(ad.get(c) or "").casefold()) for c in SLOTS]
 
 
-def learn_term_weights(ads: Mapping[str, Mapping], examples: pd.DataFrame, prior_sd: float = PRIOR_SD,
-                       between_ad_sd: float = BETWEEN_AD_SD, rounds: int = ROUNDS) -> dict[str, dict[str, float]]:
-    """{category: {term: weight}} from served ads' delivery.
+@dataclass
+class _Delivery:
+    """The served ads' log-odds and lexicon matches, one row per usable training row."""
+    X: sparse.csr_matrix  # X[i, p * n_terms + t]: how often term t appears in slot p of row i's ad
+    terms: list[tuple[str, str]]  # (category, term)
+    category: np.ndarray  # per term, its category's index in LEXICONS
+    y: np.ndarray  # empirical log-odds
+    w: np.ndarray  # 1 / (binomial variance + between-ad variance)
+    g: np.ndarray  # ad-group codes
+    groups: np.ndarray  # ad-group ids, per code
 
-    ads: {ad_id: raw.ads row}; examples: rows with ad_id, ad_group_id, impressions, clicks (the
-    training rows). Rows without clicks, with clicks on every impression, whose ad is unknown or
-    without an ad group carry no usable log-odds and are skipped. Terms no ad uses get no weight
-    (they count 1). {} when no served ad matches the lexicon.
-    """
-    cats = list(LEXICONS)
+    def subset(self, rows: np.ndarray) -> "_Delivery":
+        codes, g = np.unique(self.g[rows], return_inverse=True)
+        return _Delivery(self.X[rows], self.terms, self.category, self.y[rows], self.w[rows], g, self.groups[codes])
+
+    def centre(self, M: np.ndarray) -> np.ndarray:
+        """M minus each ad group's weighted mean: the ad-group levels o_g drop out."""
+        s = np.zeros((self.g.max() + 1, M.shape[1]))
+        np.add.at(s, self.g, M * self.w[:, None])
+        ws = np.bincount(self.g, weights=self.w)
+        return M - (s / ws[:, None])[self.g]
+
+    def cells(self, d: np.ndarray) -> np.ndarray:
+        """Per-(category, slot) weighted counts, group-centred: the design of b given the departures d."""
+        n_terms = len(self.terms)
+        slot_of, term_of = np.repeat(np.arange(5), n_terms), np.tile(np.arange(n_terms), 5)
+        to_cells = sparse.csr_matrix(((1 + d)[term_of], (np.arange(5 * n_terms), self.category[term_of] * 5 + slot_of)),
+                                     shape=(5 * n_terms, len(LEXICONS) * 5))
+        return self.centre(np.asarray((self.X @ to_cells).todense()))
+
+
+def _delivery(ads: Mapping[str, Mapping], examples: pd.DataFrame, between_ad_sd: float) -> _Delivery | None:
     ok = ((examples["clicks"] > 0) & (examples["clicks"] < examples["impressions"])
           & examples["ad_id"].astype(str).isin(ads) & examples["ad_group_id"].notna())
     rows = examples[ok]
     if rows.empty:
-        return {}
+        return None
     ad_ids = rows["ad_id"].astype(str).to_numpy()
     matches = {a: _slot_matches(ads[a]) for a in set(ad_ids)}
     terms = sorted({(k, m) for per_slot in matches.values() for ms in per_slot for k, found in ms.items()
                     for m in found})
     if not terms:
-        return {}
+        return None
     index = {t: i for i, t in enumerate(terms)}
-    n, n_terms = len(rows), len(terms)
-    # X[i, p * n_terms + t]: how often term t appears in slot p of row i's ad (sparse: few per ad)
+    n_terms = len(terms)
     r_idx, c_idx = [], []
     for i, ad_id in enumerate(ad_ids):
         for p, ms in enumerate(matches[ad_id]):
@@ -73,43 +99,89 @@ def learn_term_weights(ads: Mapping[str, Mapping], examples: pd.DataFrame, prior
                 for m in found:
                     r_idx.append(i)
                     c_idx.append(p * n_terms + index[(k, m)])
-    X = sparse.csr_matrix((np.ones(len(r_idx)), (r_idx, c_idx)), shape=(n, 5 * n_terms))
-    category = np.array([cats.index(k) for k, _ in terms])
+    X = sparse.csr_matrix((np.ones(len(r_idx)), (r_idx, c_idx)), shape=(len(rows), 5 * n_terms))
+    cats = list(LEXICONS)
     imp, clk = rows["impressions"].to_numpy(float), rows["clicks"].to_numpy(float)
     p_hat = clk / imp
-    y = np.log(p_hat / (1 - p_hat))
-    w = 1.0 / (1.0 / (imp * p_hat * (1 - p_hat)) + between_ad_sd ** 2)
-    g = pd.factorize(rows["ad_group_id"].astype(str))[0]
-    ws = np.bincount(g, weights=w)
+    g, groups = pd.factorize(rows["ad_group_id"].astype(str))
+    return _Delivery(X, terms, np.array([cats.index(k) for k, _ in terms]), np.log(p_hat / (1 - p_hat)),
+                     1.0 / (1.0 / (imp * p_hat * (1 - p_hat)) + between_ad_sd ** 2), g, np.asarray(groups))
 
-    def centre(M: np.ndarray) -> np.ndarray:  # minus each ad group's weighted mean: o_g drops out
-        s = np.zeros((g.max() + 1, M.shape[1]))
-        np.add.at(s, g, M * w[:, None])
-        return M - (s / ws[:, None])[g]
 
-    # to_cells[p * n_terms + t, k * 5 + p] = weight of t: the per-(category, slot) counts C = X @ to_cells
-    slot_of = np.repeat(np.arange(5), n_terms)
-    term_of = np.tile(np.arange(n_terms), 5)
-    cell_of = category[term_of] * 5 + slot_of
-    yc = centre(y[:, None])[:, 0]
+def _fit(D: _Delivery, prior_sd: float, rounds: int) -> tuple[np.ndarray, np.ndarray]:
+    """(d, b): the terms' departures and the (category, slot) coefficients, alternating."""
+    n_terms = len(D.terms)
+    slot_of, term_of = np.repeat(np.arange(5), n_terms), np.tile(np.arange(n_terms), 5)
+    yc = D.centre(D.y[:, None])[:, 0]
+    C0 = D.cells(np.zeros(n_terms))  # the plain counts: y ~ C0 b + Z d
     d = np.zeros(n_terms)
-    C0 = None
+    b = np.zeros(C0.shape[1])
     for _ in range(rounds):
-        to_cells = sparse.csr_matrix(((1 + d)[term_of], (np.arange(5 * n_terms), cell_of)),
-                                     shape=(5 * n_terms, len(cats) * 5))
-        Cc = centre(np.asarray((X @ to_cells).todense()))
-        C0 = Cc if C0 is None else C0  # the plain counts: y ~ C0 b + Z d
-        b = np.linalg.solve(Cc.T @ (Cc * w[:, None]) + np.eye(Cc.shape[1]), Cc.T @ (w * yc))
+        Cc = D.cells(d)
+        b = np.linalg.solve(Cc.T @ (Cc * D.w[:, None]) + np.eye(Cc.shape[1]), Cc.T @ (D.w * yc))
         # Z[i, t] = sum_p X[i, p, t] b[category(t), p]: how d_t moves row i's log-odds
-        b_cell = b.reshape(len(cats), 5)[category[term_of], slot_of]
+        b_cell = b.reshape(len(LEXICONS), 5)[D.category[term_of], slot_of]
         to_terms = sparse.csr_matrix((b_cell, (np.arange(5 * n_terms), term_of)), shape=(5 * n_terms, n_terms))
-        Z = centre(np.asarray((X @ to_terms).todense()))
+        Z = D.centre(np.asarray((D.X @ to_terms).todense()))
         r0 = yc - C0 @ b
-        d = np.clip(np.linalg.solve(Z.T @ (Z * w[:, None]) + np.eye(n_terms) / prior_sd ** 2, Z.T @ (w * r0)), -1, 1)
+        d = np.clip(np.linalg.solve(Z.T @ (Z * D.w[:, None]) + np.eye(n_terms) / prior_sd ** 2, Z.T @ (D.w * r0)),
+                    -1, 1)
+    return d, b
+
+
+def _held_out_error(D: _Delivery, prior_sd: float, rounds: int, folds: int) -> float:
+    """Weighted squared error of every row's group-centred log-odds, predicted by the weights and
+    coefficients fitted on the other folds' ad groups."""
+    fold = np.array([zlib.crc32(f"term-weights:{x}".encode("utf-8")) % folds for x in D.groups])[D.g]
+    sse = 0.0
+    for k in range(folds):
+        if not (fold == k).any():  # few ad groups: a fold may be empty
+            continue
+        train, test = D.subset(fold != k), D.subset(fold == k)
+        d, b = _fit(train, prior_sd, rounds)
+        resid = test.centre(test.y[:, None])[:, 0] - test.cells(d) @ b
+        sse += float(np.sum(test.w * resid ** 2))
+    return sse
+
+
+def learn_term_weights(ads: Mapping[str, Mapping], examples: pd.DataFrame, prior_sd: float | None = None,
+                       between_ad_sd: float = BETWEEN_AD_SD, rounds: int = ROUNDS,
+                       info: dict | None = None) -> dict[str, dict[str, float]]:
+    """{category: {term: weight}} from served ads' delivery.
+
+    ads: {ad_id: raw.ads row}; examples: rows with ad_id, ad_group_id, impressions, clicks (the
+    training rows). Rows without clicks, with clicks on every impression, whose ad is unknown or
+    without an ad group carry no usable log-odds and are skipped. Terms no ad uses get no weight
+    (they count 1). {} when no served ad matches the lexicon.
+
+    prior_sd None: learnt from the delivery (`choose_prior_sd`; PRIOR_SD when it cannot tell); `info`,
+    when given, receives the sd used ({"prior_sd", "prior_sd_learnt"}).
+    """
+    D = _delivery(ads, examples, between_ad_sd)
+    if D is None:
+        return {}
+    learnt = False
+    if prior_sd is None:
+        chosen = choose_prior_sd(D, rounds)
+        learnt = chosen is not None
+        prior_sd = chosen if learnt else PRIOR_SD
+    if info is not None:
+        info.update(prior_sd=float(prior_sd), prior_sd_learnt=learnt)
+    d, _ = _fit(D, prior_sd, rounds)
     out: dict[str, dict[str, float]] = {}
-    for (k, m), x in zip(terms, d):
+    for (k, m), x in zip(D.terms, d):
         out.setdefault(k, {})[m] = round(1.0 + float(x), DIGITS)
     return out
+
+
+def choose_prior_sd(D: _Delivery, rounds: int = ROUNDS) -> float | None:
+    """The prior sd of PRIOR_SD_GRID whose weights best predict the served ads of ad groups they
+    were not fitted on (FOLDS folds of ad groups); None when fewer than MIN_GROUPS ad groups
+    cannot tell."""
+    if len(D.groups) < MIN_GROUPS:
+        return None
+    errors = {sd: _held_out_error(D, sd, rounds, FOLDS) for sd in PRIOR_SD_GRID}
+    return min(errors, key=errors.get)
 
 
 def term_weight_rows(weights: TermWeights | None, n: int = 10) -> pd.DataFrame:

@@ -82,6 +82,8 @@ def ctr_model(context: AssetExecutionContext, paths: LocalPaths, model_store: Mo
             # the market's reading of the lexicon (docs/model.md, "One weight per lexicon term"): weights of 1 count a
             # match as the lexicon does, 0 as no appeal, 2 as twice its category's effect
             "term_weights": term_count(fitted.term_weights),
+            # how far a term may depart from its category: chosen by held-out ad groups' served ads
+            "term_prior_sd": (m.get("term_weights") or {}).get("prior_sd"),
             "terms_read_differently": table(term_weight_rows(fitted.term_weights, 10), 2),
             "assets_with_history_effects": len(effects),
             "ad_groups_with_history_effects": int(effects["ad_group_id"].nunique()),

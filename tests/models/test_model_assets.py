@@ -11,6 +11,7 @@ from dagster_project.assets.model import ctr_model, production_model
 from dagster_project.checks.model_checks import ctr_model_not_worse_than_production
 from dagster_project.resources import LocalPaths, ModelStoreResource, WarehouseResource
 from models.asset_effects import ASSET_PRIOR_SD, PRIOR_SD_GRID
+from models.term_weights import PRIOR_SD as TERM_PRIOR_SD
 
 
 @pytest.fixture(scope="module")
@@ -69,6 +70,8 @@ def test_promotes_only_after_the_check(home):
     assert meta["asset_prior_sd"].value in PRIOR_SD_GRID + (ASSET_PRIOR_SD,)
     # the lexicon's terms as this market reads them: a count, and the ones read most differently
     assert meta["term_weights"].value > 0 and 0 < len(meta["terms_read_differently"].value.records) <= 10
+    # twelve ad groups are too few to choose how far a term may depart: the fixed prior
+    assert meta["term_prior_sd"].value == TERM_PRIOR_SD
     assert _current(home) == first
 
     # Same data, deterministic training: not worse either way, promoted again.

@@ -2,7 +2,7 @@
 import numpy as np
 import pandas as pd
 
-from models.term_weights import SLOTS, learn_term_weights, term_weight_rows
+from models.term_weights import PRIOR_SD, PRIOR_SD_GRID, SLOTS, learn_term_weights, term_weight_rows
 
 # Two urgency terms the market reads differently: 今だけ works as urgency (weight 1), 本日限定 does
 # not (weight 0); 満足度 is social proof (weight 1). Other texts say nothing a lexicon knows.
@@ -11,15 +11,15 @@ TRUE_WEIGHT = {"今だけ安心の品": ("urgency", 1.0), "本日限定の品": 
 SLOT_COEF = {"urgency": (0.40, 0.30, 0.25, 0.20, 0.15), "social_proof": (0.30, 0.25, 0.20, 0.15, 0.10)}
 
 
-def _delivery(n_groups=300, ads_per_group=8, seed=0, texts=TEXTS):
+def _delivery(n_groups=300, ads_per_group=8, seed=0, texts=TEXTS, true_weight=TRUE_WEIGHT):
     rng = np.random.default_rng(seed)
     ads, rows = {}, []
     for g in range(n_groups):
         level = rng.normal(-3.4, 0.3)
         for i in range(ads_per_group):
             chosen = [texts[j] for j in rng.choice(len(texts), size=5)]
-            logit = level + sum(SLOT_COEF[TRUE_WEIGHT[t][0]][p] * TRUE_WEIGHT[t][1]
-                                for p, t in enumerate(chosen) if t in TRUE_WEIGHT)
+            logit = level + sum(SLOT_COEF[true_weight[t][0]][p] * true_weight[t][1]
+                                for p, t in enumerate(chosen) if t in true_weight)
             impressions = 20_000
             clicks = rng.binomial(impressions, 1 / (1 + np.exp(-logit)))
             ad_id = f"g{g}-{i}"
@@ -52,3 +52,19 @@ def test_rows_without_log_odds_are_skipped_and_a_plain_market_has_no_weights():
     assert learn_term_weights(plain, plain_rows) == {}
     assert learn_term_weights(ads, rows.iloc[:0]) == {}
     assert term_weight_rows({}, 5).empty
+
+
+def test_the_prior_follows_what_held_out_ad_groups_say():
+    """Where the market's terms depart from their category, the held-out ad groups choose the
+    loosest prior; where every term reads as the lexicon says, the tightest, so that the weights
+    stay at 1 instead of chasing noise. Too few ad groups to tell: the fixed PRIOR_SD."""
+    info: dict = {}
+    learn_term_weights(*_delivery(), info=info)
+    assert info == {"prior_sd": max(PRIOR_SD_GRID), "prior_sd_learnt": True}
+    alike = {**TRUE_WEIGHT, "本日限定の品": ("urgency", 1.0)}
+    w = learn_term_weights(*_delivery(true_weight=alike), info=info)
+    assert info == {"prior_sd": min(PRIOR_SD_GRID), "prior_sd_learnt": True}
+    assert all(abs(v - 1) < 0.01 for v in w["urgency"].values())
+    learn_term_weights(*_delivery(n_groups=15), info=info)
+    assert info == {"prior_sd": PRIOR_SD, "prior_sd_learnt": False}
+    assert learn_term_weights(*_delivery(n_groups=15), prior_sd=0.5) == learn_term_weights(*_delivery(n_groups=15))
