@@ -16,8 +16,9 @@ relative to its category's other terms is identified (b times w is): the model's
 b on the weighted counts, and the prior at 1 breaks the tie only weakly. The weights travel in the
 model bundle and every featurisation that scores reads the lexicon with them.
 
-prior_sd 0.5 and between_ad_sd 0.1 were fixed before any run and measured on the choose worlds only
-(research notes in docs/model.md).
+The prior sd of d is chosen by held-out ad groups (choose_prior_sd: five folds of ad groups, each
+predicted by the weights fitted on the others), so that a small account's weights stay near 1 and
+a large one's follow its delivery; between_ad_sd 0.1 was fixed before any run (docs/model.md).
 """
 
 from __future__ import annotations

@@ -19,8 +19,9 @@ def test_holdout_is_stable_and_sized():
 def test_evaluate_command_on_the_tiny_world(tmp_path, capsys):
     out = tmp_path / "eval.json"
     # --ad_groups: the tiny world's 12 ad groups and 4 more (how shares grow with the served ads)
+    # --term_prior_sd: how far a lexicon term may depart, fixed instead of chosen by held-out ad groups
     assert main(["--world", "tiny", "--holdout_share", "0.4", "--valid_days", "3", "--ad_groups", "16",
-                 "--out", str(out)]) == 0
+                 "--term_prior_sd", "0.25", "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     report = json.loads(out.read_text())
     run = report["runs"][0]
@@ -43,6 +44,8 @@ def test_evaluate_command_on_the_tiny_world(tmp_path, capsys):
     assert len(run["asset_effects"]["slot_scales"]) == 5
     # the prior sd is learnt from the training groups unless given; too few of them here: the default
     assert run["asset_effects"]["prior_sd_learnt"] and run["asset_effects"]["prior_sd"] == ASSET_PRIOR_SD
+    assert run["term_weights"]["terms"] > 0
+    assert run["term_weights"]["prior_sd"] == 0.25 and not run["term_weights"]["prior_sd_learnt"]
     w = report["summary"]["worlds"]["tiny"]
     assert w["seeds"] == [7] and set(w["models"]["lightgbm"]) >= {"top1_share_of_oracle_lift", "order_loss"}
 
