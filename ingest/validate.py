@@ -41,6 +41,9 @@ _INT = re.compile(r"^\s*(-?)(\d+|\d{1,3}(?:,\d{3})+)(?:\.(\d+))?\s*$")
 # dates ("2025-06-21 00:00:00", "2025/6/21 0:00"): midnight is the date, any other time is refused.
 _DATE = re.compile(r"^(?:(\d{4})-(\d{1,2})-(\d{1,2})|(\d{4})/(\d{1,2})/(\d{1,2}))"
                    r"(?:[ T](\d{1,2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?))?$")
+# The totals an export appends below its rows, in the date column: "Total: Account", "合計: キャンペーン".
+# Still a dead letter (nothing is dropped unseen), with a reason that says what it is.
+_TOTALS = re.compile(r"^(?:totals?|合計|総計)\s*(?:[:：].*)?$", re.IGNORECASE)
 # Google Ads writes "--" for "no value" (a report's conversions or cost of a row without any).
 NO_VALUE = "--"
 _C1 = re.compile("[\u0080-\u009f\ufffd\ud800-\udfff]")
@@ -246,6 +249,8 @@ def _parse_date(v: str) -> dt.date:
     """One date object per distinct string (a file repeats a few hundred days a million times)."""
     m = _DATE.match(v)
     if not m:
+        if _TOTALS.match(v):
+            raise Invalid(f"totals line: {v[:40]!r} is the export's sum of the rows above, not a day's row")
         raise Invalid(f"bad date: {v[:40]!r} is not YYYY-MM-DD")
     if m.group(7) and m.group(7).strip("0:.") != "":
         raise Invalid(f"bad date: {v!r} is a date with a time of day: the report must be daily")

@@ -287,6 +287,34 @@ def test_excel_dates_at_midnight_are_dates_and_other_times_of_day_are_dead_lette
         for i, d in enumerate(later)]
 
 
+@pytest.mark.parametrize("reader", ["arrow", "csv"])
+def test_an_exports_totals_lines_are_dead_letters_that_say_so(duck, tmp_path, monkeypatch, reader):
+    """Google Ads appends its totals below the rows ("Total: Account", in Japanese "合計: アカウント"),
+    with the sums in the count columns: they are not days, and the reason says what they are rather
+    than calling them a bad date. A date that is simply wrong stays a bad date."""
+    import ingest.files as files
+
+    if reader == "csv":
+        monkeypatch.setattr(files, "_arrow_chunks", lambda *a: None)
+
+    def edit(name, text):
+        if name != "ad_daily_performance":
+            return text
+        rows = ["2025-06-21,ad00001-01,100,1,0,5", "2025-06-22,ad00001-01,120,2,0,6", "2025-13-01,ad00001-01,1,0,0,1",
+                "Total: Account,--,221,3,0,12", "合計: キャンペーン,--,221,3,0,12"]
+        return "date,ad_id,impressions,clicks,conversions,cost_micros\n" + "".join(r + "\n" for r in rows)
+
+    folder = write_folder(tmp_path / "d", "utf-8", transform=edit)
+    result = import_files(duck, str(folder), ImportOptions(today=TODAY))
+    assert result.ok, format_import(result)
+    assert len(duck.query("SELECT * FROM `raw.ad_daily_performance`")) == 2
+    assert sorted((r, p["_line"]) for _, r, p in _dead(duck)) == [
+        ("bad date: '2025-13-01' is not a calendar date", 4),
+        ("totals line: 'Total: Account' is the export's sum of the rows above, not a day's row", 5),
+        ("totals line: '合計: キャンペーン' is the export's sum of the rows above, not a day's row", 6)]
+    assert result.files["raw.ad_daily_performance"].reasons == {"bad date": 1, "totals line": 2}
+
+
 @pytest.mark.parametrize("encoding,newline", [("cp932", "\r\n"), ("utf-16", "\n")])
 def test_ad_and_pool_texts_with_a_line_break_are_dead_letters(duck, tmp_path, encoding, newline):
     """A line break inside a quoted cell (Excel's Alt+Enter) is valid CSV, but Google Ads refuses the

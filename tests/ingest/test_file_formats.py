@@ -288,7 +288,7 @@ def test_the_example_folder_imports_with_its_encoding(duck):
     assert result.ok, format_import(result)
     perf = result.files["raw.ad_daily_performance"]
     assert (perf.encoding, perf.format, perf.preamble_lines) == ("utf-16", "tsv", 2)
-    assert perf.reasons == {"bad date": 1}  # the account's total row at the bottom
+    assert perf.reasons == {"totals line": 1}  # the account's total row at the bottom
     ads = duck.query("SELECT * FROM `raw.ads`")
     assert result.files["raw.ads"].rejected == 0 and len(ads) == result.files["raw.ads"].rows_read
     assert (ads["description_2"] == "").mean() > 0.5 and (ads["headline_3"] == "").any()

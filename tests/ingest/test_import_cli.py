@@ -42,7 +42,8 @@ def test_import_records_the_source_and_how_to_read_it_again(home):
     out = _run(home, str(BYOD_JA), "--encoding", "cp932")
     assert out.returncode == 0, out.stderr
     assert "raw.ads ← 広告.csv (cp932, comma-separated): 96 rows loaded, 0 rejected" in out.stdout
-    assert "    1 × bad date on line 445: '合計: アカウント' is not YYYY-MM-DD" in out.stdout
+    assert ("    1 × totals line on line 445: '合計: アカウント' is the export's sum of the rows above, not a day's row"
+            in out.stdout)
     recorded = json.loads((home / "source.json").read_text(encoding="utf-8"))
     assert recorded == {"source": "files", "path": str(BYOD_JA),
                         "options": {"encoding": "cp932", "columns": "", "as_of": "", "allow_empty": False,
