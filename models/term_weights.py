@@ -70,12 +70,18 @@ class _Delivery:
         ws = np.bincount(self.g, weights=self.w)
         return M - (s / ws[:, None])[self.g]
 
+    @property
+    def columns(self) -> tuple[np.ndarray, np.ndarray]:
+        """(slot, term) of each column of X."""
+        n_terms = len(self.terms)
+        return np.repeat(np.arange(5), n_terms), np.tile(np.arange(n_terms), 5)
+
     def cells(self, d: np.ndarray) -> np.ndarray:
         """Per-(category, slot) weighted counts, group-centred: the design of b given the departures d."""
-        n_terms = len(self.terms)
-        slot_of, term_of = np.repeat(np.arange(5), n_terms), np.tile(np.arange(n_terms), 5)
-        to_cells = sparse.csr_matrix(((1 + d)[term_of], (np.arange(5 * n_terms), self.category[term_of] * 5 + slot_of)),
-                                     shape=(5 * n_terms, len(LEXICONS) * 5))
+        slot_of, term_of = self.columns
+        cell_of = self.category[term_of] * 5 + slot_of
+        to_cells = sparse.csr_matrix(((1 + d)[term_of], (np.arange(len(term_of)), cell_of)),
+                                     shape=(len(term_of), len(LEXICONS) * 5))
         return self.centre(np.asarray((self.X @ to_cells).todense()))
 
 
@@ -112,7 +118,7 @@ def _delivery(ads: Mapping[str, Mapping], examples: pd.DataFrame, between_ad_sd:
 def _fit(D: _Delivery, prior_sd: float, rounds: int) -> tuple[np.ndarray, np.ndarray]:
     """(d, b): the terms' departures and the (category, slot) coefficients, alternating."""
     n_terms = len(D.terms)
-    slot_of, term_of = np.repeat(np.arange(5), n_terms), np.tile(np.arange(n_terms), 5)
+    slot_of, term_of = D.columns
     yc = D.centre(D.y[:, None])[:, 0]
     C0 = D.cells(np.zeros(n_terms))  # the plain counts: y ~ C0 b + Z d
     d = np.zeros(n_terms)
@@ -130,15 +136,17 @@ def _fit(D: _Delivery, prior_sd: float, rounds: int) -> tuple[np.ndarray, np.nda
     return d, b
 
 
-def _held_out_error(D: _Delivery, prior_sd: float, rounds: int, folds: int) -> float:
+def _folds(D: _Delivery, folds: int) -> list[tuple[_Delivery, _Delivery]]:
+    """(fit on, predict) per fold of ad groups (a crc32 of the id); a fold without rows is left out."""
+    fold = np.array([zlib.crc32(f"term-weights:{x}".encode("utf-8")) % folds for x in D.groups])[D.g]
+    return [(D.subset(fold != k), D.subset(fold == k)) for k in range(folds) if (fold == k).any()]
+
+
+def _held_out_error(splits: list[tuple[_Delivery, _Delivery]], prior_sd: float, rounds: int) -> float:
     """Weighted squared error of every row's group-centred log-odds, predicted by the weights and
     coefficients fitted on the other folds' ad groups."""
-    fold = np.array([zlib.crc32(f"term-weights:{x}".encode("utf-8")) % folds for x in D.groups])[D.g]
     sse = 0.0
-    for k in range(folds):
-        if not (fold == k).any():  # few ad groups: a fold may be empty
-            continue
-        train, test = D.subset(fold != k), D.subset(fold == k)
+    for train, test in splits:
         d, b = _fit(train, prior_sd, rounds)
         resid = test.centre(test.y[:, None])[:, 0] - test.cells(d) @ b
         sse += float(np.sum(test.w * resid ** 2))
@@ -181,7 +189,8 @@ def choose_prior_sd(D: _Delivery, rounds: int = ROUNDS) -> float | None:
     cannot tell."""
     if len(D.groups) < MIN_GROUPS:
         return None
-    errors = {sd: _held_out_error(D, sd, rounds, FOLDS) for sd in PRIOR_SD_GRID}
+    splits = _folds(D, FOLDS)
+    errors = {sd: _held_out_error(splits, sd, rounds) for sd in PRIOR_SD_GRID}
     return min(errors, key=errors.get)
 
 

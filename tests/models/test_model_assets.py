@@ -12,6 +12,7 @@ from dagster_project.checks.model_checks import ctr_model_not_worse_than_product
 from dagster_project.resources import LocalPaths, ModelStoreResource, WarehouseResource
 from models.asset_effects import ASSET_PRIOR_SD, PRIOR_SD_GRID
 from models.term_weights import PRIOR_SD as TERM_PRIOR_SD
+from transforms.features import term_count
 
 
 @pytest.fixture(scope="module")
@@ -167,7 +168,7 @@ def test_the_model_reads_the_lexicon_with_the_term_weights_it_learnt(home):
 
     bundle, _, valid, _ = _bundle_and_rows(home)
     plain = read_training_set(home.training_files())[1]
-    terms = sum(map(len, bundle.term_weights.values()))
+    terms = term_count(bundle.term_weights)
     assert terms and bundle.manifest["term_weights"]["terms"] == terms
     X, imp, clk, _ = arrays(valid)
     assert not np.array_equal(X, arrays(plain)[0])  # the weights change some lex_* counts
@@ -236,10 +237,8 @@ def test_the_check_when_raw_ads_lost_an_ad_of_the_training_set(home, tiny_bundle
     production model with weights is not comparable (passed, with the reason); a candidate with
     weights cannot be measured (the check fails, saying what to rebuild); neither crashes it."""
     from dagster_project.checks.model_checks import compare_on_validation
-    from models.bundle import load_bundle
+    from models.bundle import load_bundle, save_bundle
     from models.fit import read_training_set
-
-    from models.bundle import save_bundle
 
     bundle, _, _, ads = _bundle_and_rows(home)
     store = _store(home).store()
