@@ -106,7 +106,7 @@ class Prepared:
     tokenizer_path: str
     ads: dict  # ad_id -> raw.ads row
     X_by_ad: dict  # ad_id -> row index into X
-    X: np.ndarray
+    X: np.ndarray | None  # served ads' features, row X_by_ad[ad_id]: run_evaluation's, once the term weights are known
     examples: pd.DataFrame
     holdout: set
     valid_from: dt.date | None
@@ -121,7 +121,6 @@ def world_texts(world) -> list[str]:
 
 def prepare(world, workdir: str, holdout_share: float = 0.2, valid_days: int | None = None) -> Prepared:
     """valid_days: the last days validate; None lets models.split plan it from the history."""
-    from transforms.features import featurize_served_ads
     from transforms.tokenizer import load_processor, train_sentencepiece
 
     ads = world.ads()
@@ -134,10 +133,9 @@ def prepare(world, workdir: str, holdout_share: float = 0.2, valid_days: int | N
         valid_from = world.end_date - dt.timedelta(days=valid_days - 1)
         split = {"method": "last_days", "valid_from": valid_from.isoformat(), "reason": "given valid_days"}
     examples = examples_frame(ads, perf, valid_from)
-    X = featurize_served_ads(ads, sp)
     holdout = {g for g in world.ad_group_ids() if is_holdout(g, holdout_share)}
     return Prepared(world, sp, tok, {a["ad_id"]: a for a in ads}, {a["ad_id"]: i for i, a in enumerate(ads)},
-                    X, examples, holdout, valid_from, split)
+                    None, examples, holdout, valid_from, split)
 
 
 def _arrays(prep: Prepared, part: pd.DataFrame):
@@ -223,9 +221,7 @@ def run_evaluation(world, workdir: str, params: dict | None = None, holdout_shar
     # (models.fit.fit_ctr_model); every featurisation below reads the lexicon with them.
     tw_info: dict = {}
     weights = learn_term_weights(prep.ads, train, prior_sd=term_prior_sd, info=tw_info) if term_weights else {}
-    if weights:
-        prep.X = featurize_served_ads([prep.ads[a] for a in sorted(prep.X_by_ad, key=prep.X_by_ad.get)], prep.sp,
-                                      weights)
+    prep.X = featurize_served_ads([prep.ads[a] for a in sorted(prep.X_by_ad, key=prep.X_by_ad.get)], prep.sp, weights)
     how = "learnt" if tw_info.get("prior_sd_learnt") else "fixed"
     prior = f" (prior sd {tw_info['prior_sd']:g}, {how})" if tw_info else ""
     log(f"term weights: {term_count(weights)} lexicon terms weighted{prior}")
