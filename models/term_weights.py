@@ -41,6 +41,7 @@ FOLDS = 5
 MIN_GROUPS = 20  # fewer ad groups with usable delivery: PRIOR_SD
 BETWEEN_AD_SD = 0.1  # log-odds scatter of a served ad beyond its clicks' noise
 ROUNDS = 4
+READ_ALIKE = 0.05  # a weight this close to 1 counts its matches as the lexicon does, to the table's 2 digits
 DIGITS = 4  # weights are stored rounded: the bundle's JSON and every reader see the same numbers
 
 
@@ -196,9 +197,10 @@ def choose_prior_sd(D: _Delivery, rounds: int = ROUNDS) -> float | None:
 
 def term_weight_rows(weights: TermWeights | None, n: int = 10) -> pd.DataFrame:
     """The n terms whose weight departs most from 1 (category, term, weight), largest departure
-    first: the words this market reads differently from the lexicon."""
+    first: the words this market reads differently from the lexicon. A term within READ_ALIKE of
+    1 is read as the lexicon reads it and is not listed (a small account's weights all are)."""
     rows = [{"category": k, "term": m, "weight": float(v)} for k, terms in (weights or {}).items()
-            for m, v in terms.items()]
-    frame = pd.DataFrame(rows, columns=["category", "term", "weight"])
+            for m, v in terms.items() if abs(v - 1) >= READ_ALIKE]
+    frame = pd.DataFrame(rows, columns=["category", "term", "weight"]).astype({"weight": float})
     order = (frame["weight"] - 1).abs().sort_values(ascending=False, kind="stable").index
     return frame.loc[order].head(n).reset_index(drop=True)

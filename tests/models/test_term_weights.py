@@ -52,6 +52,9 @@ def test_rows_without_log_odds_are_skipped_and_a_plain_market_has_no_weights():
     assert learn_term_weights(plain, plain_rows) == {}
     assert learn_term_weights(ads, rows.iloc[:0]) == {}
     assert term_weight_rows({}, 5).empty
+    # a weight within 0.05 of 1 reads as the lexicon does: not a term read differently
+    near = term_weight_rows({"urgency": {"今だけ": 0.97, "限定": 1.5}, "cta": {"こちら": 1.0, "予約": 0.9}})
+    assert list(near["term"]) == ["限定", "予約"]
 
 
 def test_the_prior_follows_what_held_out_ad_groups_say():
