@@ -284,6 +284,13 @@ def check_bundle(path: str, expected_spec: dict | None, expected_tokenizer_sha25
         )
     if expected_spec is not None:
         got = manifest.get("feature_spec", {})
+        if got.get("fingerprint") != expected_spec["fingerprint"] and got.get("version") == expected_spec["version"]:
+            raise BundleError(
+                f"bundle {path} was trained with feature spec version {got.get('version')!r} as this code "
+                "computes it, but with other lexicons, patterns or feature names (fingerprint "
+                f"{str(got.get('fingerprint'))[:12]}…, this code {expected_spec['fingerprint'][:12]}…); "
+                "retrain the model with this code or run the code version that trained it"
+            )
         if got.get("fingerprint") != expected_spec["fingerprint"]:
             raise BundleError(
                 f"bundle {path} was trained with feature spec version {got.get('version')!r} "

@@ -5,8 +5,9 @@ positions. A model restricted to those groups is a sum of per-position and per-p
 the scorer exploits; a feature reading three positions (total width, global counts) breaks that.
 Validity rules (width, pins, distinctness) live in the enumeration, not here.
 
-Changing any lexicon, regex or formula below changes feature values without changing names:
-bump FEATURE_VERSION so old model bundles are refused.
+Changing a formula below changes feature values without changing names: bump FEATURE_VERSION so
+old model bundles are refused. The lexicons, patterns and constants are in the spec's fingerprint
+themselves (feature_spec), so editing a word list refuses old bundles even when nobody bumps it.
 """
 from __future__ import annotations
 
@@ -53,7 +54,8 @@ LEXICONS: dict[str, tuple[str, ...]] = {
 
 def _alternation(terms: Sequence[str]) -> re.Pattern:
     # Longest first so "%off"/"期間限定" are counted once, not also as "off"/"限定".
-    return re.compile("|".join(re.escape(t) for t in sorted(set(terms), key=len, reverse=True)))
+    # (Ties in length in a fixed order: the pattern is the same in every process, whatever the hash seed.)
+    return re.compile("|".join(re.escape(t) for t in sorted(set(terms), key=lambda t: (-len(t), t))))
 
 
 _LEXICON_RE = {name: _alternation(terms) for name, terms in LEXICONS.items()}
@@ -124,8 +126,20 @@ COMBINATION_FEATURE_NAMES: list[str] = (
 )
 
 
+def _value_tables() -> dict:
+    """What feature values are read with besides the formulas: a model trained on other tables would
+    be scored on features that mean something else, with nothing to say so."""
+    return {
+        "lexicons": {name: sorted(set(terms)) for name, terms in LEXICONS.items()},
+        "patterns": [_LEXICON_RE["free"].pattern, _NUMBER_RE.pattern, _PRICE_RE.pattern],
+        "brackets": "".join(sorted(_BRACKETS)),
+        "hash_buckets": N_HASH_BUCKETS,
+        "widths": [HEADLINE_MAX_WIDTH],
+    }
+
+
 def feature_spec() -> dict:
-    payload = json.dumps({"version": FEATURE_VERSION, "names": COMBINATION_FEATURE_NAMES},
+    payload = json.dumps({"version": FEATURE_VERSION, "names": COMBINATION_FEATURE_NAMES, **_value_tables()},
                          ensure_ascii=False, separators=(",", ":"))
     return {
         "version": FEATURE_VERSION,

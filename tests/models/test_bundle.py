@@ -58,6 +58,12 @@ def test_mismatched_feature_spec_fails_fast(bundle):
         load_bundle(bundle, expected_spec=other)
 
 
+def test_a_bundle_read_with_other_lexicons_is_refused_though_the_version_is_the_same(bundle):
+    other = {**SPEC, "fingerprint": "0" * 64}  # same version and names, another word list
+    with pytest.raises(BundleError, match="version 't1' as this code computes it, but with other lexicons"):
+        load_bundle(bundle, expected_spec=other)
+
+
 def test_corrupted_file_fails_with_checksum_message(bundle):
     with open(os.path.join(bundle, "booster.txt"), "a") as f:
         f.write("\n# tampered\n")

@@ -1,9 +1,11 @@
+import os
 import re
 
 import numpy as np
 import pytest
 
 from _transforms_testlib import make_pool, sp, sp_model_path  # noqa: F401 (fixtures)
+from transforms import features
 from transforms.combinations import build_ad_group_combinations, enumerate_combinations
 from transforms.features import (ASSET_FEATURE_NAMES, COMBINATION_FEATURE_NAMES, PAIR_FEATURES, AssetBlock,
                                  combination_features, feature_spec, featurize_assets,
@@ -22,6 +24,25 @@ def test_names_and_spec():
     assert spec["names"] == COMBINATION_FEATURE_NAMES
     assert re.fullmatch(r"[0-9a-f]{64}", spec["fingerprint"])
     assert feature_spec() == spec
+
+
+def test_the_fingerprint_follows_the_lexicons_without_a_version_bump(monkeypatch):
+    # Adding a word changes feature values, not names: a bundle trained before must be refused.
+    before = feature_spec()
+    monkeypatch.setitem(features.LEXICONS, "urgency", (*features.LEXICONS["urgency"], "大特価"))
+    after = feature_spec()
+    assert after["version"] == before["version"] and after["names"] == before["names"]
+    assert after["fingerprint"] != before["fingerprint"]
+
+
+def test_the_fingerprint_is_the_same_in_every_process():
+    # Beam workers, the Dagster run and the bundle's writer are different processes (hash seeds).
+    import subprocess
+    import sys
+    code = "from transforms.features import feature_spec; print(feature_spec()['fingerprint'])"
+    prints = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                             env={**os.environ, "PYTHONHASHSEED": seed}).stdout for seed in ("1", "2")}
+    assert prints == {feature_spec()["fingerprint"] + "\n"}
 
 
 def test_matrix_shape_and_dtype(sp):
