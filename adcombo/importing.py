@@ -68,7 +68,7 @@ def import_(
                                      "are emptied"),
     sum_segments: bool = typer.Option(False, "--sum-segments", help="the performance report is segmented (a row "
                                       "per device, network, ...): add up the rows of each date and ad (not for "
-                                      "click type or conversion segments, whose rows repeat impressions)"),
+                                      "click type or conversion segments, whose rows repeat impressions: those are refused)"),
     verbose: bool = typer.Option(False, "--verbose", help="show the trace of a failure"),
     home: Optional[Path] = HOME,
 ):

@@ -233,6 +233,7 @@ class TableFile:
     notes: list[str] = field(default_factory=list)  # how the file was read, when not as asked
     unnamed: tuple[int, ...] = ()  # 0-based positions of empty header cells (Excel's trailing ",,")
     columns: tuple[str, ...] = ()  # adcombo's columns the file has
+    ignored: tuple[str, ...] = ()  # the file's headers the mapping ignores (a segment column, a currency, ...)
     _chunks: Iterator | None = None
 
     @property
@@ -306,6 +307,12 @@ def _columns(table: str, name: str, headers: list[str], mapping: TableMapping, a
         heads = [h for h, n in zip(headers, names) if n == doubled[0]]
         raise FileRefused(Refusal(name, f"columns {heads} all map to {doubled[0]}", "keep or map only one", line))
     return names
+
+
+def _named(headers: list[str], names: list[str | None]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(adcombo's columns the file has, the file's named headers the mapping ignores)."""
+    return (tuple(n for n in names if n),
+            tuple(h for h, n in zip(headers, names) if n is None and header_key(h)))
 
 
 CHUNK_ROWS = 65_536  # rows per chunk of columns
@@ -511,7 +518,7 @@ def open_table_file(table: str, path: str, mapping: TableMapping | None = None, 
         if unnamed := unnamed_columns(pf.schema_arrow.names, names, mapping):  # no Excel blanks in Parquet
             raise FileRefused(Refusal(tf.name, f"column {unnamed[0] + 1} has no name",
                                       "name it, or map it in columns.yaml", None, f"{unnamed[0] + 1} (no name)"))
-        tf.columns = tuple(n for n in names if n)
+        tf.columns, tf.ignored = _named(pf.schema_arrow.names, names)
         tf._chunks = _parquet_chunks(tf, pf, names, as_of_text)
         return tf
     with open(path, "rb") as f:
@@ -543,7 +550,7 @@ def open_table_file(table: str, path: str, mapping: TableMapping | None = None, 
     tf.preamble_lines = sum(1 for x in _head(text, first - 1) if x.strip())
     names = _columns(table, tf.name, headers, mapping, as_of, first)
     tf.unnamed = unnamed_columns(headers, names, mapping)
-    tf.columns = tuple(n for n in names if n)
+    tf.columns, tf.ignored = _named(headers, names)
     if table == "raw.ad_daily_performance":  # the big one: Arrow's reader when the file allows it
         tf._chunks = _arrow_chunks(tf, text, names, delimiter, as_of_text, first)
     if tf._chunks is None:

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ingest.columns import MappingError, find_mapping, load_mapping
+from ingest.columns import MappingError, find_mapping, header_key, load_mapping
 from ingest.files import (FILE_TABLES, FileRefused, ImportFormatError, Refusal, TableFile, encoding_problem,
                           find_files, open_table_file)
 from ingest.load import dead_letter_frame, dead_letters_load, raw_load
@@ -153,6 +153,25 @@ def segmented(tf: TableFile, v: Validated) -> Refusal | None:
                    "export it without segments, or pass --sum-segments to add up the rows of each date and ad")
 
 
+# Segments that count one impression in several rows (a row per click type, per conversion action:
+# Google Ads' names, in English and Japanese): their rows cannot be added up into the day's.
+IMPRESSION_REPEATING_SEGMENTS = frozenset(header_key(h) for h in (
+    "Click type", "クリックの種類", "クリック タイプ", "Conversion action", "コンバージョン アクション",
+    "Conversion category", "コンバージョン カテゴリ", "Conversion action category", "Conversion source",
+    "コンバージョン元", "Conversion name"))
+
+
+def repeating_segment(tf: TableFile) -> Refusal | None:
+    """A segmented report whose segment repeats impressions: --sum-segments would count them again."""
+    for header in tf.ignored:
+        if header_key(header) in IMPRESSION_REPEATING_SEGMENTS:
+            return Refusal(tf.name, f"it is segmented by {header!r}, which counts an impression in several rows: "
+                                    "adding its rows up would count impressions and clicks more than once",
+                           "export it without that segment (a device or network segment can be added up with "
+                           "--sum-segments)")
+    return None
+
+
 def read_folder(folder: str, options: ImportOptions = ImportOptions()) -> tuple[ImportResult, dict[str, Validated]]:
     """Steps 1-4: every file read and validated, nothing written. Refusals are in the result."""
     started = time.perf_counter()
@@ -191,8 +210,9 @@ def read_folder(folder: str, options: ImportOptions = ImportOptions()) -> tuple[
         v.rejected[:0] = tf.malformed  # rows the reader could not split come first, as in the file
         validated[table], opened[table] = v, tf
         result.files[table] = _report(tf, v, time.perf_counter() - t0)
-        if table == "raw.ad_daily_performance" and (refusal := segmented(tf, v)):
-            result.refusals.append(refusal)
+        if table == "raw.ad_daily_performance" and (options.sum_segments or segmented(tf, v)):
+            if refusal := repeating_segment(tf) or segmented(tf, v):
+                result.refusals.append(refusal)
         if tf.empty or tf.rows_read == 0:
             if not options.allow_empty:
                 what = tf.empty or "has a header but no rows"

@@ -484,6 +484,35 @@ def test_a_segmented_report_is_refused_unless_its_segments_are_added_up(duck, tm
         952, 423, 0, 529)
 
 
+def _by_click_type(name, text):
+    """Google Ads' "Segment > Click type": every row twice, with the same impressions (an impression
+    counts once per kind of click it could get) and the clicks split between the two."""
+    if name != "ad_daily_performance":
+        return text
+    head, *lines = text.rstrip("\n").split("\n")
+    out = [head + ",クリックの種類"]
+    for line in lines:
+        date, ad, imp, clk, conv, cost = line.split(",")
+        out += [f"{date},{ad},{imp},{int(clk) // 2},{conv},{cost},広告見出し",
+                f"{date},{ad},{imp},{int(clk) - int(clk) // 2},0,0,サイトリンク"]
+    return "\n".join(out) + "\n"
+
+
+@pytest.mark.parametrize("sum_segments", [False, True])
+def test_a_click_type_segment_is_refused_even_with_sum_segments(duck, tmp_path, plain, sum_segments):
+    """Click-type rows repeat each impression: adding them up would double the impressions, and the
+    first row alone would halve the clicks. Refused whole, naming the segment, before --sum-segments
+    is tried too."""
+    folder = write_folder(tmp_path / "clicks", transform=_by_click_type)
+    (folder / "columns.yaml").write_text("ad_daily_performance: {ignore: [クリックの種類]}\n", encoding="utf-8")
+    result = _import(duck, folder, sum_segments=sum_segments)
+    assert [str(r) for r in result.refusals] == [
+        "ad_daily_performance.csv: it is segmented by 'クリックの種類', which counts an impression in several rows: "
+        "adding its rows up would count impressions and clicks more than once; export it without that segment (a "
+        "device or network segment can be added up with --sum-segments)"]
+    assert state(duck) == plain
+
+
 @pytest.mark.parametrize("repeat,refused", [(42, False), (48, True)])
 def test_a_few_repeated_rows_stay_dead_letters(duck, tmp_path, plain, repeat, refused):
     """At most 10% of the rows repeating an earlier (date, ad_id): the first row wins, the others
