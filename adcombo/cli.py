@@ -40,13 +40,17 @@ def evaluate(
     seeds: Optional[str] = typer.Option(None, "--seeds", "--seed", help="comma-separated seeds (default: 7; a role's own seeds)"),
     out: Path = typer.Option(Path("evaluation.json"), help="JSON report: every run and the summary per world"),
     plot: Optional[Path] = typer.Option(None, help="also write the summary plot (PNG)"),
+    booster_groups: str = typer.Option("others", "--booster-groups", help="others: the text model never saw the "
+                                       "held-out ad groups (the reported figures); all: it learns from their "
+                                       "training days too, as ctr_model learns from every ad group it scores"),
 ):
     """Model vs baselines on held-out ad groups, against the simulator's ground truth: top-1 share
     of the oracle's lift per world (mean ± sd over seeds), order vs asset-choice loss, Spearman."""
     from models.evaluate import main as evaluate_main
 
     role = ["--role", world] if world in ("report", "choose") else ["--world", world]
-    argv = [*role, "--out", str(out)] + (["--seeds", seeds] if seeds else []) + (["--plot", str(plot)] if plot else [])
+    argv = [*role, "--out", str(out), "--booster_groups", booster_groups] + (["--seeds", seeds] if seeds else []) \
+        + (["--plot", str(plot)] if plot else [])
     raise typer.Exit(evaluate_main(argv))
 
 

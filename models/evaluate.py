@@ -74,6 +74,9 @@ MODELS = ("lightgbm", "lightgbm_equal_slots", "lightgbm_text_only", "known_quali
 #   it is the text model's; from it to the oracle, what the served history cannot tell.
 REFERENCES = ("known_quality", "known_rules", "known_rules_effects")
 BASELINES = ("logistic_regression", "asset_mean_ctr")
+# Which ad groups the text model learns from: the other groups only (the reported protocol: a held-out
+# group is one it never saw), or all of them, the held-out groups' training days too (as production).
+BOOSTER_GROUPS = ("others", "all")
 
 
 def is_holdout(ad_group_id: str, share: float) -> bool:
@@ -202,9 +205,14 @@ def summarise_truth(rows: list[dict]) -> dict:
 def run_evaluation(world, workdir: str, params: dict | None = None, holdout_share: float = 0.2,
                    valid_days: int | None = None, max_truth_groups: int | None = None, log=print,
                    asset_prior_sd: float | None = None, term_weights: bool = True,
-                   term_prior_sd: float | None = None) -> dict:
+                   term_prior_sd: float | None = None, booster_groups: str = "others") -> dict:
     """term_weights=False: the lexicon's terms count alike (what models before term weights did);
-    term_prior_sd fixes how far a term may depart from its category (None: learnt, as ctr_model does)."""
+    term_prior_sd fixes how far a term may depart from its category (None: learnt, as ctr_model does).
+    booster_groups: "others", the text model (term weights, booster, logistic baseline, slot scales)
+    learns from the other ad groups only, so the held-out groups are groups it never saw; "all", also
+    from the held-out groups' training days, as ctr_model learns from every ad group it then scores."""
+    if booster_groups not in BOOSTER_GROUPS:
+        raise ValueError(f"booster_groups is one of {BOOSTER_GROUPS}, not {booster_groups!r}")
     from models.term_weights import learn_term_weights
     from transforms.combinations import ad_group_keywords
     from transforms.features import COMBINATION_FEATURE_NAMES, featurize_served_ads, term_count
@@ -215,6 +223,8 @@ def run_evaluation(world, workdir: str, params: dict | None = None, holdout_shar
     hold = ex.ad_group_id.isin(prep.holdout)
     train, valid = ex[~hold & (ex.split == "train")], ex[~hold & (ex.split == "valid")]
     hold_hist, hold_valid = ex[hold & (ex.split == "train")], ex[hold & (ex.split == "valid")]
+    if booster_groups == "all":  # the held-out groups' validation days stay out: they are the observed metrics
+        train = ex[ex.split == "train"]
     log(f"prepared {len(ex):,} examples ({len(prep.holdout)} held-out ad groups, validation from "
         f"{prep.valid_from}) in {time.perf_counter() - t0:.1f}s")
     # The lexicon's term weights from the training groups' training rows, as ctr_model learns them
@@ -362,7 +372,7 @@ def run_evaluation(world, workdir: str, params: dict | None = None, holdout_shar
                   "ordering": config.ordering, "quality_sd": config.quality_sd, "ctr_noise_sd": config.ctr_noise_sd,
                   "mean_daily_impressions": config.mean_daily_impressions},
         "split": {"plan": prep.split, "valid_from": prep.valid_from.isoformat() if prep.valid_from else None,
-                  "holdout_share": holdout_share, "train_examples": len(train), "valid_examples": len(valid),
+                  "holdout_share": holdout_share, "booster_groups": booster_groups, "train_examples": len(train), "valid_examples": len(valid),
                   "holdout_ad_groups": len(served_groups), "holdout_valid_examples": len(hold_valid),
                   "truth_combinations": n_combos},
         "lightgbm": {"num_trees": result.metrics["num_trees"], "linear_trees": result.metrics["linear_trees"],
@@ -534,7 +544,8 @@ def summary_plot(summary: dict) -> bytes:
 def evaluate_worlds(worlds: list[str], seeds: list[int], params: dict | None = None, holdout_share: float = 0.2,
                     valid_days: int | None = None, asset_prior_sd: float | None = None, log=print,
                     max_truth_groups: int | None = None, ad_groups: int | None = None,
-                    term_weights: bool = True, term_prior_sd: float | None = None) -> dict:
+                    term_weights: bool = True, term_prior_sd: float | None = None,
+                    booster_groups: str = "others") -> dict:
     """ad_groups: generate each world with this many ad groups instead of its own number (the
     first ones keep their content: each ad group has its own random stream), to see how the
     shares change with the volume of served ads."""
@@ -553,7 +564,7 @@ def evaluate_worlds(worlds: list[str], seeds: list[int], params: dict | None = N
             report = run_evaluation(world, workdir, params=params, holdout_share=holdout_share, valid_days=valid_days,
                                     log=lambda m: log("  " + m), asset_prior_sd=asset_prior_sd,
                                     max_truth_groups=max_truth_groups, term_weights=term_weights,
-                                    term_prior_sd=term_prior_sd)
+                                    term_prior_sd=term_prior_sd, booster_groups=booster_groups)
         report["world"]["name"] = name
         t = report["ground_truth_holdout"]["lightgbm"]
         log(f"  lightgbm top-1 share {t['top1_share_of_oracle_lift']:.1%} (ordered {t['ordered_share_of_oracle_lift']:.1%}) "
@@ -593,6 +604,10 @@ def main(argv=None) -> int:
     ap.add_argument("--term_prior_sd", type=float, default=None,
                     help="prior sd of a lexicon term's departure from its category; default: chosen by held-out "
                          "ad groups, as ctr_model chooses it (models.term_weights.choose_prior_sd)")
+    ap.add_argument("--booster_groups", choices=BOOSTER_GROUPS, default="others",
+                    help="others: the text model learns from the other ad groups only, so the held-out groups "
+                         "are groups it never saw (the reported figures); all: also from the held-out groups' "
+                         "training days, as ctr_model learns from every ad group it scores")
     ap.add_argument("--plot", default="", help="also write the summary plot (PNG) here")
     args = ap.parse_args(argv)
     worlds = [w for w in args.world.split(",") if w] or (world_variants.names(args.role) if args.role else ["default"])
@@ -613,7 +628,8 @@ def main(argv=None) -> int:
                              holdout_share=args.holdout_share, valid_days=args.valid_days,
                              asset_prior_sd=args.asset_prior_sd, log=lambda m: print(m, file=sys.stderr, flush=True),
                              max_truth_groups=args.max_truth_groups, ad_groups=args.ad_groups,
-                             term_weights=not args.no_term_weights, term_prior_sd=args.term_prior_sd)
+                             term_weights=not args.no_term_weights, term_prior_sd=args.term_prior_sd,
+                             booster_groups=args.booster_groups)
     report["command"] = "python -m models.evaluate " + " ".join(argv if argv is not None else sys.argv[1:])
     if len(report["runs"]) == 1:
         print(format_table(report["runs"][0]))

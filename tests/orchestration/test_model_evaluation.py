@@ -32,6 +32,17 @@ def test_evaluate_command_writes_the_report_and_the_plot(tmp_path):
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "| tiny | 10 | 7,3 |" in done.stdout
 
+    # As production trains: the text model learns from the held-out groups' training days too (not
+    # their validation days, which stay the observed metrics).
+    both = subprocess.run([ADCOMBO, "evaluate", "--world", "tiny", "--seeds", "7", "--booster-groups", "all",
+                           "--out", str(tmp_path / "all.json")], capture_output=True, text=True, timeout=600,
+                          cwd=tmp_path)
+    assert both.returncode == 0, both.stderr[-3000:]
+    others, every = report["runs"][0]["split"], json.loads((tmp_path / "all.json").read_text())["runs"][0]["split"]
+    assert (others["booster_groups"], every["booster_groups"]) == ("others", "all")
+    assert every["train_examples"] > others["train_examples"]
+    assert every["holdout_valid_examples"] == others["holdout_valid_examples"] > 0
+
     bad = subprocess.run([ADCOMBO, "evaluate", "--world", "nosuch"], capture_output=True, text=True, timeout=120,
                          cwd=tmp_path)
     assert bad.returncode == 2 and "unknown world 'nosuch'" in bad.stderr and "Traceback" not in bad.stderr
