@@ -265,9 +265,11 @@ def _date(row: dict, date_range: tuple[dt.date, dt.date] | None, today: dt.date 
     v = row.get("date")
     if _missing(v) or v == "":
         raise Invalid("missing field: date")
-    if isinstance(v, pd.Timestamp):
-        d = v.date()
-    elif isinstance(v, dt.datetime):
+    if isinstance(v, dt.datetime):  # pd.Timestamp too: Parquet's timestamps, Excel's dates
+        if v.time() != dt.time(0) or getattr(v, "nanosecond", 0):
+            # A time of day is an hourly report, or a day stored in another time zone (JST's midnight
+            # is 15:00 UTC the day before): taking its date could put the row on the wrong day.
+            raise Invalid(f"bad date: {str(v)[:40]!r} is a date with a time of day: the report must be daily")
         d = v.date()
     elif isinstance(v, dt.date):
         d = v

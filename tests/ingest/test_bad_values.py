@@ -156,6 +156,26 @@ def test_parquet_values_out_of_range_are_dead_letters(duck, tmp_path):
     assert duck.row_count("raw.ad_daily_performance") == 1
 
 
+@pytest.mark.parametrize("tz", [None, "UTC"])
+def test_parquet_timestamps_at_midnight_are_days_and_other_times_are_dead_letters(duck, tmp_path, tz):
+    """BigQuery and pandas write days as TIMESTAMP: midnight is the day. 15:00 UTC is Tokyo's midnight
+    of the next day, and 13:45 an hourly report: taking their date could put a row on the wrong day."""
+    import datetime as dt
+
+    folder = write_folder(tmp_path / "ts", names=("ads", "asset_pools"))
+    days = [dt.datetime(2025, 6, 21), dt.datetime(2025, 6, 22), dt.datetime(2025, 6, 22, 15), dt.datetime(2025, 6, 24, 13, 45)]
+    pq.write_table(pa.table({"date": pa.array(days, pa.timestamp("us", tz=tz)), "ad_id": ["ad00001-01"] * 4,
+                             "impressions": [100] * 4, "clicks": [1] * 4}), folder / "ad_daily_performance.parquet")
+    result = import_files(duck, str(folder), ImportOptions(today=TODAY))
+    assert result.ok, format_import(result)
+    got = duck.query("SELECT CAST(date AS STRING) AS d FROM `raw.ad_daily_performance` ORDER BY d")["d"].tolist()
+    assert got == ["2025-06-21", "2025-06-22"]
+    reasons = sorted((r, p["_line"]) for _, r, p in _dead(duck))
+    assert [line for _, line in reasons] == [3, 4]
+    assert all(r.startswith("bad date: '2025-06-2") and r.endswith("is a date with a time of day: the report must be "
+                                                                    "daily") for r, _ in reasons), reasons
+
+
 def test_parquet_integer_ids_load_as_their_digits(duck, tmp_path):
     """BigQuery and the Google Ads API export ids as INT64: they are ids, as text (never floats or booleans)."""
     folder = tmp_path / "ids"
