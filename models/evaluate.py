@@ -213,7 +213,7 @@ def run_evaluation(world, workdir: str, params: dict | None = None, holdout_shar
     from the held-out groups' training days, as ctr_model learns from every ad group it then scores."""
     if booster_groups not in BOOSTER_GROUPS:
         raise ValueError(f"booster_groups is one of {BOOSTER_GROUPS}, not {booster_groups!r}")
-    from models.term_weights import learn_term_weights
+    from models.term_weights import learn_term_weights, prior_note
     from transforms.combinations import ad_group_keywords
     from transforms.features import COMBINATION_FEATURE_NAMES, featurize_served_ads, term_count
 
@@ -232,9 +232,7 @@ def run_evaluation(world, workdir: str, params: dict | None = None, holdout_shar
     tw_info: dict = {}
     weights = learn_term_weights(prep.ads, train, prior_sd=term_prior_sd, info=tw_info) if term_weights else {}
     prep.X = featurize_served_ads([prep.ads[a] for a in sorted(prep.X_by_ad, key=prep.X_by_ad.get)], prep.sp, weights)
-    how = "learnt" if tw_info.get("prior_sd_learnt") else "fixed"
-    prior = f" (prior sd {tw_info['prior_sd']:g}, {how})" if tw_info else ""
-    log(f"term weights: {term_count(weights)} lexicon terms weighted{prior}")
+    log(f"term weights: {term_count(weights)} lexicon terms weighted{prior_note(tw_info, term_prior_sd is not None)}")
 
     t1 = time.perf_counter()
     result = train_ctr_model(*_arrays(prep, train), *_arrays(prep, valid), COMBINATION_FEATURE_NAMES, params=params,

@@ -174,7 +174,7 @@ def fit_ctr_model(train: pd.DataFrame, valid: pd.DataFrame, ads_rows, tokenizer_
     validation rows were chosen) goes into the metrics, hence into the bundle's manifest;
     progress(line) hears how far training is."""
     from models.plots import model_plots
-    from models.term_weights import learn_term_weights
+    from models.term_weights import learn_term_weights, prior_note
     from models.train import calibration_table, train_ctr_model
     from transforms.features import COMBINATION_FEATURE_NAMES, term_count
     from transforms.tokenizer import load_processor
@@ -199,10 +199,8 @@ def fit_ctr_model(train: pd.DataFrame, valid: pd.DataFrame, ads_rows, tokenizer_
         started = time.perf_counter()
         term_weights = learn_term_weights(by_id, train, info=term_info)
         if progress:
-            how = "chosen by held-out ad groups" if term_info.get("prior_sd_learnt") else "too few ad groups to choose"
-            prior = f", prior sd {term_info['prior_sd']:g} ({how})" if term_info else ""
             progress(f"term weights: {term_count(term_weights):,} lexicon terms weighted from "
-                     f"{len(train):,} training rows{prior} in {time.perf_counter() - started:.1f}s")
+                     f"{len(train):,} training rows{prior_note(term_info)} in {time.perf_counter() - started:.1f}s")
         sp = load_processor(tokenizer_path)
         train, valid = (model_features(part, by_id, sp, term_weights) for part in (train, valid))
     Xt, it, ct, gt = arrays(train)

@@ -184,6 +184,15 @@ def learn_term_weights(ads: Mapping[str, Mapping], examples: pd.DataFrame, prior
     return out
 
 
+def prior_note(info: Mapping, given: bool = False) -> str:
+    """How the sd in `info` (learn_term_weights') came about, for a log line: ", prior sd 0.25 (…)"."""
+    if not info:
+        return ""
+    how = ("given" if given else "chosen by held-out ad groups" if info.get("prior_sd_learnt")
+           else "too few ad groups to choose")
+    return f", prior sd {info['prior_sd']:g} ({how})"
+
+
 def choose_prior_sd(D: _Delivery, rounds: int = ROUNDS) -> float | None:
     """The prior sd of PRIOR_SD_GRID whose weights best predict the served ads of ad groups they
     were not fitted on (FOLDS folds of ad groups); None when fewer than MIN_GROUPS ad groups

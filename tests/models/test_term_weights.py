@@ -2,7 +2,7 @@
 import numpy as np
 import pandas as pd
 
-from models.term_weights import PRIOR_SD, PRIOR_SD_GRID, SLOTS, learn_term_weights, term_weight_rows
+from models.term_weights import PRIOR_SD, PRIOR_SD_GRID, SLOTS, learn_term_weights, prior_note, term_weight_rows
 
 # Two urgency terms the market reads differently: 今だけ works as urgency (weight 1), 本日限定 does
 # not (weight 0); 満足度 is social proof (weight 1). Other texts say nothing a lexicon knows.
@@ -71,3 +71,11 @@ def test_the_prior_follows_what_held_out_ad_groups_say():
     learn_term_weights(*_delivery(n_groups=15), info=info)
     assert info == {"prior_sd": PRIOR_SD, "prior_sd_learnt": False}
     assert learn_term_weights(*_delivery(n_groups=15), prior_sd=0.5) == learn_term_weights(*_delivery(n_groups=15))
+
+
+def test_the_log_says_how_the_prior_came_about():
+    # ctr_model's and the evaluation's log lines word it alike
+    assert prior_note({"prior_sd": 0.25, "prior_sd_learnt": True}) == ", prior sd 0.25 (chosen by held-out ad groups)"
+    assert prior_note({"prior_sd": 0.5, "prior_sd_learnt": False}) == ", prior sd 0.5 (too few ad groups to choose)"
+    assert prior_note({"prior_sd": 0.125, "prior_sd_learnt": False}, given=True) == ", prior sd 0.125 (given)"
+    assert prior_note({}) == ""  # no served ad matched the lexicon: no weights, no prior
