@@ -549,6 +549,8 @@ def evaluate_worlds(worlds: list[str], seeds: list[int], params: dict | None = N
     shares change with the volume of served ads."""
     from admedia.world import World
 
+    if booster_groups not in BOOSTER_GROUPS:  # before minutes of world generation
+        raise ValueError(f"booster_groups is one of {BOOSTER_GROUPS}, not {booster_groups!r}")
     runs = []
     total = len(worlds) * len(seeds)
     for k, (name, seed) in enumerate(itertools.product(worlds, seeds), 1):

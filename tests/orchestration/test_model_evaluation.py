@@ -57,7 +57,7 @@ def test_model_evaluation_is_materialised_on_demand_with_a_table_and_a_plot(tmp_
         result = job.execute_in_process(
             instance=instance, asset_selection=[AssetKey("model_evaluation")],
             run_config={"ops": {"model_evaluation": {"config": {"worlds": "tiny", "seeds": "7",
-                                                                "max_truth_groups": 3}}}})
+                                                                "max_truth_groups": 3, "booster_groups": "all"}}}})
         assert result.success
         meta = instance.get_latest_materialization_event(AssetKey("model_evaluation")).asset_materialization.metadata
     (row,) = [r.data for r in meta["summary"].value.records]
@@ -68,3 +68,5 @@ def test_model_evaluation_is_materialised_on_demand_with_a_table_and_a_plot(tmp_
     assert meta["plot"].value.startswith("![top-1 share")
     report = json.loads((tmp_path / "evaluation" / "evaluation.json").read_text())
     assert report["runs"][0]["world"]["name"] == "tiny"
+    # as production trains: the text model learnt from the held-out groups' training days too
+    assert report["runs"][0]["split"]["booster_groups"] == meta["booster_groups"].value == "all"
