@@ -103,10 +103,11 @@ def validation_report(booster, train: pd.DataFrame, valid: pd.DataFrame, ads_row
       group has another served ad in the history; None when there is none or no ad texts.
     """
     from models.asset_effects import effect_priors, left_out_raw
-    from models.train import evaluate, evaluate_with_offsets
+    from models.train import evaluate, evaluate_raw_with_offsets
 
     hist, target = arrays(train), arrays(valid)
-    out = {"text_only": evaluate_with_offsets(booster, hist, target), "with_history_effects": None}
+    raw_h, raw_v = (booster.predict(x[0], raw_score=True) if len(x[0]) else np.zeros(0) for x in (hist, target))
+    out = {"text_only": evaluate_raw_with_offsets(raw_h, hist, raw_v, target), "with_history_effects": None}
     by_id = {str(r["ad_id"]): r for r in ads_rows}
 
     def ads(part):  # an ad missing from raw.ads shows no asset: only its group's offset applies
@@ -116,12 +117,10 @@ def validation_report(booster, train: pd.DataFrame, valid: pd.DataFrame, ads_row
     if not by_id:
         return out
     hist_ads, target_ads = ads(train), ads(valid)
-    raw_h = booster.predict(hist[0], raw_score=True)
     sd, scales = (priors or {}).get("prior_sd"), (priors or {}).get("slot_scales")
     if sd is None or not scales:
         sd, scales = effect_priors(hist_ads, raw_h, hist[1], hist[2])
-    raw_t = left_out_raw(hist_ads, raw_h, hist[1], hist[2], target_ads, booster.predict(target[0], raw_score=True),
-                         float(sd), scales)
+    raw_t = left_out_raw(hist_ads, raw_h, hist[1], hist[2], target_ads, raw_v, float(sd), scales)
     known = ~np.isnan(raw_t)
     if known.any():
         out["with_history_effects"] = evaluate(1.0 / (1.0 + np.exp(-raw_t[known])), target[1][known], target[2][known])

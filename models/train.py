@@ -221,11 +221,17 @@ def evaluate_with_offsets(booster, hist: tuple, target: tuple, num_iteration: in
     groups) gets its offset from its own target rows: one number per group, so what is measured
     is still how the model ranks the texts within it.
     """
-    Xh, imp_h, clk_h, g_h = hist
-    Xt, imp_t, clk_t, g_t = target
-    offsets = (fit_group_offsets(booster.predict(Xh, raw_score=True, num_iteration=num_iteration), imp_h, clk_h, g_h)
-               if len(Xh) else {})
-    raw = booster.predict(Xt, raw_score=True, num_iteration=num_iteration)
+    def raw(X):
+        return booster.predict(X, raw_score=True, num_iteration=num_iteration) if len(X) else np.zeros(0)
+
+    return evaluate_raw_with_offsets(raw(hist[0]), hist, raw(target[0]), target)
+
+
+def evaluate_raw_with_offsets(raw_hist: np.ndarray, hist: tuple, raw: np.ndarray, target: tuple) -> dict:
+    """evaluate_with_offsets on raw scores already predicted (raw_hist for hist's rows, raw for target's)."""
+    _, imp_h, clk_h, g_h = hist
+    _, imp_t, clk_t, g_t = target
+    offsets = fit_group_offsets(raw_hist, imp_h, clk_h, g_h) if len(raw_hist) else {}
     new = np.array([g not in offsets for g in g_t], dtype=bool)
     if new.any():
         offsets = {**offsets, **fit_group_offsets(raw[new], np.asarray(imp_t)[new], np.asarray(clk_t)[new],
