@@ -211,8 +211,6 @@ def run_evaluation(world, workdir: str, params: dict | None = None, holdout_shar
     booster_groups: "others", the text model (term weights, booster, logistic baseline, slot scales)
     learns from the other ad groups only, so the held-out groups are groups it never saw; "all", also
     from the held-out groups' training days, as ctr_model learns from every ad group it then scores."""
-    if booster_groups not in BOOSTER_GROUPS:
-        raise ValueError(f"booster_groups is one of {BOOSTER_GROUPS}, not {booster_groups!r}")
     from models.term_weights import learn_term_weights, prior_note
     from transforms.combinations import ad_group_keywords
     from transforms.features import COMBINATION_FEATURE_NAMES, featurize_served_ads, term_count
@@ -370,7 +368,8 @@ def run_evaluation(world, workdir: str, params: dict | None = None, holdout_shar
                   "ordering": config.ordering, "quality_sd": config.quality_sd, "ctr_noise_sd": config.ctr_noise_sd,
                   "mean_daily_impressions": config.mean_daily_impressions},
         "split": {"plan": prep.split, "valid_from": prep.valid_from.isoformat() if prep.valid_from else None,
-                  "holdout_share": holdout_share, "booster_groups": booster_groups, "train_examples": len(train), "valid_examples": len(valid),
+                  "holdout_share": holdout_share, "booster_groups": booster_groups,
+                  "train_examples": len(train), "valid_examples": len(valid),
                   "holdout_ad_groups": len(served_groups), "holdout_valid_examples": len(hold_valid),
                   "truth_combinations": n_combos},
         "lightgbm": {"num_trees": result.metrics["num_trees"], "linear_trees": result.metrics["linear_trees"],
