@@ -91,7 +91,7 @@ def model_evaluation(context: AssetExecutionContext, config: EvaluationConfig, p
             "known_rules_%": "reference: the simulator's own text rules in place of the booster, no history",
             "known_rules_effects_%": "reference: those rules plus history effects fitted as the shipped ones: "
                                      "the model with a perfect text model"}),
-        "plot": png_markdown(summary_plot(summary), "top-1 share of the oracle's lift by world"),
+        "plot": png_markdown(summary_plot(summary, config.booster_groups), "top-1 share of the oracle's lift by world"),
         "worlds": len(worlds), "seeds": len(seeds), "booster_groups": config.booster_groups,
         "report": MetadataValue.path(out),
     }
