@@ -91,7 +91,7 @@ def _ad_id(v):
     elif type(v) is str:  # surrounding whitespace is no part of an id (the row rules strip it too)
         v = v.strip()
     ok = type(v) is str and 0 < len(v) <= rules.MAX_ID_LENGTH and v.isascii() and v.isprintable()
-    return v if ok else None
+    return v if ok and not rules.is_totals_label(v) else None  # a totals line: the row rules say so
 
 
 def _chunk_frames(chunk: rules.Chunk, start: int, date_range, today):

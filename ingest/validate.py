@@ -41,8 +41,9 @@ _INT = re.compile(r"^\s*(-?)(\d+|\d{1,3}(?:,\d{3})+)(?:\.(\d+))?\s*$")
 # dates ("2025-06-21 00:00:00", "2025/6/21 0:00"): midnight is the date, any other time is refused.
 _DATE = re.compile(r"^(?:(\d{4})-(\d{1,2})-(\d{1,2})|(\d{4})/(\d{1,2})/(\d{1,2}))"
                    r"(?:[ T](\d{1,2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?))?$")
-# The totals an export appends below its rows, in the date column: "Total: Account", "合計: キャンペーン".
-# Still a dead letter (nothing is dropped unseen), with a reason that says what it is.
+# The totals an export appends below its rows, in its first column: "Total: Account", "合計: キャンペーン"
+# (the date column, or the ad_id column of a one-period export without dates). Still a dead letter
+# (nothing is dropped unseen), with a reason that says what it is.
 _TOTALS = re.compile(r"^(?:totals?|合計|総計)\s*(?:[:：].*)?$", re.IGNORECASE)
 # Google Ads writes "--" for "no value" (a report's conversions or cost of a row without any).
 NO_VALUE = "--"
@@ -261,6 +262,11 @@ def _parse_date(v: str) -> dt.date:
         raise Invalid(f"bad date: {v!r} is not a calendar date") from None
 
 
+def is_totals_label(v: str) -> bool:
+    """An export's totals line label ("Total: Account", "合計: アカウント")."""
+    return _TOTALS.match(v.strip()) is not None
+
+
 def _date(row: dict, date_range: tuple[dt.date, dt.date] | None, today: dt.date | None) -> dt.date:
     v = row.get("date")
     if _missing(v) or v == "":
@@ -298,6 +304,9 @@ def clean_ads(row: dict) -> dict:
 
 def clean_performance(row: dict, date_range: tuple[dt.date, dt.date] | None = None,
                       today: dt.date | None = None) -> dict:
+    ad = row.get("ad_id")
+    if isinstance(ad, str) and is_totals_label(ad):
+        raise Invalid(f"totals line: {ad.strip()[:40]!r} is the export's sum of the rows above, not an ad's row")
     impressions = _count(row, "impressions", True, MAX_IMPRESSIONS, " impressions in one row (MAX_IMPRESSIONS)")
     out = {"date": _date(row, date_range, today), "ad_id": _id(row, "ad_id", exported=False),
            "impressions": impressions, "clicks": _count(row, "clicks", True),

@@ -345,6 +345,26 @@ def test_each_file_is_mapped_to_its_table(duck, tmp_path):
     assert set(TABLES.values()) >= {"raw.ads"}
 
 
+@pytest.mark.parametrize("reader", ["arrow", "csv"])
+def test_a_one_period_exports_totals_lines_are_dead_letters_that_say_so(duck, tmp_path, monkeypatch, reader):
+    """Without a date column the totals' label stands in the ad_id column: the reason says what the
+    row is, rather than `unknown ad_id`."""
+    import datetime as dt
+
+    import ingest.files as files
+
+    if reader == "csv":
+        monkeypatch.setattr(files, "_arrow_chunks", lambda *a: None)
+    folder = write_folder(tmp_path / "p", transform=lambda n, t: _totals(n, t) + (
+        "Total: Account,99999,999\n合計: アカウント,99999,999\n" if n == "ad_daily_performance" else ""))
+    result = _import(duck, folder, as_of=dt.date(2025, 6, 30))
+    assert result.ok, format_import(result)
+    perf = result.files["raw.ad_daily_performance"]
+    assert perf.reasons == {"totals line": 2} and duck.row_count("raw.ad_daily_performance") == 48
+    assert ("    2 × totals line, first on line 50: 'Total: Account' is the export's sum of the rows above, not an "
+            "ad's row (lines 50, 51)") in format_import(result)
+
+
 # ---- the performance file's two readers -------------------------------------------------------------
 
 @pytest.mark.parametrize("blemish", ["none", "blank line", "empty cells", "extra cells", "quoted newline"])
