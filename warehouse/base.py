@@ -50,7 +50,9 @@ class Warehouse(Protocol):
 
     def ensure_table(self, table: str, schema: Sequence[tuple[str, str]], partition_field: str | None = None,
                      cluster_fields: Sequence[str] = ()) -> None:
-        """Create `table` with these (name, BigQuery type) columns if it does not exist."""
+        """Create `table` with these (name, BigQuery type) columns if it does not exist; a table made
+        by older code gets the columns it lacks (NULL in its rows): a schema grows by columns, never
+        loses or retypes one, so a data folder written before an upgrade keeps its history."""
 
     def merge(self, table: str, df: pd.DataFrame, keys: Sequence[str], scope: "Scope | None") -> int:
         """Idempotent load in one atomic MERGE (see warehouse.sql): upsert `df` on `keys` and delete

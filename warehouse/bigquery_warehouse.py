@@ -114,7 +114,18 @@ class BigQueryWarehouse:
                                                             field=partition_field)
         if cluster_fields:
             t.clustering_fields = list(cluster_fields)
-        self._client.create_table(t, exists_ok=True)
+        have = {f.name for f in self._client.create_table(t, exists_ok=True).schema}  # an existing one as it is
+        missing = [(c, k) for c, k in schema if c not in have]
+        for c, k in missing:  # adding a NULLABLE column is a schema change BigQuery makes in place
+            self._run(f"ALTER TABLE `{self._ref(table)}` ADD COLUMN IF NOT EXISTS `{c}` {k}", {})
+        if missing:
+            t = self._client.get_table(self._ref(table))
+            if {c for c, _ in missing} - {f.name for f in t.schema}:
+                # BigQuery's table metadata follows the DDL and this is never reached; the local
+                # emulator's catalogue does not, and staging tables copy the catalogue's schema.
+                t.schema = [*t.schema, *(bigquery.SchemaField(c, k) for c, k in missing
+                                         if c not in {f.name for f in t.schema})]
+                self._client.update_table(t, ["schema"])
 
     def _stage(self, like: str, df: pd.DataFrame, schema=None) -> str:
         """A staging table with the target's schema holding `df`; returns `dataset.table`."""

@@ -65,6 +65,12 @@ class DuckDBWarehouse:
         with self._lock:
             self._ensure_schema(dataset)
             self._con.execute(f'CREATE TABLE IF NOT EXISTS "{dataset}"."{name}" ({cols})')
+            have = {r[0] for r in self._con.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_schema = ? AND table_name = ?",
+                [dataset, name]).fetchall()}
+            for c, t in schema:
+                if c not in have:
+                    self._con.execute(f'ALTER TABLE "{dataset}"."{name}" ADD COLUMN "{_ident(c)}" {DUCKDB_TYPES[t]}')
 
     def merge(self, table: str, df: pd.DataFrame, keys: Sequence[str], scope: Scope | None) -> int:
         return self.merge_all([Load(table, df, tuple(keys), scope, schema=())])[table]

@@ -21,7 +21,10 @@ from warehouse.schemas import DRIFT_RUNS_TABLE as HISTORY_TABLE
 GROUP = "monitoring"
 HISTORY_SCHEMA = [("checked_at", "TIMESTAMP"), ("model_version", "STRING"), ("status", "STRING"),
                   ("feature_error_share", "FLOAT64"), ("oov_score", "FLOAT64"), ("score_psi", "FLOAT64"),
-                  ("score_ks", "FLOAT64")]
+                  ("score_ks", "FLOAT64"),
+                  # what the scores were compared with (a bundle's pools at training, or its served ads)
+                  # and whether the difference was significant: a PSI alone is not the verdict
+                  ("score_ks_pvalue", "FLOAT64"), ("score_reference", "STRING")]
 
 
 @asset(

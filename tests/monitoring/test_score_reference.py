@@ -193,3 +193,27 @@ def test_a_bundle_without_a_reference_falls_back_with_a_note(trained, tmp_path):
     assert summary["notes"] and "retrain" in summary["notes"][0]
     assert summary["reference_scores"] == len(world.ads()) and np.isfinite(summary["score_psi"])
     assert store.current() == version
+
+
+def test_the_drift_history_of_a_folder_written_by_older_code_gains_its_new_columns(trained):
+    """monitoring.drift_runs as code before this one made it (no score reference, no p-value): the
+    next drift report keeps its rows and records both for itself."""
+    from dagster_project.assets.monitoring import HISTORY_SCHEMA, HISTORY_TABLE
+
+    res, world, _, _, _ = trained
+    _set_pools(res, world.asset_pools())
+    old = HISTORY_SCHEMA[:7]
+    assert [c for c, _ in old][-1] == "score_ks" and len(HISTORY_SCHEMA) > len(old)
+    with res["warehouse"].open() as wh:
+        wh.replace_table(HISTORY_TABLE, pd.DataFrame({"checked_at": [pd.Timestamp("2025-01-01", tz="UTC")],
+                                                      "model_version": ["older"], "status": ["ok"],
+                                                      "feature_error_share": [0.0], "oov_score": [0.0],
+                                                      "score_psi": [0.0], "score_ks": [0.0]}))
+    _, _, summary = _drift(res)
+    with res["warehouse"].open() as wh:
+        rows = wh.query(f"SELECT model_version, score_reference, score_ks_pvalue FROM `{HISTORY_TABLE}` "
+                        "ORDER BY checked_at")
+    assert rows["model_version"].tolist()[0] == "older" and len(rows) >= 2
+    assert pd.isna(rows["score_reference"][0]) and pd.isna(rows["score_ks_pvalue"][0])
+    assert rows["score_reference"].iloc[-1] == summary["score_reference"] == "pools at training"
+    assert rows["score_ks_pvalue"].iloc[-1] == pytest.approx(summary["score_ks_pvalue"])

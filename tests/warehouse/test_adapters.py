@@ -59,6 +59,26 @@ def test_upsert_without_scope_keeps_other_keys_and_whole_table_scope_replaces(an
     assert wh.query("SELECT ad_id FROM `raw.ads`")["ad_id"].tolist() == ["z"]
 
 
+def test_a_table_made_by_older_code_gets_the_columns_it_lacks(any_wh):
+    """An upgrade that adds a column to a history table keeps the rows written before it (NULL there)."""
+    import pandas as pd
+
+    wh, t = any_wh, "raw.history_upgrade"
+    old = [("checked_at", "TIMESTAMP"), ("status", "STRING")]
+    wh.ensure_table(t, old)
+    at = pd.Timestamp("2026-01-01", tz="UTC")
+    wh.merge(t, pd.DataFrame({"checked_at": [at], "status": ["ok"]}), ["checked_at"], None)
+    new = [*old, ("score_ks_pvalue", "FLOAT64"), ("score_reference", "STRING")]
+    wh.ensure_table(t, new)
+    wh.ensure_table(t, new)  # already there: nothing to add
+    wh.merge(t, pd.DataFrame({"checked_at": [at + pd.Timedelta(days=1)], "status": ["warn"], "score_ks_pvalue": [0.5],
+                              "score_reference": ["pools at training"]}), ["checked_at"], None)
+    got = wh.query(f"SELECT status, score_ks_pvalue, score_reference FROM `{t}` ORDER BY checked_at")
+    assert got["status"].tolist() == ["ok", "warn"]
+    assert pd.isna(got["score_ks_pvalue"][0]) and got["score_ks_pvalue"][1] == 0.5
+    assert pd.isna(got["score_reference"][0]) and got["score_reference"][1] == "pools at training"
+
+
 def test_query_parameters_bind_values(any_wh):
     any_wh.replace_table("raw.t", pd.DataFrame({"a": [1, 2, 3], "b": ["x", "y", "x"]}))
     assert int(any_wh.query("SELECT SUM(a) AS s FROM `raw.t` WHERE b = @b", {"b": "x"})["s"].iloc[0]) == 4
