@@ -120,11 +120,10 @@ class BigQueryWarehouse:
             self._run(f"ALTER TABLE `{self._ref(table)}` ADD COLUMN IF NOT EXISTS `{c}` {k}", {})
         if missing:
             t = self._client.get_table(self._ref(table))
-            if {c for c, _ in missing} - {f.name for f in t.schema}:
-                # BigQuery's table metadata follows the DDL and this is never reached; the local
-                # emulator's catalogue does not, and staging tables copy the catalogue's schema.
-                t.schema = [*t.schema, *(bigquery.SchemaField(c, k) for c, k in missing
-                                         if c not in {f.name for f in t.schema})]
+            names = {f.name for f in t.schema}
+            lagging = [bigquery.SchemaField(c, k) for c, k in missing if c not in names]
+            if lagging:  # BigQuery's metadata follows the DDL, so never there; the local emulator's
+                t.schema = [*t.schema, *lagging]  # catalogue does not (staging tables copy its schema)
                 self._client.update_table(t, ["schema"])
 
     def _stage(self, like: str, df: pd.DataFrame, schema=None) -> str:
