@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import zlib
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Mapping
 
 import numpy as np
@@ -70,6 +71,16 @@ class _Delivery:
         np.add.at(s, self.g, M * self.w[:, None])
         ws = np.bincount(self.g, weights=self.w)
         return M - (s / ws[:, None])[self.g]
+
+    @cached_property
+    def yc(self) -> np.ndarray:
+        """The log-odds, group-centred (every fit of this delivery starts from them)."""
+        return self.centre(self.y[:, None])[:, 0]
+
+    @cached_property
+    def counts(self) -> np.ndarray:
+        """The plain per-(category, slot) counts, group-centred: cells with every departure 0."""
+        return self.cells(np.zeros(len(self.terms)))
 
     @property
     def columns(self) -> tuple[np.ndarray, np.ndarray]:
@@ -120,12 +131,11 @@ def _fit(D: _Delivery, prior_sd: float, rounds: int) -> tuple[np.ndarray, np.nda
     """(d, b): the terms' departures and the (category, slot) coefficients, alternating."""
     n_terms = len(D.terms)
     slot_of, term_of = D.columns
-    yc = D.centre(D.y[:, None])[:, 0]
-    C0 = D.cells(np.zeros(n_terms))  # the plain counts: y ~ C0 b + Z d
+    yc, C0 = D.yc, D.counts  # y ~ C0 b + Z d; a delivery keeps both for every prior sd it is fitted with
     d = np.zeros(n_terms)
     b = np.zeros(C0.shape[1])
-    for _ in range(rounds):
-        Cc = D.cells(d)
+    for k in range(rounds):
+        Cc = D.cells(d) if k else C0  # the departures start at 0
         b = np.linalg.solve(Cc.T @ (Cc * D.w[:, None]) + np.eye(Cc.shape[1]), Cc.T @ (D.w * yc))
         # Z[i, t] = sum_p X[i, p, t] b[category(t), p]: how d_t moves row i's log-odds
         b_cell = b.reshape(len(LEXICONS), 5)[D.category[term_of], slot_of]
@@ -149,7 +159,7 @@ def _held_out_error(splits: list[tuple[_Delivery, _Delivery]], prior_sd: float, 
     sse = 0.0
     for train, test in splits:
         d, b = _fit(train, prior_sd, rounds)
-        resid = test.centre(test.y[:, None])[:, 0] - test.cells(d) @ b
+        resid = test.yc - test.cells(d) @ b
         sse += float(np.sum(test.w * resid ** 2))
     return sse
 
