@@ -250,7 +250,7 @@ def _parse_date(v: str) -> dt.date:
     """One date object per distinct string (a file repeats a few hundred days a million times)."""
     m = _DATE.match(v)
     if not m:
-        if _TOTALS.match(v):
+        if is_totals_label(v):
             raise Invalid(f"totals line: {v[:40]!r} is the export's sum of the rows above, not a day's row")
         raise Invalid(f"bad date: {v[:40]!r} is not YYYY-MM-DD")
     if m.group(7) and m.group(7).strip("0:.") != "":

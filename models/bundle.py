@@ -284,20 +284,16 @@ def check_bundle(path: str, expected_spec: dict | None, expected_tokenizer_sha25
         )
     if expected_spec is not None:
         got = manifest.get("feature_spec", {})
-        if got.get("fingerprint") != expected_spec["fingerprint"] and got.get("version") == expected_spec["version"]:
-            raise BundleError(
-                f"bundle {path} was trained with feature spec version {got.get('version')!r} as this code "
-                "computes it, but with other lexicons, patterns or feature names (fingerprint "
-                f"{str(got.get('fingerprint'))[:12]}…, this code {expected_spec['fingerprint'][:12]}…); "
-                "retrain the model with this code or run the code version that trained it"
-            )
         if got.get("fingerprint") != expected_spec["fingerprint"]:
-            raise BundleError(
-                f"bundle {path} was trained with feature spec version {got.get('version')!r} "
-                f"({len(got.get('names', []))} features) but this code computes version "
-                f"{expected_spec['version']!r} ({len(expected_spec['names'])} features); "
-                "retrain the model with this code or run the code version that trained it"
-            )
+            if got.get("version") == expected_spec["version"]:  # a word list edited without a version bump
+                what = (f"version {got.get('version')!r} as this code computes it, but with other lexicons, "
+                        f"patterns or feature names (fingerprint {str(got.get('fingerprint'))[:12]}…, this code "
+                        f"{expected_spec['fingerprint'][:12]}…)")
+            else:
+                what = (f"version {got.get('version')!r} ({len(got.get('names', []))} features) but this code "
+                        f"computes version {expected_spec['version']!r} ({len(expected_spec['names'])} features)")
+            raise BundleError(f"bundle {path} was trained with feature spec {what}; "
+                              "retrain the model with this code or run the code version that trained it")
     return manifest
 
 

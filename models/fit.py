@@ -103,10 +103,10 @@ def validation_report(booster, train: pd.DataFrame, valid: pd.DataFrame, ads_row
       group has another served ad in the history; None when there is none or no ad texts.
     """
     from models.asset_effects import effect_priors, left_out_raw
-    from models.train import evaluate, evaluate_raw_with_offsets
+    from models.train import evaluate, evaluate_raw_with_offsets, raw_scores
 
     hist, target = arrays(train), arrays(valid)
-    raw_h, raw_v = (booster.predict(x[0], raw_score=True) if len(x[0]) else np.zeros(0) for x in (hist, target))
+    raw_h, raw_v = raw_scores(booster, hist[0]), raw_scores(booster, target[0])
     out = {"text_only": evaluate_raw_with_offsets(raw_h, hist, raw_v, target), "with_history_effects": None}
     by_id = {str(r["ad_id"]): r for r in ads_rows}
 

@@ -221,10 +221,13 @@ def evaluate_with_offsets(booster, hist: tuple, target: tuple, num_iteration: in
     groups) gets its offset from its own target rows: one number per group, so what is measured
     is still how the model ranks the texts within it.
     """
-    def raw(X):
-        return booster.predict(X, raw_score=True, num_iteration=num_iteration) if len(X) else np.zeros(0)
+    return evaluate_raw_with_offsets(raw_scores(booster, hist[0], num_iteration), hist,
+                                     raw_scores(booster, target[0], num_iteration), target)
 
-    return evaluate_raw_with_offsets(raw(hist[0]), hist, raw(target[0]), target)
+
+def raw_scores(booster, X, num_iteration: int | None = None) -> np.ndarray:
+    """The booster's raw scores of X's rows; an empty array for no rows, whatever shape an empty X has."""
+    return booster.predict(X, raw_score=True, num_iteration=num_iteration) if len(X) else np.zeros(0)
 
 
 def evaluate_raw_with_offsets(raw_hist: np.ndarray, hist: tuple, raw: np.ndarray, target: tuple) -> dict:
