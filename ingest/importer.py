@@ -210,8 +210,9 @@ def read_folder(folder: str, options: ImportOptions = ImportOptions()) -> tuple[
         v.rejected[:0] = tf.malformed  # rows the reader could not split come first, as in the file
         validated[table], opened[table] = v, tf
         result.files[table] = _report(tf, v, time.perf_counter() - t0)
-        if table == "raw.ad_daily_performance" and (options.sum_segments or segmented(tf, v)):
-            if refusal := repeating_segment(tf) or segmented(tf, v):
+        if table == "raw.ad_daily_performance":
+            seg = segmented(tf, v)  # with --sum-segments the segments were added up, and None
+            if (options.sum_segments or seg) and (refusal := repeating_segment(tf) or seg):
                 result.refusals.append(refusal)
         if tf.empty or tf.rows_read == 0:
             if not options.allow_empty:
